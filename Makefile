@@ -1,0 +1,72 @@
+# Two commands do all the set-up: `make run` (the local stack) and `make test` (every test).
+# Both create the virtualenvs they need on first use.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12 (the cloud runtime) where it is installed, else 3.11.
+PYTHON ?= $(shell for p in python3.12 $$(ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null) python3.11 python3; do \
+             $$p -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+TASKS_VENV := .venv-tasks
+CHECKOV_VENV := .venv-checkov
+PYTEST_ARGS ?=
+
+.PHONY: help install run test lint typecheck architecture unit contract integration e2e checkov bench soak clean
+
+help:
+	@echo "make run    start the whole local stack (emulators, fake Google, functions, bridge, demo data)"
+	@echo "make test   lint, type-check, architecture contract, and every test tier"
+	@echo "make bench  benchmarks against the targets (BENCH_FULL=1 for full size)"
+	@echo "make soak   the long convergence soak"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+# The Cloud Tasks emulator pins protobuf<5, so it lives in a virtualenv of its own.
+$(TASKS_VENV)/.installed:
+	@test -x $(TASKS_VENV)/bin/python || $(PYTHON) -m venv $(TASKS_VENV)
+	$(TASKS_VENV)/bin/pip install -q gcloud-tasks-emulator==0.6.2
+	@touch $@
+
+# checkov pins many packages of its own.
+$(CHECKOV_VENV)/.installed:
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q checkov==3.3.30
+	@touch $@
+
+install: $(VENV)/.installed $(TASKS_VENV)/.installed
+
+run: install
+	$(PY) -m infra.local.stack
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy shared functions
+
+architecture: $(VENV)/.installed
+	$(VENV)/bin/lint-imports
+
+checkov: $(CHECKOV_VENV)/.installed
+	$(CHECKOV_VENV)/bin/checkov -d infra --framework terraform --quiet --compact --skip-path infra/local
+
+test: install lint typecheck architecture checkov
+	@mkdir -p reports
+	$(PY) -m pytest --junitxml=reports/junit.xml $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m tests.bench $(if $(BENCH_FULL),--full,)
+
+soak: install
+	SOAK_OPS=$${SOAK_OPS:-10000} $(PY) -m pytest -m soak -s tests/soak
+
+clean:
+	rm -rf $(VENV) $(TASKS_VENV) $(CHECKOV_VENV) .local reports .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,135 @@
+"""Entry points called by the clinic app to link an agenda to Google, and by Google's OAuth redirect."""
+
+from __future__ import annotations
+
+import html
+from typing import Literal
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import flask
+import functions_framework
+from pydantic import Field, HttpUrl
+
+from functions.http import Reply, Request, json_body, json_endpoint, ok, query_args
+from functions.views import link_view
+from shared.bootstrap import services
+
+Id = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class StartRequest(Request):
+    clinicId: str = Id
+    centerId: str = Id
+    userId: str = Id
+    professionalId: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$"
+    )
+    bidirectional: bool = False
+    returnUrl: HttpUrl | None = None
+
+
+class CallbackQuery(Request):
+    model_config = Request.model_config | {"extra": "ignore"}  # Google adds scope, authuser, prompt, ...
+    state: str = Field(min_length=1, max_length=256)
+    code: str | None = Field(default=None, max_length=2048)
+    error: str | None = Field(default=None, max_length=256)
+
+
+class DecisionRequest(Request):
+    clinicId: str = Id
+    centerId: str = Id
+    userId: str = Id
+    linkId: str = Id
+    decision: Literal["approve", "reject"]
+
+
+class DisableRequest(Request):
+    clinicId: str = Id
+    userId: str = Id
+    linkId: str = Id
+
+
+class ListQuery(Request):
+    clinicId: str = Id
+    userId: str = Id
+
+
+@functions_framework.http
+@json_endpoint("POST")
+def oauth_start(request: flask.Request) -> Reply:
+    """Begin linking a professional's agenda: create the link and answer Google's consent URL."""
+    body = json_body(request, StartRequest)
+    link, url = services().linking.start(
+        body.clinicId,
+        body.centerId,
+        body.userId,
+        body.professionalId,
+        body.bidirectional,
+        str(body.returnUrl) if body.returnUrl else None,
+    )
+    return ok({"linkId": link.id, "authorizationUrl": url})
+
+
+@functions_framework.http
+@json_endpoint("GET")
+def oauth_callback(request: flask.Request) -> Reply:
+    """Google's OAuth redirect: finish the link and send the user back to the clinic app."""
+    query = query_args(request, CallbackQuery)
+    result = services().linking.complete(query.state, query.code, query.error)
+    outcome = {"linkId": result.link.id, "status": result.link.status.value}
+    if result.reason:
+        outcome["reason"] = result.reason
+    if result.link.return_url:
+        return flask.redirect(_with_query(result.link.return_url, outcome), code=302)
+    return flask.Response(_page(outcome), status=200, mimetype="text/html")
+
+
+@functions_framework.http
+@json_endpoint("POST")
+def approve_link(request: flask.Request) -> Reply:
+    """The master approves or rejects a pending link, from the centre where it was requested."""
+    body = json_body(request, DecisionRequest)
+    link = services().linking.decide(
+        body.clinicId, body.centerId, body.userId, body.linkId, approve=body.decision == "approve"
+    )
+    return ok({"link": link_view(link)})
+
+
+@functions_framework.http
+@json_endpoint("POST")
+def disable_link(request: flask.Request) -> Reply:
+    """The owner or a master disables a link; the Google calendar and its events stay."""
+    body = json_body(request, DisableRequest)
+    return ok({"link": link_view(services().linking.disable(body.clinicId, body.userId, body.linkId))})
+
+
+@functions_framework.http
+@json_endpoint("GET")
+def list_links(request: flask.Request) -> Reply:
+    """A user's own links, or every link of the clinic for a master."""
+    query = query_args(request, ListQuery)
+    links = services().linking.visible_links(query.clinicId, query.userId)
+    return ok({"links": [link_view(link) for link in links]})
+
+
+def _with_query(url: str, params: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    query = "&".join(filter(None, [parts.query, urlencode(params)]))
+    return urlunsplit(parts._replace(query=query))
+
+
+_MESSAGES = {
+    "active": "La agenda ya se sincroniza con Google Calendar.",
+    "pending_approval": "Vinculación hecha. Falta la autorización del usuario master de la clínica.",
+    "failed": "No se ha podido vincular la cuenta de Google.",
+}
+
+
+def _page(outcome: dict[str, str]) -> str:
+    message = _MESSAGES.get(outcome["status"], outcome["status"])
+    reason = f"<p>Motivo: <code>{html.escape(outcome['reason'])}</code></p>" if "reason" in outcome else ""
+    return (
+        '<!doctype html><html lang="es"><meta charset="utf-8"><title>Google Calendar</title>'
+        f'<h1>Google Calendar</h1><p id="status" data-status="{html.escape(outcome["status"])}">'
+        f"{html.escape(message)}</p>{reason}<p>Ya puede cerrar esta ventana.</p></html>"
+    )

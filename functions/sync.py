@@ -1,0 +1,75 @@
+"""Entry points that move appointments: the Firestore trigger and the two Cloud Tasks workers."""
+
+from __future__ import annotations
+
+import logging
+
+import flask
+import functions_framework
+from cloudevents.http.event import CloudEvent
+from pydantic import Field
+
+from functions.http import Reply, Request, error, json_body, json_endpoint, ok
+from shared.adapters.document_events import decode_document_event
+from shared.bootstrap import services
+from shared.services.push import AppointmentWrite, RetryLater
+
+log = logging.getLogger(__name__)
+
+Id = Field(min_length=1, max_length=128)
+
+
+@functions_framework.cloud_event
+def on_appointment_written(event: CloudEvent) -> None:
+    """Eventarc: a document under clinics/{clinicId}/appointments/{apptId} was created, changed or deleted."""
+    change = decode_document_event(event.data)
+    parts = change.path.split("/")
+    if len(parts) != 4 or parts[0] != "clinics" or parts[2] != "appointments":
+        log.warning("ignored a write outside clinics/*/appointments", extra={"document": change.path})
+        return
+    write = AppointmentWrite(parts[1], parts[3], change.old, change.new, change.update_time)
+    enqueued = services().push.fan_out(write)
+    log.info("appointment written", extra={"document": change.path, "tasks": enqueued})
+
+
+class PushTask(Request):
+    clinicId: str = Id
+    linkId: str = Id
+    appointmentId: str | None = Field(default=None, min_length=1, max_length=128)
+    backfill: bool = False
+
+
+@functions_framework.http
+@json_endpoint("POST")
+def push_worker(request: flask.Request) -> Reply:
+    """Cloud Tasks: bring one appointment's event (or, on activation, the whole agenda) up to date.
+
+    2xx means done or failed for good (recorded on the link); 503 asks Cloud Tasks to retry with backoff.
+    """
+    task = json_body(request, PushTask)
+    push = services().push
+    try:
+        if task.backfill:
+            report = push.backfill(task.clinicId, task.linkId)
+        elif task.appointmentId:
+            report = push.push(task.clinicId, task.linkId, [task.appointmentId])
+        else:
+            return error("invalid_request", "appointmentId or backfill is required", 400)
+    except RetryLater as exc:
+        log.info("push deferred", extra={"linkId": task.linkId, "cause": str(exc)})
+        return error("retry_later", "Google is busy; the task will be retried", 503)
+    return ok(
+        {
+            "done": report.done,
+            "unchanged": report.unchanged,
+            "failed": report.failed,
+            "skipped": report.skipped,
+        }
+    )
+
+
+@functions_framework.http
+@json_endpoint("POST")
+def pull_worker(request: flask.Request) -> Reply:
+    """Cloud Tasks: apply what changed in one two-way link's Google calendar to the clinic."""
+    return error("not_implemented", "pull is not built yet", 501)

@@ -1,0 +1,115 @@
+"""Where each part of the local stack listens, and the environment the functions run with there.
+
+The fixed ports are the defaults of `make run`, so that tests, the console and integrators' scripts agree;
+each one can be moved with an environment variable. Tests use `LocalPorts.free()` instead, so that they
+never collide with a running `make run` or with each other.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, fields
+
+from shared.config import SECRET_OAUTH_CLIENT_SECRET, SECRET_TOKEN_KEYS, SECRET_WEBHOOK_KEY
+
+HOST = "127.0.0.1"
+PROJECT_ID = "demo-clinic"
+TASKS_LOCATION = "europe-west1"
+OAUTH_CLIENT_ID = "local-client"
+OAUTH_CLIENT_SECRET = "local-secret"
+
+# Development-only keys: they protect nothing but data in a throwaway emulator, and being fixed lets
+# tokens stored by one `make run` be read by the next.
+LOCAL_TOKEN_KEYS = '{"local-1": "fI2akqfcW_LaQbFjQ6enh7GN3xLS26dZgpfTsLySCVA"}'
+LOCAL_WEBHOOK_TOKEN_KEY = "5VrR517OJMU7P6uTZg6RKkmr9hU1scYMCTsso08cHq8"
+
+# Port of each part, and the environment variable that overrides it.
+_PORT_VARIABLES = {
+    "functions": "FUNCTIONS_PORT",
+    "fake_google": "FAKE_GOOGLE_PORT",
+    "firestore": "FIRESTORE_PORT",
+    "tasks": "TASKS_PORT",
+    "console": "CONSOLE_PORT",
+}
+
+
+@dataclass(frozen=True)
+class LocalPorts:
+    """TCP ports of the local stack's parts, all on 127.0.0.1."""
+
+    functions: int = 8080
+    fake_google: int = 8090
+    firestore: int = 8081
+    tasks: int = 8123
+    console: int = 8070
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LocalPorts:
+        """The default ports, each overridden by its variable (FUNCTIONS_PORT, FIRESTORE_PORT, ...)."""
+        env = os.environ if env is None else env
+        overrides = {name: int(env[var]) for name, var in _PORT_VARIABLES.items() if env.get(var)}
+        return cls(**overrides)
+
+    @classmethod
+    def free(cls) -> LocalPorts:
+        """Ports that are free right now, one per part (for tests)."""
+        with ExitStack() as stack:
+            # Hold every socket open until all are chosen, so no two parts get the same port.
+            sockets = [stack.enter_context(socket.socket()) for _ in fields(cls)]
+            for sock in sockets:
+                sock.bind((HOST, 0))
+            ports = [sock.getsockname()[1] for sock in sockets]
+        return cls(*ports)
+
+    @property
+    def functions_url(self) -> str:
+        return f"http://{HOST}:{self.functions}"
+
+    @property
+    def fake_google_url(self) -> str:
+        return f"http://{HOST}:{self.fake_google}"
+
+    @property
+    def console_url(self) -> str:
+        return f"http://{HOST}:{self.console}"
+
+    @property
+    def firestore_host(self) -> str:
+        return f"{HOST}:{self.firestore}"
+
+    @property
+    def tasks_host(self) -> str:
+        return f"{HOST}:{self.tasks}"
+
+
+def free_port() -> int:
+    """One TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def secret_variable(name: str) -> str:
+    """The environment variable holding a secret when SECRETS_BACKEND=env."""
+    return "SECRET_" + name.upper().replace("-", "_")
+
+
+def functions_environment(ports: LocalPorts, project: str = PROJECT_ID) -> dict[str, str]:
+    """Environment variables that point the functions at the local stand-ins of every Google service."""
+    return {
+        "GOOGLE_CLOUD_PROJECT": project,
+        "FIRESTORE_EMULATOR_HOST": ports.firestore_host,
+        "CLOUD_TASKS_EMULATOR_HOST": ports.tasks_host,
+        "TASKS_LOCATION": TASKS_LOCATION,
+        "GOOGLE_BASE_URL": ports.fake_google_url,
+        "FUNCTIONS_BASE_URL": ports.functions_url,
+        "CONSOLE_URL": ports.console_url,
+        "SECRETS_BACKEND": "env",
+        "OAUTH_CLIENT_ID": OAUTH_CLIENT_ID,
+        secret_variable(SECRET_OAUTH_CLIENT_SECRET): OAUTH_CLIENT_SECRET,
+        secret_variable(SECRET_TOKEN_KEYS): LOCAL_TOKEN_KEYS,
+        secret_variable(SECRET_WEBHOOK_KEY): LOCAL_WEBHOOK_TOKEN_KEY,
+    }

@@ -1,0 +1,118 @@
+"""Every Cloud Function entry point served from one local process, each under `/{function_name}`.
+
+Each function gets functions-framework's own app (`create_app`), exactly as its Cloud Functions instance
+would, so requests are parsed and CloudEvents decoded by the same code as in the cloud; werkzeug's
+DispatcherMiddleware routes `/{name}/...` to the function's app.
+
+    python -m infra.local.functions_server --port 8080
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import functions_framework
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from shared import logs
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SOURCE = REPO_ROOT / "main.py"
+
+
+def entry_points() -> dict[str, str]:
+    """Each entry point of main.py and its kind ("http" or "cloudevent")."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    import main
+
+    return dict(main.ENTRY_POINTS)
+
+
+def build_app(functions: Mapping[str, str] | None = None) -> DispatcherMiddleware:
+    """A WSGI app serving each function at `/{name}`; `GET /` lists them.
+
+    `functions` defaults to main.ENTRY_POINTS (name -> "http" | "cloudevent").
+    """
+    functions = entry_points() if functions is None else functions
+    mounts: dict[str, WSGIApplication] = {
+        f"/{name}": _at_root(
+            functions_framework.create_app(target=name, source=str(SOURCE), signature_type=kind)
+        )
+        for name, kind in functions.items()
+    }
+    return DispatcherMiddleware(_index_app(functions), mounts)
+
+
+def _at_root(app: WSGIApplication) -> WSGIApplication:
+    """Hand `/{name}` to the function as `/`, as Cloud Functions does (Flask would redirect to `/{name}/`)."""
+
+    def rooted(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if not environ.get("PATH_INFO"):
+            environ["PATH_INFO"] = "/"
+        return app(environ, start_response)
+
+    return rooted
+
+
+def _index_app(functions: Iterable[str]) -> WSGIApplication:
+    names = sorted(functions)
+
+    def index(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = Request(environ).path
+        if path == "/":
+            response = Response(json.dumps({"functions": names}), mimetype="application/json")
+        else:
+            body = {"error": {"code": "not_found", "message": f"no function at {path}"}}
+            response = Response(json.dumps(body), status=404, mimetype="application/json")
+        return response(environ, start_response)
+
+    return index
+
+
+def serve(host: str, port: int) -> None:
+    """Serve every function until SIGTERM or Ctrl-C (threaded: the functions call each other)."""
+    server = make_server(host, port, build_app(), threaded=True)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    log.info("functions listening", extra={"url": f"http://{host}:{port}"})
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        log.info("functions stopped")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    logs.configure()
+    serve(args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

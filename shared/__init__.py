@@ -1,0 +1,1 @@
+"""Code shared by every Cloud Function: domain, ports, services, adapters and their wiring."""

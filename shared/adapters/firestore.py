@@ -1,0 +1,286 @@
+"""Firestore: the clinic's documents (ClinicDirectory), ours (LinkStore), and notices (Notifier).
+
+Layout of our documents (see README, "Data"):
+  clinics/{c}/syncLinks/{linkId}                      the link, as the clinic app may read it
+  clinics/{c}/syncLinks/{linkId}/eventLinks/{apptId}  what we last wrote to Google for an appointment
+  oauthStates/{state}                                 single-use consent state; `expiresAt` is a TTL field
+  linkKeys/{key}                                      uniqueness keys (one Google account, one user)
+  linkSecrets/{linkId}                                the encrypted refresh token, apart from the link
+  googleAccounts/{accountKey}                         the calendar we created in a Google account
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.adapters import firestore_codec as codec
+from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Professional, User
+from shared.domain.errors import Conflict, NotFound
+from shared.domain.link import SyncLink, email_key, user_key
+from shared.domain.planner import EventLink
+from shared.ports import Notice, OAuthState
+
+LINKS = "syncLinks"
+EVENT_LINKS = "eventLinks"
+STATES = "oauthStates"
+KEYS = "linkKeys"
+SECRETS = "linkSecrets"
+ACCOUNTS = "googleAccounts"
+
+
+class FirestoreDirectory:
+    """ClinicDirectory over the clinic app's documents."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self.db = db
+
+    def _clinic(self, clinic_id: str) -> firestore.DocumentReference:
+        return self.db.collection("clinics").document(clinic_id)
+
+    def _get(self, ref: firestore.DocumentReference) -> dict[str, Any] | None:
+        snapshot = ref.get()
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def clinic(self, clinic_id: str) -> Clinic | None:
+        doc = self._get(self._clinic(clinic_id))
+        return codec.clinic_from(clinic_id, doc) if doc is not None else None
+
+    def center(self, clinic_id: str, center_id: str) -> Center | None:
+        doc = self._get(self._clinic(clinic_id).collection("centers").document(center_id))
+        return codec.center_from(clinic_id, center_id, doc) if doc is not None else None
+
+    def professional(self, clinic_id: str, professional_id: str) -> Professional | None:
+        doc = self._get(self._clinic(clinic_id).collection("professionals").document(professional_id))
+        return codec.professional_from(clinic_id, professional_id, doc) if doc is not None else None
+
+    def user(self, clinic_id: str, user_id: str) -> User | None:
+        doc = self._get(self._clinic(clinic_id).collection("users").document(user_id))
+        return codec.user_from(clinic_id, user_id, doc) if doc is not None else None
+
+    def masters(self, clinic_id: str) -> list[User]:
+        query = self._clinic(clinic_id).collection("users").where(filter=FieldFilter("isMaster", "==", True))
+        return [codec.user_from(clinic_id, s.id, s.to_dict() or {}) for s in query.stream()]
+
+    def appointment(self, clinic_id: str, appointment_id: str) -> Appointment | None:
+        doc = self._get(self._clinic(clinic_id).collection("appointments").document(appointment_id))
+        return codec.appointment_from(clinic_id, appointment_id, doc) if doc is not None else None
+
+    def upcoming_appointments(
+        self, clinic_id: str, professional_id: str, since: datetime, until: datetime
+    ) -> list[Appointment]:
+        query = (
+            self._clinic(clinic_id)
+            .collection("appointments")
+            .where(filter=FieldFilter("professionalId", "==", professional_id))
+            .where(filter=FieldFilter("start", ">=", since))
+            .where(filter=FieldFilter("start", "<", until))
+        )
+        found = []
+        for snapshot in query.stream():
+            try:
+                appointment = codec.appointment_from(clinic_id, snapshot.id, snapshot.to_dict() or {})
+            except Exception:  # noqa: S112 - a malformed appointment must not stop the others
+                continue
+            if appointment.status is AppointmentStatus.SCHEDULED:
+                found.append(appointment)
+        return found
+
+
+class FirestoreLinkStore:
+    """LinkStore: our own documents, with transactions where a rule must hold under concurrency."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self.db = db
+
+    def _link(self, clinic_id: str, link_id: str) -> firestore.DocumentReference:
+        return self.db.collection("clinics").document(clinic_id).collection(LINKS).document(link_id)
+
+    def _links(self, clinic_id: str) -> firestore.CollectionReference:
+        return self.db.collection("clinics").document(clinic_id).collection(LINKS)
+
+    def get(self, clinic_id: str, link_id: str) -> SyncLink | None:
+        snapshot = self._link(clinic_id, link_id).get()
+        return codec.link_from(snapshot.to_dict() or {}) if snapshot.exists else None
+
+    def save(self, link: SyncLink) -> None:
+        self._link(link.clinic_id, link.id).set(codec.link_to(link))
+
+    def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
+        self._link(link.clinic_id, link.id).update({"lastError": dict(error)})
+
+    def links_of_user(self, clinic_id: str, user_id: str) -> list[SyncLink]:
+        query = self._links(clinic_id).where(filter=FieldFilter("userId", "==", user_id))
+        return sorted(
+            (codec.link_from(s.to_dict() or {}) for s in query.stream()), key=lambda li: li.created_at
+        )
+
+    def links_of_clinic(self, clinic_id: str) -> list[SyncLink]:
+        return sorted(
+            (codec.link_from(s.to_dict() or {}) for s in self._links(clinic_id).stream()),
+            key=lambda li: li.created_at,
+        )
+
+    def active_links_of_professional(self, clinic_id: str, professional_id: str) -> list[SyncLink]:
+        query = (
+            self._links(clinic_id)
+            .where(filter=FieldFilter("professionalId", "==", professional_id))
+            .where(filter=FieldFilter("status", "==", "active"))
+        )
+        return [codec.link_from(s.to_dict() or {}) for s in query.stream()]
+
+    def create_with_state(self, link: SyncLink, state: OAuthState) -> None:
+        batch = self.db.batch()
+        batch.create(self._link(link.clinic_id, link.id), codec.link_to(link))
+        batch.create(
+            self.db.collection(STATES).document(state.id),
+            {
+                "clinicId": state.clinic_id,
+                "linkId": state.link_id,
+                "codeVerifier": state.code_verifier,
+                "expiresAt": state.expires_at,
+            },
+        )
+        batch.commit()
+
+    def take_state(self, state_id: str, now: datetime) -> OAuthState:
+        ref = self.db.collection(STATES).document(state_id)
+
+        @firestore.transactional
+        def take(transaction: firestore.Transaction) -> OAuthState:
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                raise NotFound("unknown or already used sign-in state", code="invalid_state")
+            doc = snapshot.to_dict() or {}
+            transaction.delete(ref)  # single use, even when expired
+            if doc["expiresAt"] <= now:
+                raise _Expired
+            return OAuthState(state_id, doc["clinicId"], doc["linkId"], doc["codeVerifier"], doc["expiresAt"])
+
+        try:
+            return take(self.db.transaction())
+        except _Expired:
+            ref.delete()
+            raise NotFound("the sign-in took too long; start again", code="invalid_state") from None
+
+    def claim(
+        self, link: SyncLink, keys: Mapping[str, str], encrypted_token: Mapping[str, Any] | None
+    ) -> None:
+        key_refs = {code: self.db.collection(KEYS).document(key) for code, key in keys.items()}
+
+        @firestore.transactional
+        def claim(transaction: firestore.Transaction) -> None:
+            for code, ref in key_refs.items():
+                snapshot = ref.get(transaction=transaction)
+                holder = snapshot.to_dict() if snapshot.exists else None
+                if holder and holder.get("linkId") != link.id:
+                    raise Conflict(_CONFLICT_MESSAGES.get(code, "already linked"), code=code)
+            for ref in key_refs.values():
+                transaction.set(ref, {"linkId": link.id, "clinicId": link.clinic_id})
+            if encrypted_token is not None:
+                transaction.set(
+                    self.db.collection(SECRETS).document(link.id), {"refreshToken": dict(encrypted_token)}
+                )
+            transaction.set(self._link(link.clinic_id, link.id), codec.link_to(link))
+
+        claim(self.db.transaction())
+
+    def release(self, link: SyncLink) -> None:
+        refs = [self.db.collection(KEYS).document(user_key(link.clinic_id, link.user_id))]
+        if link.google_email:
+            refs.append(self.db.collection(KEYS).document(email_key(link.google_email)))
+
+        @firestore.transactional
+        def release(transaction: firestore.Transaction) -> None:
+            held = [
+                ref
+                for ref in refs
+                if (ref.get(transaction=transaction).to_dict() or {}).get("linkId") == link.id
+            ]
+            for ref in held:
+                transaction.delete(ref)
+            transaction.delete(self.db.collection(SECRETS).document(link.id))
+            transaction.set(self._link(link.clinic_id, link.id), codec.link_to(link))
+
+        release(self.db.transaction())
+
+    def encrypted_token(self, link_id: str) -> Mapping[str, Any] | None:
+        snapshot = self.db.collection(SECRETS).document(link_id).get()
+        return (snapshot.to_dict() or {}).get("refreshToken") if snapshot.exists else None
+
+    def remembered_calendar(self, account: str) -> str | None:
+        snapshot = self.db.collection(ACCOUNTS).document(account).get()
+        return (snapshot.to_dict() or {}).get("calendarId") if snapshot.exists else None
+
+    def remember_calendar(self, account: str, calendar_id: str) -> None:
+        self.db.collection(ACCOUNTS).document(account).set({"calendarId": calendar_id})
+
+    def event_link(self, link: SyncLink, appointment_id: str) -> EventLink | None:
+        snapshot = self._link(link.clinic_id, link.id).collection(EVENT_LINKS).document(appointment_id).get()
+        return codec.event_link_from(snapshot.to_dict() or {}) if snapshot.exists else None
+
+    def record_event_links(
+        self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
+    ) -> None:
+        ref = self._link(link.clinic_id, link.id)
+        now = pushed_at or datetime.now().astimezone()
+        # A write batch holds at most 500 writes.
+        for start in range(0, len(event_links), 499):
+            batch = self.db.batch()
+            for event_link in event_links[start : start + 499]:
+                batch.set(
+                    ref.collection(EVENT_LINKS).document(event_link.appointment_id),
+                    codec.event_link_to(event_link, now),
+                )
+            if pushed_at is not None and start == 0:
+                batch.update(ref, {"lastPushAt": pushed_at})
+            batch.commit()
+
+
+class FirestoreNotifier:
+    """Notifier: an in-app notification document and a Trigger Email `mail` document."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self.db = db
+
+    def notify(self, notice: Notice) -> None:
+        batch = self.db.batch()
+        batch.set(
+            self.db.collection("clinics").document(notice.clinic_id).collection("notifications").document(),
+            {
+                "userId": notice.user.id,
+                "type": notice.type,
+                "linkId": notice.link_id,
+                "centerId": notice.center_id,
+                "title": notice.subject,
+                "text": notice.text,
+                "details": dict(notice.details),
+                "createdAt": firestore.SERVER_TIMESTAMP,
+                "read": False,
+            },
+        )
+        if notice.user.email:
+            paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in notice.text.splitlines())
+            batch.set(
+                self.db.collection("mail").document(),
+                {
+                    "to": notice.user.email,
+                    "message": {"subject": notice.subject, "text": notice.text, "html": paragraphs},
+                },
+            )
+        batch.commit()
+
+
+class _Expired(Exception):
+    """Carries an expired state out of the transaction (which then rolls back); the state is deleted after."""
+
+
+_CONFLICT_MESSAGES = {
+    "email_already_linked": "this Google account already syncs an agenda",
+    "user_already_linked": "this user already syncs an agenda",
+}

@@ -1,0 +1,162 @@
+"""How our domain objects are laid out in Firestore documents (camelCase, as the clinic app reads them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Privacy, Professional, User
+from shared.domain.errors import InvalidRequest
+from shared.domain.link import Channel, LinkStatus, SyncLink
+from shared.domain.planner import EventLink
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InvalidRequest(f"expected a timestamp, got {type(value).__name__}", code="invalid_appointment")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def clinic_from(clinic_id: str, doc: Mapping[str, Any]) -> Clinic:
+    privacy = doc.get("privacy") or "none"
+    return Clinic(
+        id=clinic_id,
+        name=str(doc.get("name") or ""),
+        privacy=Privacy(privacy) if privacy in Privacy._value2member_map_ else Privacy.NONE,
+        share_notes=bool(doc.get("shareNotes", False)),
+    )
+
+
+def center_from(clinic_id: str, center_id: str, doc: Mapping[str, Any]) -> Center:
+    return Center(clinic_id, center_id, str(doc.get("name") or ""), str(doc.get("timeZone") or "UTC"))
+
+
+def professional_from(clinic_id: str, professional_id: str, doc: Mapping[str, Any]) -> Professional:
+    return Professional(clinic_id, professional_id, str(doc.get("name") or ""))
+
+
+def user_from(clinic_id: str, user_id: str, doc: Mapping[str, Any]) -> User:
+    return User(
+        clinic_id=clinic_id,
+        id=user_id,
+        email=str(doc.get("email") or ""),
+        name=str(doc.get("name") or ""),
+        is_master=doc.get("isMaster") is True,
+        professional_ids=tuple(str(p) for p in doc.get("professionalIds") or ()),
+    )
+
+
+def appointment_from(clinic_id: str, appointment_id: str, doc: Mapping[str, Any]) -> Appointment:
+    """An appointment document as the domain sees it; InvalidRequest when it is malformed."""
+    start, end = _aware(doc.get("start")), _aware(doc.get("end"))
+    professional_id, center_id = doc.get("professionalId"), doc.get("centerId")
+    if start is None or end is None or not isinstance(professional_id, str) or not isinstance(center_id, str):
+        raise InvalidRequest(
+            "appointment misses start, end, professionalId or centerId", code="invalid_appointment"
+        )
+    status = doc.get("status") or "scheduled"
+    if status not in AppointmentStatus._value2member_map_:
+        raise InvalidRequest(f"unknown appointment status {status!r}", code="invalid_appointment")
+    if end < start:
+        raise InvalidRequest("appointment ends before it starts", code="invalid_time_range")
+    return Appointment(
+        clinic_id=clinic_id,
+        id=appointment_id,
+        professional_id=professional_id,
+        center_id=center_id,
+        start=start,
+        end=end,
+        status=AppointmentStatus(status),
+        patient_name=doc.get("patientName") or None,
+        service=doc.get("service") or None,
+        notes=doc.get("notes") or None,
+    )
+
+
+def link_to(link: SyncLink) -> dict[str, Any]:
+    return {
+        "id": link.id,
+        "clinicId": link.clinic_id,
+        "centerId": link.center_id,
+        "userId": link.user_id,
+        "professionalId": link.professional_id,
+        "bidirectional": link.bidirectional,
+        "status": link.status.value,
+        "createdAt": link.created_at,
+        "googleEmail": link.google_email,
+        "calendarId": link.calendar_id,
+        "returnUrl": link.return_url,
+        "activatedAt": link.activated_at,
+        "approvedBy": link.approved_by,
+        "lastPushAt": link.last_push_at,
+        "lastPullAt": link.last_pull_at,
+        "lastError": link.last_error,
+        "channel": (
+            {
+                "id": link.channel.id,
+                "resourceId": link.channel.resource_id,
+                "expiresAt": link.channel.expires_at,
+            }
+            if link.channel
+            else None
+        ),
+        "channelExpiresAt": link.channel.expires_at if link.channel else None,
+        "syncToken": link.sync_token,
+        "conflicts": link.conflicts,
+        "reason": link.reason,
+    }
+
+
+def link_from(doc: Mapping[str, Any]) -> SyncLink:
+    channel = doc.get("channel")
+    return SyncLink(
+        id=doc["id"],
+        clinic_id=doc["clinicId"],
+        center_id=doc["centerId"],
+        user_id=doc["userId"],
+        professional_id=doc["professionalId"],
+        bidirectional=bool(doc.get("bidirectional")),
+        status=LinkStatus(doc["status"]),
+        created_at=_aware(doc.get("createdAt")) or datetime.fromtimestamp(0, UTC),
+        google_email=doc.get("googleEmail"),
+        calendar_id=doc.get("calendarId"),
+        return_url=doc.get("returnUrl"),
+        activated_at=_aware(doc.get("activatedAt")),
+        approved_by=doc.get("approvedBy"),
+        last_push_at=_aware(doc.get("lastPushAt")),
+        last_pull_at=_aware(doc.get("lastPullAt")),
+        last_error=doc.get("lastError"),
+        channel=(
+            Channel(channel["id"], channel["resourceId"], _aware(channel["expiresAt"]) or datetime.now(UTC))
+            if channel
+            else None
+        ),
+        sync_token=doc.get("syncToken"),
+        conflicts=int(doc.get("conflicts") or 0),
+        reason=doc.get("reason"),
+    )
+
+
+def event_link_to(event_link: EventLink, synced_at: datetime) -> dict[str, Any]:
+    return {
+        "appointmentId": event_link.appointment_id,
+        "eventId": event_link.event_id,
+        "etag": event_link.etag,
+        "contentHash": event_link.content_hash,
+        "deleted": event_link.deleted,
+        "syncedAt": synced_at,
+    }
+
+
+def event_link_from(doc: Mapping[str, Any]) -> EventLink:
+    return EventLink(
+        appointment_id=doc["appointmentId"],
+        event_id=doc["eventId"],
+        etag=doc.get("etag"),
+        content_hash=doc.get("contentHash"),
+        deleted=bool(doc.get("deleted")),
+        synced_at=_aware(doc.get("syncedAt")),
+    )

@@ -1,0 +1,262 @@
+"""Google Calendar through google-api-python-client, with Google's errors translated once, here.
+
+The discovery document is the one bundled with the library (no fetch at run time), parsed once per
+process; access tokens are cached per grant so that a warm instance does not refresh on every call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.config import Settings
+from shared.domain.link import Channel
+from shared.domain.planner import Delete, Insert, Patch, PushAction
+from shared.ports import (
+    AlreadyExists,
+    AuthRevoked,
+    EventPage,
+    GoogleError,
+    Permanent,
+    PreconditionFailed,
+    PushOutcome,
+    RemoteMissing,
+    SyncTokenExpired,
+    Transient,
+)
+
+BATCH_SIZE = 50  # Google's advice for Calendar batches (the hard limit is 1000)
+HTTP_TIMEOUT = 15
+RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "backendError"}
+
+
+@functools.cache
+def _discovery() -> dict[str, Any]:
+    from importlib import resources
+
+    path = resources.files("googleapiclient") / "discovery_cache" / "documents" / "calendar.v3.json"
+    return json.loads(path.read_text())
+
+
+def _reason(content: bytes | str | None) -> str | None:
+    try:
+        error = json.loads(content or b"{}")["error"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if isinstance(error, str):
+        return error  # OAuth endpoints answer {"error": "invalid_grant"}
+    errors = error.get("errors") or [{}]
+    return errors[0].get("reason") or error.get("status")
+
+
+def translate(exc: BaseException, *, listing: bool = False) -> GoogleError:
+    """Google's failure as the typed error the services react to."""
+    from google.auth.exceptions import RefreshError, TransportError
+    from googleapiclient.errors import HttpError
+
+    if isinstance(exc, GoogleError):
+        return exc
+    if isinstance(exc, HttpError):
+        status = int(exc.resp.status)
+        reason = _reason(exc.content)
+        message = f"Google answered {status} {reason or ''}".strip()
+        if status == 401:
+            return AuthRevoked(message, status, reason)
+        if status == 429 or status >= 500 or (status == 403 and reason in RATE_REASONS):
+            return Transient(message, status, reason)
+        if status == 410 and listing:
+            return SyncTokenExpired(message, status, reason)
+        if status in (404, 410):
+            return RemoteMissing(message, status, reason)
+        if status == 409:
+            return AlreadyExists(message, status, reason)
+        if status == 412:
+            return PreconditionFailed(message, status, reason)
+        return Permanent(message, status, reason)
+    if isinstance(exc, RefreshError):
+        text = str(exc)
+        if "invalid_grant" in text or "unauthorized_client" in text:
+            return AuthRevoked("Google refused the grant (invalid_grant)", 400, "invalid_grant")
+        return Transient("token refresh failed", None, "refresh")
+    if isinstance(exc, (TransportError, socket.timeout, TimeoutError, ConnectionError, OSError)):
+        return Transient(f"network: {type(exc).__name__}", None, "network")
+    return Permanent(f"unexpected: {type(exc).__name__}", None, "unexpected")
+
+
+class _TokenCache:
+    """Access tokens by grant (keyed by a hash: no token is ever a key or a log field)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[str, datetime | None]] = {}
+
+    def get(self, grant: str) -> tuple[str, datetime | None] | None:
+        with self._lock:
+            return self._tokens.get(grant)
+
+    def put(self, grant: str, token: str | None, expiry: datetime | None) -> None:
+        if token:
+            with self._lock:
+                self._tokens[grant] = (token, expiry)
+
+
+class GoogleCalendarConnector:
+    """CalendarConnector: a gateway per grant, sharing the parsed discovery document and a token cache."""
+
+    def __init__(self, settings: Settings, client_secret: str) -> None:
+        self.settings = settings
+        self.client_secret = client_secret
+        self.tokens = _TokenCache()
+
+    def connect(self, refresh_token: str) -> GoogleCalendarGateway:
+        from google.oauth2.credentials import Credentials
+
+        grant = hashlib.sha256(refresh_token.encode()).hexdigest()
+        cached = self.tokens.get(grant)
+        credentials = Credentials(
+            token=cached[0] if cached else None,
+            expiry=cached[1].replace(tzinfo=None) if cached and cached[1] else None,
+            refresh_token=refresh_token,
+            token_uri=self.settings.google.token_uri,
+            client_id=self.settings.oauth_client_id,
+            client_secret=self.client_secret,
+        )
+        return GoogleCalendarGateway(
+            self.settings, credentials, lambda c: self.tokens.put(grant, c.token, c.expiry)
+        )
+
+
+class GoogleCalendarGateway:
+    """CalendarGateway for one Google account."""
+
+    def __init__(self, settings: Settings, credentials: Any, remember: Callable[[Any], None]) -> None:
+        import google_auth_httplib2
+        import httplib2
+        from googleapiclient.discovery import build_from_document
+
+        self.settings = settings
+        self.credentials = credentials
+        self.remember = remember
+        self.http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=HTTP_TIMEOUT))
+        self.api = build_from_document(
+            _discovery(), http=self.http, client_options={"api_endpoint": settings.google.calendar_endpoint}
+        )
+
+    def _run(self, request: Any, *, listing: bool = False) -> Any:
+        try:
+            return request.execute(num_retries=1)
+        except Exception as exc:
+            raise translate(exc, listing=listing) from None
+        finally:
+            self.remember(self.credentials)
+
+    def create_calendar(self, summary: str, time_zone: str) -> str:
+        created = self._run(self.api.calendars().insert(body={"summary": summary, "timeZone": time_zone}))
+        return str(created["id"])
+
+    def calendar_exists(self, calendar_id: str) -> bool:
+        try:
+            self._run(self.api.calendars().get(calendarId=calendar_id))
+        except RemoteMissing:
+            return False
+        return True
+
+    def get_event(self, calendar_id: str, event_id: str) -> dict[str, Any]:
+        event: dict[str, Any] = self._run(self.api.events().get(calendarId=calendar_id, eventId=event_id))
+        return event
+
+    def _request(self, calendar_id: str, action: PushAction) -> Any:
+        events = self.api.events()
+        if isinstance(action, Insert):
+            return events.insert(
+                calendarId=calendar_id, body={**action.content.body(), "id": action.event_id}
+            )
+        if isinstance(action, Patch):
+            request = events.patch(
+                calendarId=calendar_id, eventId=action.event_id, body=action.content.body()
+            )
+        elif isinstance(action, Delete):
+            request = events.delete(calendarId=calendar_id, eventId=action.event_id)
+        else:
+            raise ValueError(f"nothing to send for {action!r}")
+        if action.etag:
+            request.headers["If-Match"] = action.etag
+        return request
+
+    def apply(self, calendar_id: str, actions: Sequence[PushAction]) -> list[PushOutcome]:
+        if len(actions) == 1:
+            action = actions[0]
+            try:
+                return [PushOutcome(action, event=self._run(self._request(calendar_id, action)) or None)]
+            except GoogleError as error:
+                return [PushOutcome(action, error=error)]
+        outcomes: list[PushOutcome] = []
+        for start in range(0, len(actions), BATCH_SIZE):
+            outcomes.extend(self._batch(calendar_id, actions[start : start + BATCH_SIZE]))
+        return outcomes
+
+    def _batch(self, calendar_id: str, actions: Sequence[PushAction]) -> list[PushOutcome]:
+        from googleapiclient.http import BatchHttpRequest
+
+        results: dict[str, PushOutcome] = {}
+
+        def done(request_id: str, response: Any, exception: BaseException | None) -> None:
+            action = actions[int(request_id)]
+            if exception is not None:
+                results[request_id] = PushOutcome(action, error=translate(exception))
+            else:
+                results[request_id] = PushOutcome(action, event=response or None)
+
+        # Batch requests ignore api_endpoint: the batch URI is given explicitly.
+        batch = BatchHttpRequest(callback=done, batch_uri=self.settings.google.batch_uri)
+        for index, action in enumerate(actions):
+            batch.add(self._request(calendar_id, action), request_id=str(index))
+        try:
+            batch.execute(http=self.http)
+        except Exception as exc:
+            error = translate(exc)
+            return [PushOutcome(action, error=error) for action in actions]
+        finally:
+            self.remember(self.credentials)
+        return [
+            results.get(str(i)) or PushOutcome(a, error=Transient("no answer in batch"))
+            for i, a in enumerate(actions)
+        ]
+
+    def list_events(
+        self, calendar_id: str, *, sync_token: str | None, time_min: datetime | None, page_token: str | None
+    ) -> EventPage:
+        params: dict[str, Any] = {"calendarId": calendar_id, "maxResults": 2500, "pageToken": page_token}
+        if sync_token:
+            params["syncToken"] = sync_token  # Google refuses timeMin and friends beside a sync token
+        elif time_min is not None:
+            params["timeMin"] = time_min.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        answer = self._run(self.api.events().list(**params), listing=True)
+        return EventPage(
+            items=list(answer.get("items", [])),
+            next_page_token=answer.get("nextPageToken"),
+            next_sync_token=answer.get("nextSyncToken"),
+        )
+
+    def watch(self, calendar_id: str, channel_id: str, token: str, address: str, ttl_seconds: int) -> Channel:
+        body = {
+            "id": channel_id,
+            "type": "web_hook",
+            "address": address,
+            "token": token,
+            "params": {"ttl": str(ttl_seconds)},
+        }
+        answer = self._run(self.api.events().watch(calendarId=calendar_id, body=body))
+        expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC)
+        return Channel(id=answer["id"], resource_id=answer["resourceId"], expires_at=expires)
+
+    def stop_channel(self, channel_id: str, resource_id: str) -> None:
+        with contextlib.suppress(RemoteMissing):  # already stopped or expired
+            self._run(self.api.channels().stop(body={"id": channel_id, "resourceId": resource_id}))

@@ -1,0 +1,141 @@
+"""The one place that wires adapters into services.
+
+Each part is built on first use, so a function instance pays only for the clients it touches (a
+webhook never loads the Calendar client). Tests pass hand-written fakes or test doubles as overrides:
+`build_services(settings, clock=FixedClock(...), queue=InlineQueue(...))`.
+"""
+
+from __future__ import annotations
+
+import functools
+from functools import cached_property
+from typing import Any
+
+from shared import config, logs
+from shared.config import Settings
+from shared.ports import (
+    CalendarConnector,
+    ClinicDirectory,
+    Clock,
+    LinkStore,
+    Notifier,
+    OAuthClient,
+    Secrets,
+    TaskQueue,
+    TokenCipher,
+)
+from shared.services.access import Access
+from shared.services.linking import LinkingService
+from shared.services.push import PushService
+
+
+class Services:
+    """Lazily built adapters and services; any attribute can be given as an override."""
+
+    def __init__(self, settings: Settings, **overrides: Any) -> None:
+        self.settings = settings
+        unknown = set(overrides) - _PARTS
+        if unknown:
+            raise TypeError(f"unknown overrides: {sorted(unknown)}")
+        self.__dict__.update(overrides)
+
+    # --- adapters ----------------------------------------------------------------------------------
+    @cached_property
+    def db(self) -> Any:
+        from google.cloud import firestore
+
+        return firestore.Client(project=self.settings.project_id)
+
+    @cached_property
+    def secrets(self) -> Secrets:
+        from shared.adapters.secrets import EnvSecrets, SecretManagerSecrets
+
+        if self.settings.secrets_backend == "env":
+            return EnvSecrets()
+        return SecretManagerSecrets(self.settings.project_id)
+
+    @cached_property
+    def directory(self) -> ClinicDirectory:
+        from shared.adapters.firestore import FirestoreDirectory
+
+        return FirestoreDirectory(self.db)
+
+    @cached_property
+    def links(self) -> LinkStore:
+        from shared.adapters.firestore import FirestoreLinkStore
+
+        return FirestoreLinkStore(self.db)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        from shared.adapters.firestore import FirestoreNotifier
+
+        return FirestoreNotifier(self.db)
+
+    @cached_property
+    def oauth(self) -> OAuthClient:
+        from shared.adapters.google_oauth import GoogleOAuth
+
+        return GoogleOAuth(self.settings, self.secrets.get(config.SECRET_OAUTH_CLIENT_SECRET))
+
+    @cached_property
+    def calendars(self) -> CalendarConnector:
+        from shared.adapters.google_calendar import GoogleCalendarConnector
+
+        return GoogleCalendarConnector(self.settings, self.secrets.get(config.SECRET_OAUTH_CLIENT_SECRET))
+
+    @cached_property
+    def cipher(self) -> TokenCipher:
+        from shared.adapters.token_cipher import AesGcmCipher
+
+        return AesGcmCipher(self.secrets.get(config.SECRET_TOKEN_KEYS))
+
+    @cached_property
+    def queue(self) -> TaskQueue:
+        from shared.adapters.cloud_tasks import CloudTasksQueue
+
+        return CloudTasksQueue(self.settings)
+
+    @cached_property
+    def clock(self) -> Clock:
+        from shared.adapters.clock import SystemClock
+
+        return SystemClock()
+
+    # --- services ----------------------------------------------------------------------------------
+    @cached_property
+    def access(self) -> Access:
+        return Access(self.links, self.directory, self.cipher, self.calendars, self.notifier, self.clock)
+
+    @cached_property
+    def linking(self) -> LinkingService:
+        return LinkingService(
+            settings=self.settings,
+            directory=self.directory,
+            links=self.links,
+            oauth=self.oauth,
+            access=self.access,
+            cipher=self.cipher,
+            notifier=self.notifier,
+            queue=self.queue,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def push(self) -> PushService:
+        return PushService(self.settings, self.directory, self.links, self.access, self.queue, self.clock)
+
+
+_PARTS = {name for name, value in vars(Services).items() if isinstance(value, cached_property)}
+
+
+def build_services(settings: Settings | None = None, **overrides: Any) -> Services:
+    """Wire the services for `settings` (default: from the environment), with parts replaced by overrides."""
+    return Services(settings or Settings.from_env(), **overrides)
+
+
+@functools.cache
+def services() -> Services:
+    """The process-wide services of a function instance, built from the environment on first use."""
+    logs.configure()
+    return build_services()

@@ -1,0 +1,1 @@
+"""The pure domain: model, rules and the sync planner. Imports nothing of ours but itself."""

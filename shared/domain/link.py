@@ -1,0 +1,121 @@
+"""A sync link: one professional's agenda mirrored into one Google account's calendar.
+
+Its status moves along one path (pending_oauth -> pending_approval -> active) with side exits; the
+transitions live here so that every service refuses the same impossible moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from shared.domain.errors import Conflict
+
+
+class LinkStatus(StrEnum):
+    PENDING_OAUTH = "pending_oauth"
+    PENDING_APPROVAL = "pending_approval"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    DISABLED = "disabled"
+    NEEDS_RECONNECT = "needs_reconnect"
+    FAILED = "failed"
+
+
+# A link in one of these holds its Google account, its user and its agenda: the uniqueness rules apply.
+HOLDING = frozenset({LinkStatus.PENDING_APPROVAL, LinkStatus.ACTIVE, LinkStatus.NEEDS_RECONNECT})
+# Ended links keep their history but hold nothing; a redo creates a new link.
+ENDED = frozenset({LinkStatus.REJECTED, LinkStatus.DISABLED, LinkStatus.FAILED})
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A Google watch channel on the link's calendar."""
+
+    id: str
+    resource_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SyncLink:
+    id: str
+    clinic_id: str
+    center_id: str
+    user_id: str
+    professional_id: str
+    bidirectional: bool
+    status: LinkStatus
+    created_at: datetime
+    google_email: str | None = None
+    calendar_id: str | None = None
+    return_url: str | None = None
+    activated_at: datetime | None = None
+    approved_by: str | None = None
+    last_push_at: datetime | None = None
+    last_pull_at: datetime | None = None
+    last_error: dict[str, Any] | None = None
+    channel: Channel | None = None
+    sync_token: str | None = None
+    conflicts: int = 0
+    reason: str | None = None
+    history: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def holds_keys(self) -> bool:
+        return self.status in HOLDING
+
+    def moved(self, status: LinkStatus, at: datetime, **changes: Any) -> SyncLink:
+        """The link in `status`, if the move is allowed from where it is."""
+        if status not in _ALLOWED[self.status]:
+            raise Conflict(
+                f"link is {self.status.value}, it cannot become {status.value}", code="link_state_conflict"
+            )
+        return replace(self, status=status, **changes)
+
+
+_ALLOWED: dict[LinkStatus, frozenset[LinkStatus]] = {
+    LinkStatus.PENDING_OAUTH: frozenset(
+        {LinkStatus.PENDING_APPROVAL, LinkStatus.ACTIVE, LinkStatus.FAILED, LinkStatus.DISABLED}
+    ),
+    LinkStatus.PENDING_APPROVAL: frozenset(
+        {
+            LinkStatus.ACTIVE,
+            LinkStatus.REJECTED,
+            LinkStatus.FAILED,
+            LinkStatus.DISABLED,
+            LinkStatus.NEEDS_RECONNECT,
+        }
+    ),
+    LinkStatus.ACTIVE: frozenset({LinkStatus.DISABLED, LinkStatus.NEEDS_RECONNECT, LinkStatus.FAILED}),
+    LinkStatus.NEEDS_RECONNECT: frozenset({LinkStatus.DISABLED}),
+    LinkStatus.REJECTED: frozenset(),
+    LinkStatus.DISABLED: frozenset(),
+    LinkStatus.FAILED: frozenset(),
+}
+
+
+def normalized_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
+def email_key(email: str) -> str:
+    """One Google account syncs at most one agenda, across every clinic."""
+    return f"email-{_digest(normalized_email(email))}"
+
+
+def user_key(clinic_id: str, user_id: str) -> str:
+    """A user syncs one agenda, whatever the centre (it also makes user+professional+e-mail unique)."""
+    return f"user-{_digest(clinic_id, user_id)}"
+
+
+def account_key(email: str) -> str:
+    """Where we remember the calendar this service created in a Google account."""
+    return _digest("account", normalized_email(email))

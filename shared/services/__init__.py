@@ -1,0 +1,1 @@
+"""Use cases: each service speaks ports and domain, never a Google library."""
