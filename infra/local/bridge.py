@@ -41,9 +41,7 @@ from shared.adapters.document_events import DEFAULT_DATABASE, encode_document_ev
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "google.cloud.firestore.document.v1.written"
-DATA_SCHEMA = (
-    "https://github.com/googleapis/google-cloudevents/blob/main/proto/google/events/cloud/firestore/v1/data.proto"
-)
+DATA_SCHEMA = "https://github.com/googleapis/google-cloudevents/blob/main/proto/google/events/cloud/firestore/v1/data.proto"
 APPOINTMENT_PATH = re.compile(r"^clinics/[^/]+/appointments/[^/]+$")
 _STOP = object()
 
@@ -67,13 +65,14 @@ def build_event(
     database: str = DEFAULT_DATABASE,
 ) -> Delivery:
     """The binary-mode CloudEvent Eventarc sends for a write of `path` from snapshot `old` to `new`."""
+    present = new if new is not None else old
     body = encode_document_event(
         path,
         old.to_dict() if old is not None else None,
         new.to_dict() if new is not None else None,
         project,
         database=database,
-        create_time=(new or old).create_time if (new or old) is not None else None,  # type: ignore[union-attr]
+        create_time=present.create_time if present is not None else None,
         update_time=new.update_time if new is not None else None,
         old_update_time=old.update_time if old is not None else None,
     )
@@ -119,6 +118,7 @@ class AppointmentBridge:
         self.failed = 0
         self._last_seen: dict[str, firestore.DocumentSnapshot] = {}
         self._baseline = threading.Event()
+        self._closing = threading.Event()
         self._outbox: queue.Queue[Any] = queue.Queue()
         self._session = requests.Session()
         self._watch: Any = None
@@ -134,14 +134,15 @@ class AppointmentBridge:
             raise TimeoutError(f"no snapshot from Firestore within {ready_timeout} s")
         log.info("bridge ready", extra={"target": self.target_url, "baseline": len(self._last_seen)})
 
-    def stop(self) -> None:
-        """Stop listening, send what is already queued, and close."""
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop listening; deliveries already queued get one last attempt each, within `timeout`."""
         if self._watch is not None:
             self._watch.unsubscribe()
             self._watch = None
         if self._sender is not None:
+            self._closing.set()
             self._outbox.put(_STOP)
-            self._sender.join(timeout=self.timeout)
+            self._sender.join(timeout=timeout)
             self._sender = None
         self._session.close()
 
@@ -191,6 +192,7 @@ class AppointmentBridge:
 
     def _deliver(self, event: Delivery) -> None:
         backoff = self.first_backoff
+        attempt = 0
         for attempt in range(1, self.attempts + 1):
             problem = self._post(event)
             if problem is None:
@@ -201,11 +203,11 @@ class AppointmentBridge:
                 "event delivery failed",
                 extra={"document": event.document, "attempt": attempt, "problem": problem},
             )
-            if attempt < self.attempts:
-                time.sleep(backoff)
-                backoff *= 2
+            if attempt == self.attempts or self._closing.wait(backoff):
+                break
+            backoff *= 2
         self.failed += 1
-        log.error("event dropped after retries", extra={"document": event.document, "attempts": self.attempts})
+        log.error("event dropped", extra={"document": event.document, "attempts": attempt})
 
     def _post(self, event: Delivery) -> str | None:
         try:
