@@ -28,7 +28,7 @@ from typing import Self
 import requests
 
 from infra.local.environment import HOST, PROJECT_ID
-from infra.local.processes import REPO_ROOT, ChildProcess, StartupError, port_open
+from infra.local.processes import DEFAULT_LOG_DIR, REPO_ROOT, ChildProcess, StartupError, port_open
 
 FIRESTORE_EMULATOR_SCRIPT = "platform/cloud-firestore-emulator/cloud_firestore_emulator"
 SDK_ROOTS = ("/usr/lib/google-cloud-sdk", "/usr/share/google-cloud-sdk", "/opt/google-cloud-sdk")
@@ -109,9 +109,19 @@ class _Emulator:
 
     @property
     def process(self) -> ChildProcess:
+        """The running emulator's process."""
         if self._process is None:
             raise RuntimeError(f"{self.name} is not started")
         return self._process
+
+    @property
+    def child(self) -> ChildProcess | None:
+        """The emulator's process, or None when it is not started."""
+        return self._process
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.log_dir or DEFAULT_LOG_DIR) / f"{self.name}.log"
 
     def _command(self) -> list[str]:
         raise NotImplementedError

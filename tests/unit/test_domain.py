@@ -90,7 +90,9 @@ def test_remote_hash_matches_our_own_event_read_back_in_another_offset() -> None
 
 def test_content_hash_changes_with_time_zone_and_title() -> None:
     base = event_content(appointment(), Clinic("demo"), MADRID)
-    moved_zone = event_content(appointment(), Clinic("demo"), Center("demo", "c", time_zone="Atlantic/Canary"))
+    moved_zone = event_content(
+        appointment(), Clinic("demo"), Center("demo", "c", time_zone="Atlantic/Canary")
+    )
     renamed = event_content(appointment(service="Osteopatía"), Clinic("demo"), MADRID)
     assert len({base.content_hash, moved_zone.content_hash, renamed.content_hash}) == 3
 

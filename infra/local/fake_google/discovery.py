@@ -29,8 +29,12 @@ class Method:
 
     @property
     def flask_rule(self) -> str:
-        """The method's URL rule below the service root, in Flask syntax (`{calendarId}` -> `<calendarId>`)."""
-        return "/" + re.sub(r"\{(\w+)\}", r"<\1>", self.path)
+        """The method's URL rule below the service root, in Flask syntax (`{calendarId}` -> `<calendar_id>`)."""
+        return "/" + re.sub(r"\{(\w+)\}", lambda m: f"<{_snake(m.group(1))}>", self.path)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
 def document_path() -> Path:

@@ -1,0 +1,73 @@
+"""The demo clinic of the local stack, as the clinic app would have written it (DESIGN.md section 3).
+
+Clinic `demo` with two centres, one professional (Marina) and three users: the master `admin`, the
+receptionist `pautrave` linked to Marina's agenda (the product description's example), and `marina`
+herself. Writing it again puts every demo document back as it is here; other documents are left alone.
+
+    FIRESTORE_EMULATOR_HOST=127.0.0.1:8081 python -m infra.local.demo_data
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from google.cloud import firestore
+
+from infra.local.environment import PROJECT_ID
+
+CLINIC_ID = "demo"
+MASTER_USER_ID = "admin"
+PROFESSIONAL_ID = "marina"
+
+DEMO_DOCUMENTS: dict[str, dict[str, Any]] = {
+    f"clinics/{CLINIC_ID}": {"name": "Clínica Demo", "privacy": "none"},
+    f"clinics/{CLINIC_ID}/centers/centro-a": {"name": "Centro A", "timeZone": "Europe/Madrid"},
+    f"clinics/{CLINIC_ID}/centers/centro-b": {"name": "Centro B", "timeZone": "Europe/Madrid"},
+    f"clinics/{CLINIC_ID}/professionals/{PROFESSIONAL_ID}": {"name": "Marina Puig"},
+    f"clinics/{CLINIC_ID}/users/{MASTER_USER_ID}": {
+        "name": "Administración",
+        "email": "admin@demo-clinic.test",
+        "isMaster": True,
+        "professionalIds": [],
+    },
+    f"clinics/{CLINIC_ID}/users/pautrave": {
+        "name": "Pau Trave",
+        "email": "pau.trave@demo-clinic.test",
+        "isMaster": False,
+        "professionalIds": [PROFESSIONAL_ID],
+    },
+    f"clinics/{CLINIC_ID}/users/marina": {
+        "name": "Marina Puig",
+        "email": "marina@demo-clinic.test",
+        "isMaster": False,
+        "professionalIds": [PROFESSIONAL_ID],
+    },
+}
+
+
+def write_demo_data(client: firestore.Client) -> int:
+    """Write every demo document (replacing its previous content) in one batch; returns how many."""
+    batch = client.batch()
+    for path, data in DEMO_DOCUMENTS.items():
+        batch.set(client.document(path), data)
+    batch.commit()
+    return len(DEMO_DOCUMENTS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--project", default=os.environ.get("GOOGLE_CLOUD_PROJECT", PROJECT_ID))
+    args = parser.parse_args(argv)
+    # Demo data belongs in the emulator only: never write it to a real project by accident.
+    if not os.environ.get("FIRESTORE_EMULATOR_HOST"):
+        parser.error("FIRESTORE_EMULATOR_HOST must point at the Firestore emulator")
+    count = write_demo_data(firestore.Client(project=args.project))
+    print(f"demo clinic '{CLINIC_ID}' written: {count} documents in project {args.project}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+"""Hand-written fakes of the ports, for fast unit tests of the services (wired through build_services)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.domain.clinic import Appointment, Center, Clinic, Professional, User
+from shared.domain.errors import Conflict, NotFound
+from shared.domain.link import Channel, SyncLink, email_key, user_key
+from shared.domain.planner import Delete, EventLink, Insert, Patch, PushAction
+from shared.ports import (
+    AlreadyExists,
+    EventPage,
+    GoogleError,
+    Grant,
+    Notice,
+    OAuthState,
+    PreconditionFailed,
+    PushOutcome,
+    RemoteMissing,
+)
+
+
+class FixedClock:
+    def __init__(self, now: datetime = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+class RecordingQueue:
+    """TaskQueue that keeps tasks (deduplicated by name, like Cloud Tasks) for the test to run."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def enqueue(self, queue: str, name: str, payload: Mapping[str, Any], delay_seconds: float = 0) -> bool:
+        if name in self.tasks:
+            return False
+        self.tasks[name] = (queue, dict(payload))
+        return True
+
+    def take(self) -> list[tuple[str, dict[str, Any]]]:
+        tasks, self.tasks = list(self.tasks.values()), {}
+        return tasks
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.notices: list[Notice] = []
+
+    def notify(self, notice: Notice) -> None:
+        self.notices.append(notice)
+
+
+@dataclass
+class MemoryDirectory:
+    clinics: dict[str, Clinic] = field(default_factory=dict)
+    centers: dict[tuple[str, str], Center] = field(default_factory=dict)
+    professionals: dict[tuple[str, str], Professional] = field(default_factory=dict)
+    users: dict[tuple[str, str], User] = field(default_factory=dict)
+    appointments: dict[tuple[str, str], Appointment] = field(default_factory=dict)
+
+    def clinic(self, clinic_id: str) -> Clinic | None:
+        return self.clinics.get(clinic_id)
+
+    def center(self, clinic_id: str, center_id: str) -> Center | None:
+        return self.centers.get((clinic_id, center_id))
+
+    def professional(self, clinic_id: str, professional_id: str) -> Professional | None:
+        return self.professionals.get((clinic_id, professional_id))
+
+    def user(self, clinic_id: str, user_id: str) -> User | None:
+        return self.users.get((clinic_id, user_id))
+
+    def masters(self, clinic_id: str) -> list[User]:
+        return [u for (c, _), u in self.users.items() if c == clinic_id and u.is_master]
+
+    def appointment(self, clinic_id: str, appointment_id: str) -> Appointment | None:
+        return self.appointments.get((clinic_id, appointment_id))
+
+    def upcoming_appointments(
+        self, clinic_id: str, professional_id: str, since: datetime, until: datetime
+    ) -> list[Appointment]:
+        return [
+            a
+            for (c, _), a in self.appointments.items()
+            if c == clinic_id
+            and a.professional_id == professional_id
+            and since <= a.start < until
+            and a.is_live
+        ]
+
+
+@dataclass
+class MemoryLinkStore:
+    links: dict[str, SyncLink] = field(default_factory=dict)
+    states: dict[str, OAuthState] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    calendars: dict[str, str] = field(default_factory=dict)
+    event_links: dict[tuple[str, str], EventLink] = field(default_factory=dict)
+
+    def get(self, clinic_id: str, link_id: str) -> SyncLink | None:
+        link = self.links.get(link_id)
+        return link if link and link.clinic_id == clinic_id else None
+
+    def save(self, link: SyncLink) -> None:
+        self.links[link.id] = link
+
+    def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
+        self.links[link.id] = replace(self.links[link.id], last_error=dict(error))
+
+    def links_of_user(self, clinic_id: str, user_id: str) -> list[SyncLink]:
+        return [li for li in self.links.values() if li.clinic_id == clinic_id and li.user_id == user_id]
+
+    def links_of_clinic(self, clinic_id: str) -> list[SyncLink]:
+        return [li for li in self.links.values() if li.clinic_id == clinic_id]
+
+    def active_links_of_professional(self, clinic_id: str, professional_id: str) -> list[SyncLink]:
+        return [
+            li
+            for li in self.links.values()
+            if li.clinic_id == clinic_id
+            and li.professional_id == professional_id
+            and li.status.value == "active"
+        ]
+
+    def create_with_state(self, link: SyncLink, state: OAuthState) -> None:
+        self.links[link.id] = link
+        self.states[state.id] = state
+
+    def take_state(self, state_id: str, now: datetime) -> OAuthState:
+        state = self.states.pop(state_id, None)
+        if state is None or state.expires_at <= now:
+            raise NotFound("unknown, used or expired state", code="invalid_state")
+        return state
+
+    def claim(
+        self, link: SyncLink, keys: Mapping[str, str], encrypted_token: Mapping[str, Any] | None
+    ) -> None:
+        for code, key in keys.items():
+            if self.keys.get(key, link.id) != link.id:
+                raise Conflict("already linked", code=code)
+        for key in keys.values():
+            self.keys[key] = link.id
+        if encrypted_token is not None:
+            self.secrets[link.id] = encrypted_token
+        self.links[link.id] = link
+
+    def release(self, link: SyncLink) -> None:
+        for key in (user_key(link.clinic_id, link.user_id), email_key(link.google_email or "")):
+            if self.keys.get(key) == link.id:
+                del self.keys[key]
+        self.secrets.pop(link.id, None)
+        self.links[link.id] = link
+
+    def encrypted_token(self, link_id: str) -> Mapping[str, Any] | None:
+        return self.secrets.get(link_id)
+
+    def remembered_calendar(self, account: str) -> str | None:
+        return self.calendars.get(account)
+
+    def remember_calendar(self, account: str, calendar_id: str) -> None:
+        self.calendars[account] = calendar_id
+
+    def event_link(self, link: SyncLink, appointment_id: str) -> EventLink | None:
+        return self.event_links.get((link.id, appointment_id))
+
+    def record_event_links(
+        self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
+    ) -> None:
+        for event_link in event_links:
+            self.event_links[(link.id, event_link.appointment_id)] = event_link
+        if pushed_at is not None:
+            self.links[link.id] = replace(self.links[link.id], last_push_at=pushed_at)
+
+
+class FakeOAuth:
+    """OAuthClient whose consent is scripted per code: {code: Grant}."""
+
+    def __init__(self) -> None:
+        self.grants: dict[str, Grant] = {}
+        self.revoked: list[str] = []
+
+    def authorization_url(self, state: str) -> tuple[str, str]:
+        return f"https://accounts.example/auth?state={state}", "verifier-" + state
+
+    def exchange(self, code: str, code_verifier: str) -> Grant:
+        grant = self.grants.pop(code, None)
+        if grant is None:
+            raise GoogleError("invalid_grant", 400, "invalid_grant")
+        return grant
+
+    def revoke(self, token: str) -> None:
+        self.revoked.append(token)
+
+
+@dataclass
+class MemoryCalendar:
+    """One Google account's calendars and events, with Google's id, etag and tombstone rules."""
+
+    calendars: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    fail_next: list[GoogleError] = field(default_factory=list)
+    _etags: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def _maybe_fail(self, call: str) -> None:
+        self.calls.append(call)
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+
+    def create_calendar(self, summary: str, time_zone: str) -> str:
+        self._maybe_fail("calendars.insert")
+        calendar_id = f"cal{len(self.calendars) + 1}@group.calendar.example"
+        self.calendars[calendar_id] = {}
+        return calendar_id
+
+    def calendar_exists(self, calendar_id: str) -> bool:
+        self._maybe_fail("calendars.get")
+        return calendar_id in self.calendars
+
+    def get_event(self, calendar_id: str, event_id: str) -> dict[str, Any]:
+        self._maybe_fail("events.get")
+        event = self.calendars[calendar_id].get(event_id)
+        if event is None:
+            raise RemoteMissing("not found", 404, "notFound")
+        return dict(event)
+
+    def live(self, calendar_id: str) -> dict[str, dict[str, Any]]:
+        return {k: e for k, e in self.calendars[calendar_id].items() if e["status"] != "cancelled"}
+
+    def _one(self, calendar_id: str, action: PushAction) -> dict[str, Any] | None:
+        events = self.calendars[calendar_id]
+        if isinstance(action, Insert):
+            self._maybe_fail("events.insert")
+            if action.event_id in events:
+                raise AlreadyExists("duplicate", 409, "duplicate")
+            events[action.event_id] = {**action.content.body(), "id": action.event_id, "etag": self._etag()}
+            return events[action.event_id]
+        event = events.get(action.event_id)
+        if isinstance(action, Patch):
+            self._maybe_fail("events.patch")
+            if event is None:
+                raise RemoteMissing("not found", 404, "notFound")
+            if action.etag and action.etag != event["etag"]:
+                raise PreconditionFailed("conditionNotMet", 412, "conditionNotMet")
+            event.update(action.content.body(), etag=self._etag())
+            return event
+        assert isinstance(action, Delete)
+        self._maybe_fail("events.delete")
+        if event is None or event["status"] == "cancelled":
+            raise RemoteMissing("gone", 410, "deleted")
+        if action.etag and action.etag != event["etag"]:
+            raise PreconditionFailed("conditionNotMet", 412, "conditionNotMet")
+        event.update(status="cancelled", etag=self._etag())
+        return None
+
+    def _etag(self) -> str:
+        return f'"{next(self._etags)}"'
+
+    def apply(self, calendar_id: str, actions: Sequence[PushAction]) -> list[PushOutcome]:
+        outcomes = []
+        for action in actions:
+            try:
+                outcomes.append(PushOutcome(action, event=self._one(calendar_id, action)))
+            except GoogleError as error:
+                outcomes.append(PushOutcome(action, error=error))
+        return outcomes
+
+    def list_events(
+        self, calendar_id: str, *, sync_token: str | None, time_min: datetime | None, page_token: str | None
+    ) -> EventPage:
+        return EventPage(items=list(self.calendars[calendar_id].values()), next_sync_token="t")
+
+    def watch(self, calendar_id: str, channel_id: str, token: str, address: str, ttl_seconds: int) -> Channel:
+        self._maybe_fail("events.watch")
+        return Channel(channel_id, "res-" + channel_id, datetime.now(UTC) + timedelta(seconds=ttl_seconds))
+
+    def stop_channel(self, channel_id: str, resource_id: str) -> None:
+        self._maybe_fail("channels.stop")
+
+
+class FakeCalendars:
+    """CalendarConnector: one MemoryCalendar per refresh token's account."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, MemoryCalendar] = {}
+
+    def connect(self, refresh_token: str) -> MemoryCalendar:
+        return self.accounts.setdefault(refresh_token, MemoryCalendar())

@@ -1,0 +1,76 @@
+"""The services wired with hand-written fakes, over the seed's demo clinic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from shared.adapters.token_cipher import AesGcmCipher, new_keyring
+from shared.bootstrap import Services, build_services
+from shared.config import Settings
+from shared.domain.clinic import Center, Clinic, Professional, User
+from shared.ports import Grant
+from shared.services.linking import SCOPE_CALENDAR
+from tests.fakes import (
+    FakeCalendars,
+    FakeOAuth,
+    FixedClock,
+    MemoryDirectory,
+    MemoryLinkStore,
+    RecordingNotifier,
+    RecordingQueue,
+)
+
+
+@dataclass
+class World:
+    services: Services
+    directory: MemoryDirectory
+    links: MemoryLinkStore
+    oauth: FakeOAuth
+    calendars: FakeCalendars
+    queue: RecordingQueue
+    notifier: RecordingNotifier
+    clock: FixedClock
+
+    def consent(
+        self, code: str, email: str, scopes: frozenset[str] = frozenset({"openid", SCOPE_CALENDAR})
+    ) -> None:
+        """Script what Google gives for `code`; the refresh token names the account (one calendar each)."""
+        self.oauth.grants[code] = Grant(f"refresh-{email}", "access", scopes, email)
+
+
+def demo_directory() -> MemoryDirectory:
+    d = MemoryDirectory()
+    d.clinics["demo"] = Clinic("demo", "Clínica Demo")
+    for center in ("centro-a", "centro-b"):
+        d.centers[("demo", center)] = Center("demo", center, center, "Europe/Madrid")
+    d.professionals[("demo", "marina")] = Professional("demo", "marina", "Marina Puig")
+    d.professionals[("demo", "jordi")] = Professional("demo", "jordi", "Jordi Vila")
+    d.users[("demo", "admin")] = User("demo", "admin", "admin@demo.test", "Admin", True, ())
+    d.users[("demo", "pautrave")] = User("demo", "pautrave", "pau@demo.test", "Pau Trave", False, ("marina",))
+    d.users[("demo", "marina")] = User("demo", "marina", "marina@demo.test", "Marina", False, ("marina",))
+    d.users[("demo", "multi")] = User("demo", "multi", "multi@demo.test", "Multi", False, ("marina", "jordi"))
+    d.clinics["other"] = Clinic("other", "Otra")
+    d.centers[("other", "c1")] = Center("other", "c1", "c1", "Europe/Madrid")
+    d.users[("other", "boss")] = User("other", "boss", "boss@other.test", "Boss", True, ())
+    return d
+
+
+@pytest.fixture
+def world() -> World:
+    directory, links, oauth = demo_directory(), MemoryLinkStore(), FakeOAuth()
+    calendars, queue, notifier, clock = FakeCalendars(), RecordingQueue(), RecordingNotifier(), FixedClock()
+    services = build_services(
+        Settings(),
+        directory=directory,
+        links=links,
+        oauth=oauth,
+        calendars=calendars,
+        queue=queue,
+        notifier=notifier,
+        clock=clock,
+        cipher=AesGcmCipher(new_keyring()),
+    )
+    return World(services, directory, links, oauth, calendars, queue, notifier, clock)
