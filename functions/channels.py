@@ -2,28 +2,59 @@
 
 from __future__ import annotations
 
+import logging
+
 import flask
 import functions_framework
 
-from functions.http import Reply, error, json_endpoint
+from functions.http import Reply, error, json_endpoint, ok
+from shared.bootstrap import services
+
+log = logging.getLogger(__name__)
 
 
 @functions_framework.http
 @json_endpoint("POST")
 def calendar_webhook(request: flask.Request) -> Reply:
-    """Google Calendar push notification for a watch channel (public, authenticated by the channel token)."""
-    return error("not_implemented", "notifications are not handled yet", 501)
+    """Google Calendar push notification (public; authenticated by the channel's token). Never calls Google."""
+    channel_id = request.headers.get("X-Goog-Channel-ID", "")
+    state = request.headers.get("X-Goog-Resource-State", "")
+    if not channel_id or not state or len(channel_id) > 64:
+        return error("invalid_request", "not a Google Calendar notification", 400)
+    token = request.headers.get("X-Goog-Channel-Token", "")
+    outcome = services().channels.notification(channel_id, token, state)
+    return ok({"result": outcome.value})
 
 
 @functions_framework.http
 @json_endpoint("POST")
 def renew_channels(request: flask.Request) -> Reply:
-    """Cloud Scheduler: replace watch channels that expire soon and restart missing ones."""
-    return error("not_implemented", "channel renewal is not built yet", 501)
+    """Cloud Scheduler: replace watch channels that expire soon, start missing ones, finish activations."""
+    report = services().channels.renew()
+    activations = services().linking.retry_activations()
+    log.info(
+        "upkeep",
+        extra={
+            "renewed": report.renewed,
+            "started": report.started,
+            "failed": report.failed,
+            "activations": activations,
+        },
+    )
+    return ok(
+        {
+            "renewed": report.renewed,
+            "started": report.started,
+            "failed": report.failed,
+            "activationsRetried": activations,
+        }
+    )
 
 
 @functions_framework.http
 @json_endpoint("POST")
 def reconcile_links(request: flask.Request) -> Reply:
-    """Cloud Scheduler: enqueue a pull of every active two-way link, catching dropped notifications."""
-    return error("not_implemented", "reconciliation is not built yet", 501)
+    """Cloud Scheduler: queue a pull of every active two-way link, catching dropped notifications."""
+    settings = services().settings
+    queued = services().channels.reconcile(settings.reconcile_interval_seconds)
+    return ok({"queued": queued})

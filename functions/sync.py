@@ -68,8 +68,27 @@ def push_worker(request: flask.Request) -> Reply:
     )
 
 
+class PullTask(Request):
+    clinicId: str = Id
+    linkId: str = Id
+
+
 @functions_framework.http
 @json_endpoint("POST")
 def pull_worker(request: flask.Request) -> Reply:
     """Cloud Tasks: apply what changed in one two-way link's Google calendar to the clinic."""
-    return error("not_implemented", "pull is not built yet", 501)
+    task = json_body(request, PullTask)
+    try:
+        report = services().pull.pull(task.clinicId, task.linkId)
+    except RetryLater as exc:
+        log.info("pull deferred", extra={"linkId": task.linkId, "cause": str(exc)})
+        return error("retry_later", "Google is busy; the task will be retried", 503)
+    return ok(
+        {
+            "events": report.events,
+            "applied": report.applied,
+            "pushedBack": report.pushed_back,
+            "conflicts": report.conflicts,
+            "skipped": report.skipped,
+        }
+    )

@@ -25,7 +25,9 @@ from shared.ports import (
     TokenCipher,
 )
 from shared.services.access import Access
+from shared.services.channels import ChannelService
 from shared.services.linking import LinkingService
+from shared.services.pull import PullService
 from shared.services.push import PushService
 
 
@@ -119,11 +121,27 @@ class Services:
             notifier=self.notifier,
             queue=self.queue,
             clock=self.clock,
+            channels=self.channels,
         )
 
     @cached_property
     def push(self) -> PushService:
         return PushService(self.settings, self.directory, self.links, self.access, self.queue, self.clock)
+
+    @cached_property
+    def pull(self) -> PullService:
+        return PullService(self.settings, self.directory, self.links, self.access, self.push, self.clock)
+
+    @cached_property
+    def channels(self) -> ChannelService:
+        return ChannelService(
+            self.settings,
+            self.links,
+            self.access,
+            self.queue,
+            self.clock,
+            webhook_key=functools.cache(lambda: self.secrets.get(config.SECRET_WEBHOOK_KEY)),
+        )
 
 
 _PARTS = {name for name, value in vars(Services).items() if isinstance(value, cached_property)}

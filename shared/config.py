@@ -74,7 +74,7 @@ class Settings:
     channel_ttl_seconds: int = 7 * 24 * 3600
     channel_renew_margin_seconds: int = 24 * 3600
     full_sync_days_back: int = 30
-    push_dedupe_window_seconds: int = 2
+    reconcile_interval_seconds: int = 900
     console_url: str | None = None
 
     @property
@@ -121,5 +121,8 @@ class Settings:
                 env.get("CHANNEL_RENEW_MARGIN_SECONDS", defaults.channel_renew_margin_seconds)
             ),
             full_sync_days_back=int(env.get("FULL_SYNC_DAYS_BACK", defaults.full_sync_days_back)),
+            reconcile_interval_seconds=int(
+                env.get("RECONCILE_INTERVAL_SECONDS", defaults.reconcile_interval_seconds)
+            ),
             console_url=env.get("CONSOLE_URL") or None,
         )

@@ -171,6 +171,10 @@ class ClinicDirectory(Protocol):
         self, clinic_id: str, professional_id: str, since: datetime, until: datetime
     ) -> list[Appointment]: ...
 
+    def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
+        """Write a change that came from a linked Google calendar, marked with that link (syncSource)."""
+        ...
+
 
 class LinkStore(Protocol):
     """Our documents: links, their uniqueness keys, OAuth states, secrets, event links, channels."""
@@ -221,6 +225,28 @@ class LinkStore(Protocol):
     def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
         """Record the link's last error, touching no other field."""
         ...
+
+    def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
+        """Record a finished pull: the new sync token, lastPullAt, and conflicts added to the count."""
+        ...
+
+    def save_channel(self, link: SyncLink, old: Channel | None) -> None:
+        """Store the link's (new) channel and its index entry; drop the old channel's entry."""
+        ...
+
+    def channel_owner(self, channel_id: str) -> tuple[str, str] | None:
+        """(clinicId, linkId) of a live channel, or None when unknown or stopped."""
+        ...
+
+    def links_to_renew(self, before: datetime) -> list[SyncLink]:
+        """Active two-way links whose channel expires before `before`, or that have none."""
+        ...
+
+    def links_awaiting_activation(self) -> list[SyncLink]:
+        """Approved links whose activation failed transiently."""
+        ...
+
+    def active_two_way_links(self) -> list[SyncLink]: ...
 
 
 class Notifier(Protocol):

@@ -68,6 +68,7 @@ class MemoryDirectory:
     professionals: dict[tuple[str, str], Professional] = field(default_factory=dict)
     users: dict[tuple[str, str], User] = field(default_factory=dict)
     appointments: dict[tuple[str, str], Appointment] = field(default_factory=dict)
+    pull_writes: list[tuple[str, str]] = field(default_factory=list)
 
     def clinic(self, clinic_id: str) -> Clinic | None:
         return self.clinics.get(clinic_id)
@@ -86,6 +87,10 @@ class MemoryDirectory:
 
     def appointment(self, clinic_id: str, appointment_id: str) -> Appointment | None:
         return self.appointments.get((clinic_id, appointment_id))
+
+    def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
+        self.appointments[(appointment.clinic_id, appointment.id)] = appointment
+        self.pull_writes.append((appointment.id, source_link_id))
 
     def upcoming_appointments(
         self, clinic_id: str, professional_id: str, since: datetime, until: datetime
@@ -108,6 +113,40 @@ class MemoryLinkStore:
     secrets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     calendars: dict[str, str] = field(default_factory=dict)
     event_links: dict[tuple[str, str], EventLink] = field(default_factory=dict)
+    channels: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
+        current = self.links[link.id]
+        self.links[link.id] = replace(
+            current, sync_token=sync_token, last_pull_at=pulled_at, conflicts=current.conflicts + conflicts
+        )
+
+    def save_channel(self, link: SyncLink, old: Channel | None) -> None:
+        self.links[link.id] = replace(self.links[link.id], channel=link.channel)
+        if old is not None:
+            self.channels.pop(old.id, None)
+        if link.channel is not None:
+            self.channels[link.channel.id] = (link.clinic_id, link.id)
+
+    def channel_owner(self, channel_id: str) -> tuple[str, str] | None:
+        return self.channels.get(channel_id)
+
+    def active_two_way_links(self) -> list[SyncLink]:
+        return [li for li in self.links.values() if li.status.value == "active" and li.bidirectional]
+
+    def links_to_renew(self, before: datetime) -> list[SyncLink]:
+        return [
+            li for li in self.active_two_way_links() if li.channel is None or li.channel.expires_at < before
+        ]
+
+    def links_awaiting_activation(self) -> list[SyncLink]:
+        return [
+            li
+            for li in self.links.values()
+            if li.status.value == "pending_approval"
+            and li.approved_by
+            and (li.last_error or {}).get("code") == "activation_pending"
+        ]
 
     def get(self, clinic_id: str, link_id: str) -> SyncLink | None:
         link = self.links.get(link_id)
@@ -208,10 +247,13 @@ class FakeOAuth:
 class MemoryCalendar:
     """One Google account's calendars and events, with Google's id, etag and tombstone rules."""
 
+    clock: FixedClock = field(default_factory=FixedClock)
     calendars: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     fail_next: list[GoogleError] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
     _etags: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def _maybe_fail(self, call: str) -> None:
         self.calls.append(call)
@@ -245,7 +287,7 @@ class MemoryCalendar:
             if action.event_id in events:
                 raise AlreadyExists("duplicate", 409, "duplicate")
             events[action.event_id] = {**action.content.body(), "id": action.event_id, "etag": self._etag()}
-            return events[action.event_id]
+            return self._touch(events[action.event_id])
         event = events.get(action.event_id)
         if isinstance(action, Patch):
             self._maybe_fail("events.patch")
@@ -254,7 +296,7 @@ class MemoryCalendar:
             if action.etag and action.etag != event["etag"]:
                 raise PreconditionFailed("conditionNotMet", 412, "conditionNotMet")
             event.update(action.content.body(), etag=self._etag())
-            return event
+            return self._touch(event)
         assert isinstance(action, Delete)
         self._maybe_fail("events.delete")
         if event is None or event["status"] == "cancelled":
@@ -262,10 +304,35 @@ class MemoryCalendar:
         if action.etag and action.etag != event["etag"]:
             raise PreconditionFailed("conditionNotMet", 412, "conditionNotMet")
         event.update(status="cancelled", etag=self._etag())
+        self._touch(event)
         return None
 
     def _etag(self) -> str:
+        """A new etag, and a new place in the change log that sync tokens point into."""
         return f'"{next(self._etags)}"'
+
+    def _touch(self, event: dict[str, Any]) -> dict[str, Any]:
+        event["_seq"] = next(self._seq)
+        return event
+
+    def user_edit(self, calendar_id: str, event_id: str, **changes: Any) -> dict[str, Any]:
+        """A change made by the user in Google Calendar's own UI."""
+        event = self.calendars[calendar_id][event_id]
+        event.update(changes, etag=self._etag())
+        return self._touch(event)
+
+    def user_create(self, calendar_id: str, event_id: str, summary: str, start: str, end: str) -> None:
+        self.calendars[calendar_id][event_id] = self._touch(
+            {
+                "id": event_id,
+                "status": "confirmed",
+                "summary": summary,
+                "start": {"dateTime": start},
+                "end": {"dateTime": end},
+                "etag": self._etag(),
+                "updated": "2026-11-25T10:00:00+00:00",
+            }
+        )
 
     def apply(self, calendar_id: str, actions: Sequence[PushAction]) -> list[PushOutcome]:
         outcomes = []
@@ -279,21 +346,32 @@ class MemoryCalendar:
     def list_events(
         self, calendar_id: str, *, sync_token: str | None, time_min: datetime | None, page_token: str | None
     ) -> EventPage:
-        return EventPage(items=list(self.calendars[calendar_id].values()), next_sync_token="t")
+        self.calls.append("events.list")
+        events = self.calendars[calendar_id].values()
+        since = int(sync_token[1:]) if sync_token else 0
+        changed = [
+            {k: v for k, v in e.items() if k != "_seq"}
+            for e in events
+            if e["_seq"] > since and (sync_token or e["status"] != "cancelled")
+        ]
+        latest = max((e["_seq"] for e in events), default=0)
+        return EventPage(items=changed, next_sync_token=f"s{latest}")
 
     def watch(self, calendar_id: str, channel_id: str, token: str, address: str, ttl_seconds: int) -> Channel:
         self._maybe_fail("events.watch")
-        return Channel(channel_id, "res-" + channel_id, datetime.now(UTC) + timedelta(seconds=ttl_seconds))
+        return Channel(channel_id, "res-" + channel_id, self.clock.now() + timedelta(seconds=ttl_seconds))
 
     def stop_channel(self, channel_id: str, resource_id: str) -> None:
         self._maybe_fail("channels.stop")
+        self.stopped.append(channel_id)
 
 
 class FakeCalendars:
     """CalendarConnector: one MemoryCalendar per refresh token's account."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: FixedClock) -> None:
+        self.clock = clock
         self.accounts: dict[str, MemoryCalendar] = {}
 
     def connect(self, refresh_token: str) -> MemoryCalendar:
-        return self.accounts.setdefault(refresh_token, MemoryCalendar())
+        return self.accounts.setdefault(refresh_token, MemoryCalendar(self.clock))

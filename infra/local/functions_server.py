@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterable, Mapping
@@ -44,15 +45,17 @@ def entry_points() -> dict[str, str]:
     return dict(main.ENTRY_POINTS)
 
 
-def build_app(functions: Mapping[str, str] | None = None) -> DispatcherMiddleware:
-    """A WSGI app serving each function at `/{name}`; `GET /` lists them.
+def build_app(
+    functions: Mapping[str, str] | None = None, source: Path | str = SOURCE
+) -> DispatcherMiddleware:
+    """A WSGI app serving each function of `source` at `/{name}`; `GET /` lists them.
 
     `functions` defaults to main.ENTRY_POINTS (name -> "http" | "cloudevent").
     """
     functions = entry_points() if functions is None else functions
     mounts: dict[str, WSGIApplication] = {
         f"/{name}": _at_root(
-            functions_framework.create_app(target=name, source=str(SOURCE), signature_type=kind)
+            functions_framework.create_app(target=name, source=str(source), signature_type=kind)
         )
         for name, kind in functions.items()
     }
@@ -85,9 +88,9 @@ def _index_app(functions: Iterable[str]) -> WSGIApplication:
     return index
 
 
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, source: Path | str = SOURCE) -> None:
     """Serve every function until SIGTERM or Ctrl-C (threaded: the functions call each other)."""
-    server = make_server(host, port, build_app(), threaded=True)
+    server = make_server(host, port, build_app(source=source), threaded=True)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -109,9 +112,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
+    # FUNCTION_SOURCE is functions-framework's own variable for the same setting.
+    parser.add_argument("--source", default=os.environ.get("FUNCTION_SOURCE", str(SOURCE)))
     args = parser.parse_args(argv)
     logs.configure()
-    serve(args.host, args.port)
+    serve(args.host, args.port, args.source)
 
 
 if __name__ == "__main__":

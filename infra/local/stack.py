@@ -26,6 +26,7 @@ from types import FrameType, TracebackType
 from typing import Self
 
 import requests
+from google.cloud import firestore
 
 from infra.local.emulators import FirestoreEmulator, TasksEmulator, queue_names
 from infra.local.environment import HOST, PROJECT_ID, LocalPorts, functions_environment
@@ -35,6 +36,7 @@ from shared.config import Settings
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0
+_ENV_LOCK = threading.Lock()
 
 
 class LocalStack:
@@ -89,6 +91,21 @@ class LocalStack:
 
     def _child(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ChildProcess:
         return ChildProcess(name, argv, env=env or self.env, cwd=REPO_ROOT, log_dir=self.log_dir)
+
+    def firestore_client(self) -> firestore.Client:
+        """A Firestore client on this stack's emulator (for tests and scripts in this process)."""
+        # The client reads FIRESTORE_EMULATOR_HOST once, when it is built; the variable is set only for
+        # that moment so this process can hold clients of other emulators too.
+        with _ENV_LOCK:
+            previous = os.environ.get("FIRESTORE_EMULATOR_HOST")
+            os.environ["FIRESTORE_EMULATOR_HOST"] = self.firestore.host
+            try:
+                return firestore.Client(project=self.project)
+            finally:
+                if previous is None:
+                    del os.environ["FIRESTORE_EMULATOR_HOST"]
+                else:
+                    os.environ["FIRESTORE_EMULATOR_HOST"] = previous
 
     def function_url(self, name: str) -> str:
         """Where the function `name` answers."""

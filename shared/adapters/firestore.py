@@ -7,6 +7,7 @@ Layout of our documents (see README, "Data"):
   linkKeys/{key}                                      uniqueness keys (one Google account, one user)
   linkSecrets/{linkId}                                the encrypted refresh token, apart from the link
   googleAccounts/{accountKey}                         the calendar we created in a Google account
+  channels/{channelId}                                which link a watch channel belongs to
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from shared.adapters import firestore_codec as codec
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Professional, User
 from shared.domain.errors import Conflict, NotFound
-from shared.domain.link import SyncLink, email_key, user_key
+from shared.domain.link import Channel, SyncLink, email_key, user_key
 from shared.domain.planner import EventLink
 from shared.ports import Notice, OAuthState
 
@@ -32,6 +33,7 @@ STATES = "oauthStates"
 KEYS = "linkKeys"
 SECRETS = "linkSecrets"
 ACCOUNTS = "googleAccounts"
+CHANNELS = "channels"
 
 
 class FirestoreDirectory:
@@ -91,6 +93,26 @@ class FirestoreDirectory:
                 found.append(appointment)
         return found
 
+    def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
+        fields: dict[str, Any] = {
+            "professionalId": appointment.professional_id,
+            "centerId": appointment.center_id,
+            "start": appointment.start,
+            "end": appointment.end,
+            "status": appointment.status.value,
+            # A new value on every pull write, so that the trigger can tell this write from later clinic edits.
+            "syncSource": {"linkId": source_link_id, "at": firestore.SERVER_TIMESTAMP},
+        }
+        if appointment.title:
+            fields["title"] = appointment.title
+        if appointment.origin:
+            fields["origin"] = {
+                "calendarId": appointment.origin.calendar_id,
+                "eventId": appointment.origin.event_id,
+            }
+        ref = self._clinic(appointment.clinic_id).collection("appointments").document(appointment.id)
+        ref.set(fields, merge=True)
+
 
 class FirestoreLinkStore:
     """LinkStore: our own documents, with transactions where a rule must hold under concurrency."""
@@ -113,6 +135,57 @@ class FirestoreLinkStore:
 
     def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
         self._link(link.clinic_id, link.id).update({"lastError": dict(error)})
+
+    def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
+        changes: dict[str, Any] = {"syncToken": sync_token, "lastPullAt": pulled_at}
+        if conflicts:
+            changes["conflicts"] = firestore.Increment(conflicts)
+            changes["lastConflictAt"] = pulled_at
+        self._link(link.clinic_id, link.id).update(changes)
+
+    def save_channel(self, link: SyncLink, old: Channel | None) -> None:
+        batch = self.db.batch()
+        doc = codec.link_to(link)
+        batch.update(
+            self._link(link.clinic_id, link.id),
+            {"channel": doc["channel"], "channelExpiresAt": doc["channelExpiresAt"]},
+        )
+        if link.channel is not None:
+            batch.set(
+                self.db.collection(CHANNELS).document(link.channel.id),
+                {"clinicId": link.clinic_id, "linkId": link.id, "expiresAt": link.channel.expires_at},
+            )
+        if old is not None and (link.channel is None or old.id != link.channel.id):
+            batch.delete(self.db.collection(CHANNELS).document(old.id))
+        batch.commit()
+
+    def channel_owner(self, channel_id: str) -> tuple[str, str] | None:
+        snapshot = self.db.collection(CHANNELS).document(channel_id).get()
+        if not snapshot.exists:
+            return None
+        doc = snapshot.to_dict() or {}
+        return str(doc["clinicId"]), str(doc["linkId"])
+
+    def _all_links(self, status: str) -> list[SyncLink]:
+        query = self.db.collection_group(LINKS).where(filter=FieldFilter("status", "==", status))
+        return [codec.link_from(s.to_dict() or {}) for s in query.stream()]
+
+    def active_two_way_links(self) -> list[SyncLink]:
+        return [link for link in self._all_links("active") if link.bidirectional]
+
+    def links_to_renew(self, before: datetime) -> list[SyncLink]:
+        return [
+            link
+            for link in self.active_two_way_links()
+            if link.channel is None or link.channel.expires_at < before
+        ]
+
+    def links_awaiting_activation(self) -> list[SyncLink]:
+        return [
+            link
+            for link in self._all_links("pending_approval")
+            if link.approved_by and (link.last_error or {}).get("code") == "activation_pending"
+        ]
 
     def links_of_user(self, clinic_id: str, user_id: str) -> list[SyncLink]:
         query = self._links(clinic_id).where(filter=FieldFilter("userId", "==", user_id))

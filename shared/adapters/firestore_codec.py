@@ -6,7 +6,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Privacy, Professional, User
+from shared.domain.clinic import (
+    Appointment,
+    AppointmentStatus,
+    Center,
+    Clinic,
+    EventOrigin,
+    Privacy,
+    Professional,
+    User,
+)
 from shared.domain.errors import InvalidRequest
 from shared.domain.link import Channel, LinkStatus, SyncLink
 from shared.domain.planner import EventLink
@@ -73,7 +82,15 @@ def appointment_from(clinic_id: str, appointment_id: str, doc: Mapping[str, Any]
         patient_name=doc.get("patientName") or None,
         service=doc.get("service") or None,
         notes=doc.get("notes") or None,
+        title=doc.get("title") or None,
+        origin=_origin(doc.get("origin")),
     )
+
+
+def _origin(value: Any) -> EventOrigin | None:
+    if isinstance(value, Mapping) and value.get("calendarId") and value.get("eventId"):
+        return EventOrigin(str(value["calendarId"]), str(value["eventId"]))
+    return None
 
 
 def link_to(link: SyncLink) -> dict[str, Any]:

@@ -56,6 +56,14 @@ class User:
     professional_ids: tuple[str, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class EventOrigin:
+    """The Google event an appointment was created from."""
+
+    calendar_id: str
+    event_id: str
+
+
 class AppointmentStatus(StrEnum):
     SCHEDULED = "scheduled"
     CANCELLED = "cancelled"
@@ -73,6 +81,9 @@ class Appointment:
     patient_name: str | None = None
     service: str | None = None
     notes: str | None = None
+    # Set on appointments created from an event made in Google: the title it had there, and the event.
+    title: str | None = None
+    origin: EventOrigin | None = None
 
     @property
     def is_live(self) -> bool:

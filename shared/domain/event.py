@@ -29,6 +29,14 @@ def event_id(clinic_id: str, appointment_id: str) -> str:
     return "cc" + base64.b32hexencode(digest).decode().rstrip("=").lower()
 
 
+def event_id_for(appointment: Appointment, calendar_id: str) -> str:
+    """The event an appointment has in a calendar: the one it came from, or its derived id."""
+    origin = appointment.origin
+    if origin is not None and origin.calendar_id == calendar_id:
+        return origin.event_id
+    return event_id(appointment.clinic_id, appointment.id)
+
+
 def initials(name: str) -> str:
     return "".join(f"{part[0].upper()}." for part in name.split() if part)
 
@@ -80,7 +88,7 @@ class EventContent:
 def event_content(appointment: Appointment, clinic: Clinic, center: Center) -> EventContent:
     """The event an appointment should have, by the clinic's privacy choices, in the centre's time zone."""
     _ = center.zone  # an unknown time zone is refused before anything is written
-    title = appointment.service or DEFAULT_TITLE
+    title = appointment.service or appointment.title or DEFAULT_TITLE
     patient = (appointment.patient_name or "").strip()
     if patient and clinic.privacy is Privacy.INITIALS:
         title = f"{title} · {initials(patient)}"

@@ -28,6 +28,7 @@ from shared.ports import (
 )
 from shared.services import notices
 from shared.services.access import Access
+from shared.services.channels import ChannelService
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,8 @@ class LinkingService:
     notifier: Notifier
     queue: TaskQueue
     clock: Clock
+    channels: ChannelService
     make_id: Callable[[], str] = field(default=new_id)
-    # Starts the watch channel of a two-way link on activation (set by the wiring; None: one-way only).
-    start_channel: Callable[[SyncLink], SyncLink] | None = None
 
     # --- oauth_start -------------------------------------------------------------------------------
     def start(
@@ -205,8 +205,8 @@ class LinkingService:
                 last_error=None,
                 reason=None,
             )
-            if active.bidirectional and self.start_channel is not None:
-                active = self.start_channel(active)
+            if active.bidirectional:
+                active = self.channels.start(active)
         except AuthRevoked as exc:
             return self.access.lose(link, str(exc))
         except Transient as exc:
@@ -245,6 +245,13 @@ class LinkingService:
         self.links.remember_calendar(account, calendar_id)
         return calendar_id
 
+    def retry_activations(self) -> int:
+        """Activate approved links whose activation failed for a transient reason (scheduled upkeep)."""
+        retried = self.links.links_awaiting_activation()
+        for link in retried:
+            self.activate(link)
+        return len(retried)
+
     # --- disable_link / list_links -----------------------------------------------------------------
     def disable(self, clinic_id: str, user_id: str, link_id: str) -> SyncLink:
         """End a link: stop its channel, forget its tokens; the Google calendar and its events stay."""
@@ -255,20 +262,10 @@ class LinkingService:
         if link.status is LinkStatus.DISABLED:
             return link
         disabled = link.moved(LinkStatus.DISABLED, self.clock.now(), channel=None)
-        if link.channel is not None or link.status in (LinkStatus.ACTIVE, LinkStatus.PENDING_APPROVAL):
-            self._let_go_of_google(link)
+        self.channels.stop(link)
         self.links.release(disabled)
         log.info("link disabled", extra={"linkId": link.id, "by": user.id})
         return disabled
-
-    def _let_go_of_google(self, link: SyncLink) -> None:
-        """Best effort: stop the channel; a failure here must not keep a link the clinic wants gone."""
-        try:
-            gateway = self.access.gateway(link)
-            if link.channel is not None:
-                gateway.stop_channel(link.channel.id, link.channel.resource_id)
-        except Exception as exc:
-            log.info("could not stop channel", extra={"linkId": link.id, "error": type(exc).__name__})
 
     def visible_links(self, clinic_id: str, user_id: str) -> list[SyncLink]:
         """A user's own links; every link of the clinic for a master."""

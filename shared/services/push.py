@@ -17,7 +17,7 @@ from typing import Any
 from shared.config import Settings
 from shared.domain.clinic import Appointment, Center, Clinic
 from shared.domain.errors import DomainError
-from shared.domain.event import EventContent, event_content, event_id
+from shared.domain.event import EventContent, event_content, event_id, event_id_for
 from shared.domain.link import LinkStatus, SyncLink
 from shared.domain.planner import Delete, EventLink, Insert, Nothing, Patch, PushAction, plan_push
 from shared.ports import (
@@ -117,16 +117,22 @@ class PushService:
         except NoAccess:
             return PushReport(skipped="link has no grant")
         centers: dict[str, Center | None] = {}
-        desired: dict[str, EventContent | None] = {}
+        desired: dict[str, tuple[EventContent | None, str]] = {}
         failed = 0
         for appointment_id in appointment_ids:
             try:
                 appointment = self.directory.appointment(clinic_id, appointment_id)
-                desired[appointment_id] = self._desired(link, clinic, appointment, centers)
+                content = self._desired(link, clinic, appointment, centers)
             except DomainError as exc:
                 failed += 1
                 self._record_error(link, exc.code, exc.message)
                 continue
+            eid = (
+                event_id_for(appointment, link.calendar_id)
+                if appointment is not None
+                else event_id(clinic_id, appointment_id)
+            )
+            desired[appointment_id] = (content, eid)
         return self._carry_out(link, gateway, desired, failed)
 
     def backfill(self, clinic_id: str, link_id: str) -> PushReport:
@@ -173,17 +179,15 @@ class PushService:
         self,
         link: SyncLink,
         gateway: CalendarGateway,
-        desired: Mapping[str, EventContent | None],
+        desired: Mapping[str, tuple[EventContent | None, str]],
         failed: int,
     ) -> PushReport:
         assert link.calendar_id
         plans: dict[str, PushAction] = {}
         recorded: dict[str, EventLink | None] = {}
-        for appointment_id, content in desired.items():
+        for appointment_id, (content, eid) in desired.items():
             recorded[appointment_id] = self.links.event_link(link, appointment_id)
-            plans[appointment_id] = plan_push(
-                content, event_id(link.clinic_id, appointment_id), recorded[appointment_id]
-            )
+            plans[appointment_id] = plan_push(content, eid, recorded[appointment_id])
         unchanged = sum(isinstance(a, Nothing) for a in plans.values())
         pending: dict[str, PushAction] = {k: a for k, a in plans.items() if not isinstance(a, Nothing)}
         results: list[EventLink] = []

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from shared.adapters.secrets import EnvSecrets
 from shared.adapters.token_cipher import AesGcmCipher, new_keyring
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
@@ -61,7 +62,8 @@ def demo_directory() -> MemoryDirectory:
 @pytest.fixture
 def world() -> World:
     directory, links, oauth = demo_directory(), MemoryLinkStore(), FakeOAuth()
-    calendars, queue, notifier, clock = FakeCalendars(), RecordingQueue(), RecordingNotifier(), FixedClock()
+    clock = FixedClock()
+    calendars, queue, notifier = FakeCalendars(clock), RecordingQueue(), RecordingNotifier()
     services = build_services(
         Settings(),
         directory=directory,
@@ -72,5 +74,6 @@ def world() -> World:
         notifier=notifier,
         clock=clock,
         cipher=AesGcmCipher(new_keyring()),
+        secrets=EnvSecrets({"SECRET_WEBHOOK_TOKEN_KEY": "unit-webhook-key"}),
     )
     return World(services, directory, links, oauth, calendars, queue, notifier, clock)

@@ -141,7 +141,7 @@ def test_state_is_single_use_and_expires(world: World) -> None:
 
 
 def test_denied_consent_and_missing_scope_fail_the_link(world: World) -> None:
-    link_id, state = start(world)
+    _link_id, state = start(world)
     denied = world.services.linking.complete(state, None, "access_denied")
     assert (denied.link.status, denied.reason) == (LinkStatus.FAILED, "access_denied")
     _, state = start(world)

@@ -21,7 +21,7 @@ START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 def active_link(
     world: World, user: str = "pautrave", email: str = "pau@gmail.com"
 ) -> tuple[SyncLink, MemoryCalendar]:
-    link, url = world.services.linking.start("demo", "centro-b", user, None, False, None)
+    link, url = world.services.linking.start("demo", "centro-b", user, None, True, None)
     world.consent("code-" + user, email)
     world.services.linking.complete(url.split("state=")[1], "code-" + user, None)
     active = world.services.linking.decide("demo", "centro-b", "admin", link.id, approve=True)
@@ -78,7 +78,7 @@ def test_create_move_cancel_keep_exactly_one_correct_event(world: World) -> None
 
 
 def test_a_burst_and_duplicated_deliveries_cost_one_call(world: World) -> None:
-    link, google = active_link(world)
+    _link, google = active_link(world)
     put(world)
     for stamp in range(10):
         write(world, "a1", None, {"professionalId": "marina"}, stamp)
@@ -199,7 +199,7 @@ def test_backfill_pushes_upcoming_appointments_of_the_agenda_only(world: World) 
 
 
 def test_disabled_link_is_not_pushed(world: World) -> None:
-    link, google = active_link(world)
+    link, _google = active_link(world)
     world.links.links[link.id] = replace(link, status=LinkStatus.DISABLED)
     put(world)
     assert world.services.push.push("demo", link.id, ["a1"]).skipped == "link not active"

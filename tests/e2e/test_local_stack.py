@@ -1,0 +1,154 @@
+"""The local stack (`make run`) on free ports: every part answers, the trigger works, stop leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import pytest
+import requests
+from google.cloud import tasks_v2
+from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+
+import main
+from infra.local.demo_data import DEMO_DOCUMENTS
+from infra.local.environment import LocalPorts
+from infra.local.processes import port_open
+from infra.local.stack import START_TIMEOUT, LocalStack
+
+pytestmark = pytest.mark.e2e
+
+# The method each HTTP function is called with (every other one takes POST).
+GET_FUNCTIONS = {"oauth_callback", "list_links"}
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def json_log_lines(path: Path) -> list[dict[str, object]]:
+    entries = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
+
+
+def test_every_function_is_served_at_its_own_path(local_stack: LocalStack) -> None:
+    listing = requests.get(f"{local_stack.ports.functions_url}/", timeout=5)
+    assert listing.json() == {"functions": sorted(main.ENTRY_POINTS)}
+
+    for name, kind in main.ENTRY_POINTS.items():
+        if kind == "cloudevent":
+            # A body that is no CloudEvent is refused by functions-framework's own CloudEvent handling.
+            response = requests.post(local_stack.function_url(name), data=b"{}", timeout=10)
+            assert response.status_code == 400, name
+            continue
+        method = "GET" if name in GET_FUNCTIONS else "POST"
+        response = requests.request(method, local_stack.function_url(name), json={}, timeout=10)
+        # Reaching the function: anything but the server's "no such function" (a function's own 404 is
+        # a JSON error of the contract).
+        assert not (response.status_code == 404 and "no function at" in response.text), name
+        assert response.status_code != 405, name
+
+    missing = requests.post(local_stack.function_url("no_such_function"), timeout=5)
+    assert missing.status_code == 404
+
+
+def test_the_emulators_and_the_fake_google_answer(local_stack: LocalStack) -> None:
+    assert requests.get(f"http://{local_stack.firestore.host}/", timeout=5).text.strip() == "Ok"
+
+    transport = CloudTasksGrpcTransport(channel=grpc.insecure_channel(local_stack.tasks.host))
+    client = tasks_v2.CloudTasksClient(transport=transport)
+    parent = f"projects/{local_stack.project}/locations/{local_stack.settings.tasks_location}"
+    queues = {queue.name for queue in client.list_queues(parent=parent)}
+    assert queues == set(local_stack.queues)
+
+    state = requests.get(f"{local_stack.ports.fake_google_url}/_fake/state", timeout=5)
+    assert state.status_code == 200
+
+
+def test_the_demo_clinic_is_written(local_stack: LocalStack) -> None:
+    db = local_stack.firestore_client()
+    for path, data in DEMO_DOCUMENTS.items():
+        assert db.document(path).get().to_dict() == data
+
+
+def test_an_appointment_write_reaches_on_appointment_written(local_stack: LocalStack) -> None:
+    db = local_stack.firestore_client()
+    path = f"clinics/demo/appointments/e2e-{os.getpid()}-{time.time_ns()}"
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    db.document(path).set(
+        {
+            "professionalId": "marina",
+            "centerId": "centro-a",
+            "start": start,
+            "end": start + timedelta(minutes=30),
+            "status": "scheduled",
+        }
+    )
+
+    def logged() -> bool:
+        return any(
+            entry.get("message") == "appointment written" and entry.get("document") == path
+            for entry in json_log_lines(local_stack.functions.log_path)
+        )
+
+    assert wait_for(logged), f"no 'appointment written' for {path} in {local_stack.functions.log_path}"
+
+
+def test_a_stack_starts_within_a_minute_and_stop_leaves_no_process(tmp_path: Path) -> None:
+    ports = LocalPorts.free()
+    stack = LocalStack(ports, log_dir=tmp_path)
+    began = time.monotonic()
+    try:
+        stack.start()
+        assert time.monotonic() - began < START_TIMEOUT
+        groups = stack.process_groups()
+        assert len(groups) == 5
+        members = [pid for group in groups for pid in _group_members(group)]
+        # The Firestore emulator's script runs java as a child: the group holds more than the leader.
+        assert len(members) > len(groups)
+    finally:
+        stack.stop()
+
+    assert stack.children() == []
+    assert [pid for pid in members if _alive(pid)] == []
+    for port in (ports.functions, ports.fake_google, ports.firestore, ports.tasks):
+        assert not port_open("127.0.0.1", port), port
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the command: state, ppid, pgrp, ...
+            members.append(int(entry.name))
+    return members
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only its exit status waits to be read
