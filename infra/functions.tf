@@ -160,6 +160,8 @@ locals {
     CHANNEL_TTL_SECONDS          = tostring(var.channel_ttl_seconds)
     CHANNEL_RENEW_MARGIN_SECONDS = tostring(var.channel_renew_margin_seconds)
     FULL_SYNC_DAYS_BACK          = tostring(var.full_sync_days_back)
+    # The reconciliation pulls of one run are coalesced over its own period (scheduler.tf).
+    RECONCILE_INTERVAL_SECONDS = tostring(var.reconcile_interval_minutes * 60)
     # Cloud Functions adds this itself (execution ids in logs); stating it avoids a perpetual diff.
     LOG_EXECUTION_ID = "true"
   }

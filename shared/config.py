@@ -75,6 +75,7 @@ class Settings:
     channel_renew_margin_seconds: int = 24 * 3600
     full_sync_days_back: int = 30
     reconcile_interval_seconds: int = 900
+    list_page_size: int = 2500
     console_url: str | None = None
 
     @property

@@ -233,7 +233,11 @@ class GoogleCalendarGateway:
     def list_events(
         self, calendar_id: str, *, sync_token: str | None, time_min: datetime | None, page_token: str | None
     ) -> EventPage:
-        params: dict[str, Any] = {"calendarId": calendar_id, "maxResults": 2500, "pageToken": page_token}
+        params: dict[str, Any] = {
+            "calendarId": calendar_id,
+            "maxResults": self.settings.list_page_size,
+            "pageToken": page_token,
+        }
         if sync_token:
             params["syncToken"] = sync_token  # Google refuses timeMin and friends beside a sync token
         elif time_min is not None:

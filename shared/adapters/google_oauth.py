@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from typing import Any
 from urllib.parse import urlparse
@@ -12,6 +13,10 @@ from shared.ports import GoogleError, Grant, Transient
 
 SCOPES = ["openid", "email", "https://www.googleapis.com/auth/calendar.app.created"]
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+# requests-oauthlib logs whole token responses (refresh tokens included) at DEBUG: never let it.
+for _noisy in ("requests_oauthlib", "oauthlib"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 
 class GoogleOAuth:

@@ -56,7 +56,7 @@ def test_every_function_is_served_at_its_own_path(local_stack: LocalStack) -> No
         if kind == "cloudevent":
             # A body that is no CloudEvent is refused by functions-framework's own CloudEvent handling.
             response = requests.post(local_stack.function_url(name), data=b"{}", timeout=10)
-            assert response.status_code == 400, name
+            assert response.status_code in (400, 415), name
             continue
         method = "GET" if name in GET_FUNCTIONS else "POST"
         response = requests.request(method, local_stack.function_url(name), json={}, timeout=10)

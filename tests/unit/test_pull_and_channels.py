@@ -111,7 +111,7 @@ def test_first_pull_takes_a_baseline_without_importing_existing_events(world: Wo
 
 
 def test_one_way_links_never_write_to_the_clinic(world: World) -> None:
-    link, google = active_link(world)
+    link, _google = active_link(world)
     world.links.links[link.id] = replace(world.links.links[link.id], bidirectional=False)
     assert world.services.pull.pull("demo", link.id).skipped
 

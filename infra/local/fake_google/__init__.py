@@ -10,4 +10,11 @@ from .app import create_app
 from .config import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, FakeGoogleConfig
 from .server import RunningServer, serve
 
-__all__ = ["LOCAL_CLIENT_ID", "LOCAL_CLIENT_SECRET", "FakeGoogleConfig", "RunningServer", "create_app", "serve"]
+__all__ = [
+    "LOCAL_CLIENT_ID",
+    "LOCAL_CLIENT_SECRET",
+    "FakeGoogleConfig",
+    "RunningServer",
+    "create_app",
+    "serve",
+]

@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     _configure_logging()
     server = make_server(args.host, args.port, create_app(), threaded=True)
-    logging.getLogger(__name__).info("fake Google listening", extra={"url": f"http://{args.host}:{args.port}"})
+    logging.getLogger(__name__).info(
+        "fake Google listening", extra={"url": f"http://{args.host}:{args.port}"}
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

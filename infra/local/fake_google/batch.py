@@ -35,7 +35,7 @@ def _parts() -> list[Message]:
     if not parsed.is_multipart():
         raise bad_request("Batch requests must be multipart/mixed.")
     payload = parsed.get_payload()
-    return list(payload) if isinstance(payload, list) else []
+    return [part for part in payload if isinstance(part, Message)] if isinstance(payload, list) else []
 
 
 def _inner_request(part: Message) -> tuple[str, str, dict[str, str], bytes]:
@@ -59,9 +59,7 @@ def _response_part(content_id: str, status: int, headers: list[tuple[str, str]],
     lines += [f"{k}: {v}" for k, v in headers if k.lower() not in _SKIPPED_HEADERS]
     lines.append(f"Content-Length: {len(body)}")
     inner = "\r\n".join(lines) + "\r\n\r\n" + body.decode("utf-8", "replace")
-    return (
-        f"Content-Type: application/http\r\nContent-ID: {content_id}\r\n\r\n{inner}\r\n"
-    )
+    return f"Content-Type: application/http\r\nContent-ID: {content_id}\r\n\r\n{inner}\r\n"
 
 
 def _response_id(content_id: str | None, index: int) -> str:
@@ -78,7 +76,9 @@ def batch() -> Response:
     if not parts:
         raise bad_request("No requests in the batch.")
     if len(parts) > MAX_PARTS:
-        raise bad_request(f"Too many requests in a batch: the limit is {MAX_PARTS}.", reason="batchSizeTooLarge")
+        raise bad_request(
+            f"Too many requests in a batch: the limit is {MAX_PARTS}.", reason="batchSizeTooLarge"
+        )
     client = current_app.test_client()
     boundary = "batch_" + secrets.token_hex(12)
     chunks: list[str] = []
@@ -98,7 +98,9 @@ def batch() -> Response:
             )
             continue
         inner = client.open(target, base_url=request.host_url, method=method, headers=headers, data=body)
-        chunks.append(_response_part(response_id, inner.status_code, list(inner.headers.items()), inner.get_data()))
+        chunks.append(
+            _response_part(response_id, inner.status_code, list(inner.headers.items()), inner.get_data())
+        )
     text = "".join(f"--{boundary}\r\n{chunk}" for chunk in chunks) + f"--{boundary}--\r\n"
     return Response(text, status=200, content_type=f"multipart/mixed; boundary={boundary}")
 

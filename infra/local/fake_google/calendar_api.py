@@ -324,9 +324,7 @@ def events_delete(caller: Caller, calendar_id: str, event_id: str) -> Response:
             raise deleted()
         _check_if_match(record)
         resource = dict(record.resource)
-        resource.update(
-            status="cancelled", etag=fake.store.etag(), updated=times.rfc3339_ms(times.now())
-        )
+        resource.update(status="cancelled", etag=fake.store.etag(), updated=times.rfc3339_ms(times.now()))
         _store_change(calendar, EventRecord(calendar.id, resource, fake.store.next_serial(), record.order))
     return _no_content()
 
@@ -406,7 +404,8 @@ def events_list(caller: Caller, calendar_id: str) -> Response:
                 given = [name for name in SYNC_EXCLUSIVE_PARAMS if name in request.args]
                 if given or _bool_arg("showDeleted") is False:
                     raise invalid(
-                        "Sync token cannot be used with other parameters: " + ", ".join(given or ["showDeleted"]),
+                        "Sync token cannot be used with other parameters: "
+                        + ", ".join(given or ["showDeleted"]),
                         location="syncToken",
                         location_type="parameter",
                     )

@@ -153,7 +153,9 @@ def insufficient_permissions(method_id: str) -> GoogleApiError:
         "insufficientPermissions",
         "Request had insufficient authentication scopes.",
         item_message="Insufficient Permission",
-        headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="insufficient_scope"'},
+        headers={
+            "WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="insufficient_scope"'
+        },
         details=[
             {
                 "@type": "type.googleapis.com/google.rpc.ErrorInfo",

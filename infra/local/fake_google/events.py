@@ -67,7 +67,9 @@ def _check_types(body: dict[str, Any]) -> None:
             if not isinstance(values, dict) or not all(
                 isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in values.items()
             ):
-                raise invalid("Invalid Value", location=f"extendedProperties.{kind}", location_type="parameter")
+                raise invalid(
+                    "Invalid Value", location=f"extendedProperties.{kind}", location_type="parameter"
+                )
     for name in ("recurrence", "attendees"):
         if body.get(name) is not None and not isinstance(body[name], list):
             raise invalid("Invalid Value", location=name, location_type="parameter")
@@ -169,7 +171,9 @@ def new_event(
         "end": body.get("end"),
         "iCalUID": body.get("iCalUID") if isinstance(body.get("iCalUID"), str) else f"{event_id}@google.com",
         "sequence": 0,
-        "reminders": body.get("reminders") if isinstance(body.get("reminders"), dict) else {"useDefault": True},
+        "reminders": body.get("reminders")
+        if isinstance(body.get("reminders"), dict)
+        else {"useDefault": True},
         "eventType": "default",
     }
     if calendar.primary:

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from . import discovery, ids, times
 from .access import bearer_token
@@ -118,7 +119,9 @@ def authorize() -> Any:
         login_hint = ""
     if decision is not None:
         if decision not in ("allow", "deny") or not login_hint:
-            return _error_page(400, "invalid_request", "fake_decision needs allow|deny and a login_hint e-mail")
+            return _error_page(
+                400, "invalid_request", "fake_decision needs allow|deny and a login_hint e-mail"
+            )
         fake.store.ensure_account(login_hint)
         pending.email = login_hint
         wanted = args.get("fake_scopes")
@@ -186,7 +189,7 @@ def decide() -> Any:
     return _finish(fake, pending, allow, request.form.getlist("scope"))
 
 
-def _finish(fake: FakeGoogle, pending: PendingAuthorization, allow: bool, ticked: list[str]) -> Response:
+def _finish(fake: FakeGoogle, pending: PendingAuthorization, allow: bool, ticked: list[str]) -> BaseResponse:
     """Redirect back to the client with a code, or with `error=access_denied`."""
     state = {"state": pending.state} if pending.state is not None else {}
     if not allow:
@@ -359,7 +362,9 @@ def userinfo() -> Response:
     if token is None:
         resp = jsonify({"error": "invalid_request", "error_description": "Invalid Credentials"})
         resp.status_code = 401
-        resp.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/", error="invalid_token"'
+        resp.headers["WWW-Authenticate"] = (
+            'Bearer realm="https://accounts.google.com/", error="invalid_token"'
+        )
         return resp
     account = fake.store.ensure_account(token.email)
     body: dict[str, Any] = {"sub": account.sub}

@@ -1,0 +1,186 @@
+"""The real services on the Firestore emulator and the fake Google, with an in-process task queue.
+
+Tasks are kept by a RecordingQueue and run by the test, so each scenario is deterministic; the Cloud
+Tasks adapter itself is tested against its emulator in test_cloud_tasks_queue.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import requests
+from google.cloud import firestore as firestore_lib
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import Resource, build
+
+from infra.local.demo_data import write_demo_data
+from infra.local.environment import free_port
+from infra.local.fake_google import RunningServer, serve
+from shared.adapters.secrets import EnvSecrets
+from shared.adapters.token_cipher import new_keyring
+from shared.bootstrap import Services, build_services
+from shared.config import GoogleEndpoints, Settings
+from shared.services.linking import CallbackResult
+from tests.fakes import RecordingQueue
+
+KEYRING = new_keyring("it-1")
+
+
+# Nothing listens here: the fake's watch notifications go nowhere, whatever else runs on this machine.
+FUNCTIONS_URL = f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def google_server() -> Iterator[RunningServer]:
+    server = serve(host="127.0.0.1", port=0, redirect_prefixes=[FUNCTIONS_URL + "/"])
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def google(google_server: RunningServer) -> RunningServer:
+    google_server.reset()
+    return google_server
+
+
+@dataclass
+class Sync:
+    """The services as deployed, plus what a test needs to play the clinic, Google's user and the queues."""
+
+    services: Services
+    db: firestore_lib.Client
+    google: RunningServer
+    queue: RecordingQueue
+    ran: list[dict[str, Any]] = field(default_factory=list)
+
+    # --- the clinic user and Google's consent page --------------------------------------------------
+    def consent(
+        self, authorization_url: str, email: str, decision: str = "allow", scopes: str | None = None
+    ) -> dict:
+        """Answer Google's consent page as the user would; returns the redirect's query (code/state)."""
+        extra = {"login_hint": email, "fake_decision": decision}
+        if scopes is not None:
+            extra["fake_scopes"] = scopes
+        url = authorization_url.replace("https://accounts.google.com/o/oauth2/v2/auth", "")
+        answer = requests.get(f"{url}&{urlencode(extra)}", allow_redirects=False, timeout=10)
+        assert answer.status_code in (302, 303), answer.text
+        return {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
+
+    def link(
+        self, user: str, email: str, center: str = "centro-b", bidirectional: bool = True, **consent: Any
+    ) -> CallbackResult:
+        """oauth_start, Google's consent, oauth_callback: the whole sign-in of one clinic user."""
+        link, url = self.services.linking.start("demo", center, user, None, bidirectional, None)
+        answer = self.consent(url, email, **consent)
+        return self.services.linking.complete(answer["state"], answer.get("code"), answer.get("error"))
+
+    def active_link(self, user: str = "pautrave", email: str = "pau@gmail.com", bidirectional: bool = True):  # type: ignore[no-untyped-def]
+        result = self.link(user, email, bidirectional=bidirectional)
+        link = self.services.linking.decide(
+            "demo", result.link.center_id, "admin", result.link.id, approve=True
+        )
+        assert link.status.value == "active", link
+        self.run_tasks()
+        return link
+
+    def appointment(self, appointment_id: str, **fields: Any) -> None:
+        """The clinic app writes an appointment (and the trigger fires, as Eventarc would)."""
+        ref = (
+            self.db.collection("clinics").document("demo").collection("appointments").document(appointment_id)
+        )
+        before = ref.get()
+        data = {
+            "professionalId": "marina",
+            "centerId": "centro-b",
+            "status": "scheduled",
+            "patientName": "Ana López",
+            **fields,
+        }
+        ref.set(data)
+        after = ref.get()
+        self.trigger(
+            appointment_id, before.to_dict() if before.exists else None, after.to_dict(), after.update_time
+        )
+
+    def delete_appointment(self, appointment_id: str) -> None:
+        ref = (
+            self.db.collection("clinics").document("demo").collection("appointments").document(appointment_id)
+        )
+        before = ref.get()
+        ref.delete()
+        self.trigger(appointment_id, before.to_dict(), None, datetime.now().astimezone())
+
+    def trigger(self, appointment_id: str, old: Any, new: Any, when: datetime | None) -> int:
+        from shared.services.push import AppointmentWrite
+
+        return self.services.push.fan_out(AppointmentWrite("demo", appointment_id, old, new, when))
+
+    def run_tasks(self) -> None:
+        """Run every queued task (and the tasks those create) as Cloud Tasks would."""
+        while self.queue.tasks:
+            for queue, payload in self.queue.take():
+                self.ran.append(payload)
+                if queue == "pull":
+                    self.services.pull.pull(payload["clinicId"], payload["linkId"])
+                elif payload.get("backfill"):
+                    self.services.push.backfill(payload["clinicId"], payload["linkId"])
+                else:
+                    self.services.push.push(
+                        payload["clinicId"], payload["linkId"], [payload["appointmentId"]]
+                    )
+
+    # --- Google's side, as the user sees it ---------------------------------------------------------
+    def as_user(self, email: str) -> Resource:
+        """The Calendar API acting as the Google user in Google's own UI (its edits notify like any other)."""
+        token = requests.post(f"{self.google.url}/_fake/token", json={"email": email}, timeout=10).json()
+        return build(
+            "calendar",
+            "v3",
+            credentials=Credentials(token["access_token"]),
+            static_discovery=True,
+            client_options={"api_endpoint": self.google.url + "/calendar/v3/"},
+        )
+
+    def events(self, email: str, calendar_id: str) -> list[dict[str, Any]]:
+        items = self.as_user(email).events().list(calendarId=calendar_id, maxResults=2500).execute()["items"]
+        return [e for e in items if e.get("status") != "cancelled"]
+
+    def requests_count(self) -> dict[str, int]:
+        counts: dict[str, int] = requests.get(f"{self.google.url}/_fake/requests", timeout=10).json()
+        return counts
+
+    def calendar_calls(self) -> int:
+        return sum(n for route, n in self.requests_count().items() if route.startswith("calendar."))
+
+    def doc(self, path: str) -> dict[str, Any] | None:
+        snapshot = self.db.document(path).get()
+        return snapshot.to_dict() if snapshot.exists else None
+
+
+@pytest.fixture
+def sync(firestore: firestore_lib.Client, google: RunningServer) -> Sync:
+    settings = Settings(
+        project_id="demo-clinic",
+        functions_base_url=FUNCTIONS_URL,
+        google=GoogleEndpoints.under(google.url),
+        secrets_backend="env",
+        list_page_size=50,
+    )
+    secrets = EnvSecrets(
+        {
+            "SECRET_OAUTH_CLIENT_SECRET": "local-secret",
+            "SECRET_TOKEN_ENCRYPTION_KEY": KEYRING,
+            "SECRET_WEBHOOK_TOKEN_KEY": "integration-webhook-key",
+        }
+    )
+    queue = RecordingQueue()
+    services = build_services(settings, db=firestore, secrets=secrets, queue=queue)
+    write_demo_data(firestore)
+    return Sync(services, firestore, google, queue)

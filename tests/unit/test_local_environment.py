@@ -1,0 +1,70 @@
+"""The local stack's addresses and the environment it gives the functions."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from infra.local.environment import LocalPorts, functions_environment
+from shared.adapters.secrets import EnvSecrets
+from shared.adapters.token_cipher import AesGcmCipher
+from shared.config import SECRET_OAUTH_CLIENT_SECRET, SECRET_TOKEN_KEYS, SECRET_WEBHOOK_KEY, Settings
+
+
+def test_default_ports_are_the_fixed_local_addresses() -> None:
+    ports = LocalPorts.from_env({})
+
+    assert (ports.functions, ports.fake_google, ports.firestore, ports.tasks, ports.console) == (
+        8080,
+        8090,
+        8081,
+        8123,
+        8070,
+    )
+
+
+def test_each_port_moves_with_its_variable() -> None:
+    ports = LocalPorts.from_env({"FUNCTIONS_PORT": "9080", "TASKS_PORT": "9123", "FIRESTORE_PORT": ""})
+
+    assert ports.functions == 9080
+    assert ports.tasks == 9123
+    assert ports.firestore == 8081
+
+
+def test_free_ports_are_distinct_and_bindable() -> None:
+    ports = LocalPorts.free()
+    numbers = [ports.functions, ports.fake_google, ports.firestore, ports.tasks, ports.console]
+
+    assert len(set(numbers)) == 5
+    assert not {8080, 8090, 8081, 8123, 8070} & set(numbers)
+    for number in numbers:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", number))
+
+
+def test_the_functions_settings_point_at_the_local_stand_ins() -> None:
+    ports = LocalPorts(functions=1, fake_google=2, firestore=3, tasks=4, console=5)
+    env = functions_environment(ports)
+
+    settings = Settings.from_env(env)
+
+    assert env["FIRESTORE_EMULATOR_HOST"] == "127.0.0.1:3"
+    assert settings.project_id == "demo-clinic"
+    assert settings.functions_base_url == "http://127.0.0.1:1"
+    assert settings.oauth_redirect_uri == "http://127.0.0.1:1/oauth_callback"
+    assert settings.google.token_uri == "http://127.0.0.1:2/token"
+    assert settings.tasks_emulator_host == "127.0.0.1:4"
+    assert settings.console_url == "http://127.0.0.1:5"
+    assert settings.secrets_backend == "env"
+    assert settings.oauth_client_id == "local-client"
+
+
+def test_the_local_secrets_are_readable_through_the_secrets_port() -> None:
+    secrets = EnvSecrets(functions_environment(LocalPorts()))
+
+    assert secrets.get(SECRET_OAUTH_CLIENT_SECRET) == "local-secret"
+    assert secrets.get(SECRET_WEBHOOK_KEY)
+    keyring = secrets.get(SECRET_TOKEN_KEYS)
+    assert list(json.loads(keyring)) == ["local-1"]
+    cipher = AesGcmCipher(keyring)
+    assert cipher.decrypt(cipher.encrypt("refresh-token", "link-1"), "link-1") == "refresh-token"

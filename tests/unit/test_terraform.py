@@ -1,0 +1,480 @@
+"""The Terraform in infra/ deploys what the code expects: every entry point, queue, secret and setting.
+
+The .tf files are parsed with python-hcl2 (no provider, no network). Values that are plain literals or
+`local.X` / `var.X` references are resolved; anything else is treated as opaque text.
+"""
+
+from __future__ import annotations
+
+import ast
+import glob
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+
+from shared import config
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+
+# Environment variables the code reads that the cloud deployment deliberately does not set.
+LOCAL_ONLY_ENV = {
+    "FIRESTORE_EMULATOR_HOST",  # the local Firestore emulator
+    "CLOUD_TASKS_EMULATOR_HOST",  # the local Cloud Tasks emulator
+    "GOOGLE_BASE_URL",  # the local fake Google
+    "CONSOLE_URL",  # the local console
+    "GCP_PROJECT",  # legacy alias, read only when GOOGLE_CLOUD_PROJECT is absent (it is set)
+}
+# Secrets come from the environment only with SECRETS_BACKEND=env (locally); in the cloud, Secret Manager.
+LOCAL_ONLY_ENV_PREFIXES = ("SECRET_",)
+# Set by the Cloud Run platform itself, never by us.
+PLATFORM_ENV = {"K_SERVICE", "K_REVISION", "K_CONFIGURATION", "PORT", "FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE"}
+
+# Called by Cloud Tasks, Cloud Scheduler or Eventarc: never by anyone else.
+WORKERS = {"push_worker", "pull_worker", "renew_channels", "reconcile_links", "on_appointment_written"}
+# Called by the clinic app's backend with its service account.
+CLINIC_FACING = {"oauth_start", "approve_link", "disable_link", "list_links"}
+# Google's OAuth redirect and Google's push notifications carry no identity: the code authenticates them.
+PUBLIC = {"oauth_callback", "calendar_webhook"}
+PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
+INVOKER_RESOURCES = (
+    "google_cloud_run_v2_service_iam_member",
+    "google_cloud_run_v2_service_iam_binding",
+    "google_cloud_run_service_iam_member",
+    "google_cloud_run_service_iam_binding",
+    "google_cloudfunctions2_function_iam_member",
+    "google_cloudfunctions2_function_iam_binding",
+)
+CALENDAR_PROJECT_QUOTA_PER_SECOND = 10_000 / 60
+
+
+# --- reading the Terraform ------------------------------------------------------------------------------
+@cache
+def terraform() -> dict[str, list[dict[str, Any]]]:
+    """Every top-level block of every infra/*.tf, by block type (resource, locals, variable, ...)."""
+    options = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
+    blocks: dict[str, list[dict[str, Any]]] = {}
+    files = sorted(INFRA.glob("*.tf"))
+    assert files, f"no Terraform files in {INFRA}"
+    for path in files:
+        with path.open() as handle:
+            for kind, entries in hcl2.load(handle, serialization_options=options).items():
+                blocks.setdefault(kind, []).extend(entries)
+    return blocks
+
+
+def resources(kind: str) -> dict[str, dict[str, Any]]:
+    """The resources of one type, by their Terraform name."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in terraform().get("resource", []):
+        found.update(entry.get(kind, {}))
+    return found
+
+
+@cache
+def locals_() -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for entry in terraform().get("locals", []):
+        merged.update(entry)
+    return merged
+
+
+def variables() -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for entry in terraform().get("variable", []):
+        merged.update(entry)
+    return merged
+
+
+def reference(value: Any, prefix: str) -> str | None:
+    """`X` when `value` is exactly the expression `${prefix.X}`."""
+    match = re.fullmatch(r"\$\{" + re.escape(prefix) + r"\.(\w+)\}", str(value))
+    return match.group(1) if match else None
+
+
+def resolve(value: Any) -> Any:
+    """A literal as it is; `${local.X}` and `${var.X}` (its default) resolved; anything else unchanged."""
+    if (name := reference(value, "local")) is not None:
+        assert name in locals_(), f"local.{name} is used but never defined"
+        return resolve(locals_()[name])
+    if (name := reference(value, "var")) is not None:
+        assert name in variables(), f"var.{name} is used but never declared"
+        return resolve(variables()[name].get("default"))
+    return value
+
+
+def first(blocks: Any) -> dict[str, Any]:
+    """The single nested block that hcl2 gives as a one-element list."""
+    assert isinstance(blocks, list) and len(blocks) == 1, f"expected exactly one block, got {blocks!r}"
+    return blocks[0]
+
+
+def instances(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The instances a resource block makes: its for_each keys (a literal map or a local), else its name."""
+    if "for_each" not in body:
+        return {str(body.get("name")): {}}
+    each = resolve(body["for_each"])
+    assert isinstance(each, dict), f"cannot tell the instances of for_each = {body['for_each']!r}"
+    return each
+
+
+def function_resources() -> dict[str, dict[str, Any]]:
+    """Every Cloud Functions (2nd gen) instance, by function name, with its resource body."""
+    functions: dict[str, dict[str, Any]] = {}
+    for resource_name, body in resources("google_cloudfunctions2_function").items():
+        for key in instances(body):
+            name = key if body.get("name") == "${each.key}" else str(body.get("name"))
+            assert name not in functions, f"function {name} is defined twice (again in {resource_name})"
+            functions[name] = body
+    return functions
+
+
+def function_specs() -> dict[str, dict[str, Any]]:
+    """The per-function settings map (local.functions) the function resource iterates over."""
+    specs = resolve(first_function_body()["for_each"])
+    assert isinstance(specs, dict)
+    return specs
+
+
+def first_function_body() -> dict[str, Any]:
+    bodies = list(resources("google_cloudfunctions2_function").values())
+    assert len(bodies) == 1, "expected one google_cloudfunctions2_function resource iterating over the functions"
+    return bodies[0]
+
+
+def entry_points() -> dict[str, str]:
+    """main.ENTRY_POINTS, read from the source (importing main would import every function)."""
+    tree = ast.parse((ROOT / "main.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "ENTRY_POINTS" for target in node.targets
+        ):
+            value = ast.literal_eval(node.value)
+            assert isinstance(value, dict)
+            return value
+    raise AssertionError("main.py defines no ENTRY_POINTS")
+
+
+def environment_keys(body: dict[str, Any]) -> set[str]:
+    """Names in a function's service_config.environment_variables: a map, a local, or merge(...) of those."""
+    value = first(body["service_config"])["environment_variables"]
+    resolved = resolve(value)
+    if isinstance(resolved, dict):
+        return set(resolved)
+    text = str(value)
+    assert text.startswith("${merge("), f"cannot read environment_variables = {value!r}"
+    keys: set[str] = set()
+    for name in re.findall(r"local\.(\w+)", text):
+        local = resolve(f"${{local.{name}}}")
+        assert isinstance(local, dict), f"local.{name} merged into the environment is not a map"
+        keys |= set(local)
+    keys |= set(re.findall(r"[{,]\s*(\w+)\s*=", text))
+    return keys
+
+
+# --- reading the Python ------------------------------------------------------------------------------
+def env_reads(path: Path) -> Iterator[tuple[str, int]]:
+    """Literal names of environment variables read in a module: env.get("X"), os.getenv("X"), env["X"]."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        name_node: ast.expr | None = None
+        if isinstance(node, ast.Call) and node.args:
+            func = node.func
+            if isinstance(func, ast.Attribute) and (
+                (func.attr == "get" and _is_environment(func.value)) or func.attr == "getenv"
+            ):
+                name_node = node.args[0]
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and _is_environment(node.value):
+            name_node = node.slice
+        if isinstance(name_node, ast.Constant) and isinstance(name_node.value, str):
+            yield name_node.value, node.lineno
+
+
+def _is_environment(node: ast.expr) -> bool:
+    name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+    return name in {"env", "environ"}
+
+
+def code_env_vars() -> dict[str, str]:
+    """Every environment variable shared/ and functions/ read, with where it is read."""
+    found: dict[str, str] = {}
+    for package in ("shared", "functions"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for name, line in env_reads(path):
+                found.setdefault(name, f"{path.relative_to(ROOT)}:{line}")
+    return found
+
+
+# --- entry points and functions ----------------------------------------------------------------------
+def test_every_entry_point_has_a_function() -> None:
+    missing = set(entry_points()) - set(function_resources())
+    assert not missing, f"entry points of main.py with no google_cloudfunctions2_function: {sorted(missing)}"
+
+
+def test_every_function_is_an_entry_point() -> None:
+    unknown = set(function_resources()) - set(entry_points())
+    assert not unknown, f"functions in infra/ that main.ENTRY_POINTS does not export: {sorted(unknown)}"
+
+
+def test_each_function_runs_its_own_entry_point_on_python312() -> None:
+    body = first_function_body()
+    build = first(body["build_config"])
+    assert body["name"] == "${each.key}", "the function name is the URL path the code computes: use each.key"
+    assert build["entry_point"] == "${each.key}", "entry_point must be the function's own name"
+    assert build["runtime"] == "python312"
+
+
+def test_all_functions_deploy_one_bundle_named_by_its_hash() -> None:
+    storage = first(first(first(first_function_body()["build_config"])["source"])["storage_source"])
+    assert storage["object"] == "${google_storage_bucket_object.source.name}"
+    bundle = resources("google_storage_bucket_object")["source"]
+    assert re.search(r"data\.archive_file\.source\.output_(md5|sha\w*|base64sha\w*)", bundle["name"]), (
+        f"the bundle object must be named by the archive's hash so a code change redeploys: {bundle['name']!r}"
+    )
+    assert "source" in resources("google_storage_bucket")
+
+
+def test_cloudevent_entry_points_are_exactly_the_firestore_triggers() -> None:
+    cloudevent = {name for name, kind in entry_points().items() if kind == "cloudevent"}
+    triggers = resolve("${local.firestore_triggers}")
+    assert set(triggers) == cloudevent, (
+        f"cloudevent entry points {sorted(cloudevent)} must be exactly the Firestore triggers {sorted(triggers)}"
+    )
+    dynamic = first_function_body().get("dynamic", [])
+    blocks = [block["event_trigger"] for block in dynamic if "event_trigger" in block]
+    assert len(blocks) == 1, "the function resource needs one dynamic event_trigger block"
+    assert "local.firestore_triggers" in blocks[0]["for_each"], "event_trigger must come from local.firestore_triggers"
+
+
+def test_appointment_trigger_matches_the_documents_and_retries() -> None:
+    trigger = resolve("${local.firestore_triggers}")["on_appointment_written"]
+    assert trigger["event_type"] == "google.cloud.firestore.document.v1.written"
+    assert trigger["document"] == "clinics/{clinicId}/appointments/{apptId}"
+    content = first(first_function_body()["dynamic"][0]["event_trigger"]["content"])
+    assert content["retry_policy"] == "RETRY_POLICY_RETRY", "a failed delivery must be retried"
+    filters = {f["attribute"]: f for f in content["event_filters"]}
+    assert set(filters) >= {"database", "document"}
+    assert filters["document"].get("operator") == "match-path-pattern", "the document filter is a path pattern"
+
+
+def test_functions_are_sized_on_purpose() -> None:
+    for name, spec in function_specs().items():
+        for knob in ("memory", "timeout_seconds", "concurrency", "max_instances"):
+            assert knob in spec, f"function {name} does not set {knob}"
+    service = first(first_function_body()["service_config"])
+    for setting in ("available_memory", "timeout_seconds", "max_instance_request_concurrency", "max_instance_count"):
+        assert setting in service, f"service_config does not set {setting}"
+
+
+def test_workers_can_absorb_their_queues_concurrency() -> None:
+    specs = function_specs()
+    for queue, worker in (("push", "push_worker"), ("pull", "pull_worker")):
+        limits = first(resources("google_cloud_tasks_queue")[queue]["rate_limits"])
+        capacity = specs[worker]["concurrency"] * specs[worker]["max_instances"]
+        assert limits["max_concurrent_dispatches"] <= capacity, (
+            f"queue {queue} may send {limits['max_concurrent_dispatches']} tasks at once but {worker} "
+            f"serves only {capacity}: Cloud Run's 429s would use up the tasks' attempts"
+        )
+
+
+# --- queues, secrets, settings -----------------------------------------------------------------------
+def test_queues_of_the_code_exist() -> None:
+    names = {str(resolve(body["name"])) for body in resources("google_cloud_tasks_queue").values()}
+    settings = config.Settings()
+    for queue in (settings.push_queue, settings.pull_queue):
+        assert queue in names, f"queue {queue!r} (shared/config.py default) has no google_cloud_tasks_queue"
+
+
+def test_queues_retry_with_bounded_backoff_under_calendar_quota() -> None:
+    total_rate = 0.0
+    for name, body in resources("google_cloud_tasks_queue").items():
+        retry = first(body["retry_config"])
+        assert 1 < retry["max_attempts"] <= 20, f"queue {name}: attempts must be bounded"
+        assert "min_backoff" in retry and "max_backoff" in retry, f"queue {name}: set min and max backoff"
+        rate = resolve(first(body["rate_limits"])["max_dispatches_per_second"])
+        assert isinstance(rate, int | float), f"queue {name}: cannot read max_dispatches_per_second"
+        total_rate += rate
+    assert total_rate < CALENDAR_PROJECT_QUOTA_PER_SECOND, (
+        f"queues dispatch {total_rate}/s together, above Calendar's {CALENDAR_PROJECT_QUOTA_PER_SECOND:.0f}/s"
+    )
+
+
+def test_secrets_of_the_code_exist() -> None:
+    wanted = {value for name, value in vars(config).items() if name.startswith("SECRET_") and isinstance(value, str)}
+    assert wanted, "shared/config.py names no SECRET_* constants"
+    defined: set[str] = set()
+    for body in resources("google_secret_manager_secret").values():
+        keys = instances(body)
+        defined |= set(keys) if body.get("secret_id") == "${each.key}" else {str(resolve(body["secret_id"]))}
+    missing = wanted - defined
+    assert not missing, f"secrets the code reads with no google_secret_manager_secret: {sorted(missing)}"
+
+
+def test_functions_read_only_defined_secrets_and_enqueue_only_defined_queues() -> None:
+    secrets = set(resolve("${local.secrets}"))
+    queues = {str(resolve(body["name"])) for body in resources("google_cloud_tasks_queue").values()}
+    for name, spec in function_specs().items():
+        assert set(spec["secrets"]) <= secrets, f"{name} is granted unknown secrets {set(spec['secrets']) - secrets}"
+        assert set(spec["enqueues"]) <= queues, f"{name} enqueues to unknown queues {set(spec['enqueues']) - queues}"
+
+
+def test_every_environment_variable_the_code_reads_is_set() -> None:
+    needed = {
+        name: where
+        for name, where in code_env_vars().items()
+        if name not in LOCAL_ONLY_ENV | PLATFORM_ENV and not name.startswith(LOCAL_ONLY_ENV_PREFIXES)
+    }
+    assert "GOOGLE_CLOUD_PROJECT" in needed, "the scan of shared/ and functions/ found no env reads"
+    for function, body in function_resources().items():
+        missing = {name: where for name, where in needed.items() if name not in environment_keys(body)}
+        assert not missing, f"function {function} lacks environment variables the code reads: {missing}"
+
+
+def test_cloud_settings_use_secret_manager_and_no_local_addresses() -> None:
+    env = resolve("${local.runtime_env}")
+    assert env["SECRETS_BACKEND"] == "secretmanager"
+    local_only = set(env) & (LOCAL_ONLY_ENV - {"GCP_PROJECT"})
+    assert not local_only, f"local-only variables set in the cloud: {sorted(local_only)}"
+    assert env["TASKS_SERVICE_ACCOUNT"] == "${google_service_account.invoker.email}"
+
+
+# --- who may call what -------------------------------------------------------------------------------
+def publicly_invokable() -> dict[str, str]:
+    """Functions with an allUsers/allAuthenticatedUsers invoker binding, with the resource granting it."""
+    specs = function_specs()
+    public: dict[str, str] = {}
+    for kind in INVOKER_RESOURCES:
+        for resource_name, body in resources(kind).items():
+            members = body.get("members", [body.get("member")])
+            members = members if isinstance(members, list) else [members]
+            if not PUBLIC_MEMBERS & {str(resolve(member)) for member in members}:
+                continue
+            for_each = str(body.get("for_each", ""))
+            match = re.search(r"if \w+\.invoker == \"?(\w+)\"?", for_each)
+            assert match and "local.functions" in for_each, (
+                f"{kind}.{resource_name} grants public access but its for_each is not a filter of "
+                f"local.functions by invoker, so the functions it covers cannot be checked: {for_each!r}"
+            )
+            for name, spec in specs.items():
+                if spec["invoker"] == match.group(1):
+                    public[name] = f"{kind}.{resource_name}"
+    return public
+
+
+def test_workers_are_not_publicly_invokable() -> None:
+    exposed = {name: where for name, where in publicly_invokable().items() if name in WORKERS}
+    assert not exposed, f"workers invokable by anyone: {exposed}"
+
+
+def test_only_the_callback_and_the_webhook_are_public() -> None:
+    assert set(publicly_invokable()) == PUBLIC
+
+
+def test_private_callers_are_the_expected_identities() -> None:
+    specs = function_specs()
+    members = resolve("${local.invoker_members}")
+    assert not PUBLIC_MEMBERS & set(members.values()), "a private invoker kind maps to a public member"
+    for name in CLINIC_FACING:
+        invoker = specs.get(name, {}).get("invoker")
+        assert invoker == "clinic_app", f"{name} must be callable by the clinic app only, not {invoker!r}"
+    assert "var.clinic_app_service_account" in members["clinic_app"]
+    for name in WORKERS:
+        invoker = specs.get(name, {}).get("invoker")
+        assert invoker in {"tasks", "scheduler", "eventarc"}, f"{name} must be private, not {invoker!r}"
+    for kind in ("tasks", "scheduler"):
+        assert members[kind] == "${google_service_account.invoker.member}"
+    private = resources("google_cloud_run_v2_service_iam_member")["invoker"]
+    assert private["role"] == "roles/run.invoker"
+    assert private["member"] == "${local.invoker_members[each.value.invoker]}"
+
+
+def test_scheduled_functions_are_called_with_oidc() -> None:
+    specs = function_specs()
+    jobs = resources("google_cloud_scheduler_job")["job"]
+    scheduled = instances(jobs)
+    assert set(scheduled) == {"renew_channels", "reconcile_links"}
+    for name in scheduled:
+        assert specs[name]["invoker"] == "scheduler", f"{name} is scheduled but not invokable by the scheduler"
+    oidc = first(first(jobs["http_target"])["oidc_token"])
+    assert oidc["service_account_email"] == "${google_service_account.invoker.email}"
+
+
+# --- Firestore ---------------------------------------------------------------------------------------
+def test_oauth_states_expire_by_ttl() -> None:
+    ttl = {(spec["collection"], spec["field"]) for spec in resolve("${local.ttl_fields}").values()}
+    assert ("oauthStates", "expiresAt") in ttl
+    assert "ttl_config" in resources("google_firestore_field")["ttl"]
+
+
+def test_appointments_of_a_professional_by_start_are_indexed() -> None:
+    shapes = {
+        (spec["collection"], spec["query_scope"], tuple(tuple(field) for field in spec["fields"]))
+        for spec in resolve("${local.composite_indexes}").values()
+    }
+    assert ("appointments", "COLLECTION", (("professionalId", "ASCENDING"), ("start", "ASCENDING"))) in shapes
+    assert any(scope == "COLLECTION_GROUP" and collection == "syncLinks" for collection, scope, _ in shapes)
+
+
+# --- the shape of the configuration --------------------------------------------------------------------
+def test_variables_are_typed_and_described() -> None:
+    for name, body in variables().items():
+        assert "type" in body, f"variable {name} has no type"
+        assert str(body.get("description", "")).strip(), f"variable {name} has no description"
+
+
+def test_outputs_are_described() -> None:
+    outputs: dict[str, Any] = {}
+    for entry in terraform().get("output", []):
+        outputs.update(entry)
+    assert outputs, "infra/ defines no outputs"
+    for name, body in outputs.items():
+        assert str(body.get("description", "")).strip(), f"output {name} has no description"
+
+
+def test_google_provider_is_pinned_to_a_supported_major() -> None:
+    required = first(first(terraform()["terraform"])["required_providers"])
+    version = required["google"]["version"]
+    assert re.search(r"(~>\s*[67]\.)|(>=\s*[67]\.)", version), f"google provider version {version!r}"
+
+
+# --- the source bundle ---------------------------------------------------------------------------------
+def terraform_bundle() -> set[str]:
+    """The files infra/source.tf packs, computed the way Terraform's fileset() and regex() would."""
+    include = resolve("${local.bundle_include}")
+    exclude = re.compile(resolve("${local.bundle_exclude}").replace("\\\\", "\\"))
+    files: set[str] = set()
+    for pattern in include:
+        for match in glob.glob(pattern, root_dir=ROOT, recursive=True, include_hidden=True):
+            if (ROOT / match).is_file():
+                files.add(Path(match).as_posix())
+    return {name for name in files if not exclude.search(name)}
+
+
+def test_bundle_holds_only_what_runs() -> None:
+    bundle = terraform_bundle()
+    assert {"main.py", "requirements.txt"} <= bundle
+    assert any(name.startswith("functions/") for name in bundle)
+    assert any(name.startswith("shared/") for name in bundle)
+    stray = {name for name in bundle if not re.match(r"(main\.py|requirements\.txt|functions/|shared/)", name)}
+    assert not stray, f"files outside the runtime code in the bundle: {sorted(stray)}"
+    assert not {name for name in bundle if "__pycache__" in name or name.endswith(".pyc")}
+
+
+@pytest.mark.skipif(shutil.which("gcloud") is None, reason="gcloud is not installed")
+def test_gcloudignore_and_terraform_bundle_agree() -> None:
+    listed = subprocess.run(
+        ["gcloud", "meta", "list-files-for-upload", str(ROOT)], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    uploaded = {line.strip() for line in listed.splitlines() if line.strip()}
+    bundle = terraform_bundle()
+    assert uploaded == bundle, (
+        f"only uploaded by gcloud (.gcloudignore): {sorted(uploaded - bundle)}; "
+        f"only packed by Terraform (infra/source.tf): {sorted(bundle - uploaded)}"
+    )
