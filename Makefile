@@ -56,7 +56,7 @@ architecture: $(VENV)/.installed
 	$(VENV)/bin/lint-imports
 
 checkov: $(CHECKOV_VENV)/.installed
-	$(CHECKOV_VENV)/bin/checkov -d infra --framework terraform --quiet --compact --skip-path infra/local
+	$(CHECKOV_VENV)/bin/checkov -d infra --framework terraform --quiet --compact --skip-path infra/local --skip-download
 
 test: install lint typecheck architecture checkov
 	@mkdir -p reports

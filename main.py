@@ -1,5 +1,10 @@
 """Source root for Cloud Functions: every entry point, re-exported (each is deployed with its own target)."""
 
+from functions.channels import calendar_webhook, reconcile_links, renew_channels
+from functions.linking import approve_link, disable_link, list_links, oauth_callback, oauth_start
+from functions.sync import on_appointment_written, pull_worker, push_worker
+
+# Entry point -> signature type (Terraform and the local functions server both read this).
 ENTRY_POINTS = {
     "oauth_start": "http",
     "oauth_callback": "http",
@@ -14,4 +19,17 @@ ENTRY_POINTS = {
     "on_appointment_written": "cloudevent",
 }
 
-__all__ = [*ENTRY_POINTS, "ENTRY_POINTS"]
+__all__ = [
+    "ENTRY_POINTS",
+    "approve_link",
+    "calendar_webhook",
+    "disable_link",
+    "list_links",
+    "oauth_callback",
+    "oauth_start",
+    "on_appointment_written",
+    "pull_worker",
+    "push_worker",
+    "reconcile_links",
+    "renew_channels",
+]

@@ -204,7 +204,7 @@ resource "google_cloudfunctions2_function" "function" {
     available_cpu                    = "1"
     timeout_seconds                  = each.value.timeout_seconds
     max_instance_request_concurrency = each.value.concurrency
-    # Scale to zero: the clinic-facing calls tolerate a cold start of a second or two.
+    # Scale to zero: an occasional cold start of a few seconds is acceptable for linking, which is rare.
     min_instance_count = 0
     max_instance_count = each.value.max_instances
     # Eventarc's deliveries are internal traffic. Tasks, Scheduler, Google and the clinic backend reach the
@@ -225,13 +225,11 @@ resource "google_cloudfunctions2_function" "function" {
       retry_policy          = "RETRY_POLICY_RETRY"
       service_account_email = google_service_account.eventarc.email
 
+      # No `namespace` filter: native-mode documents have no namespace to select, and a filter that
+      # matched nothing would drop every event without a trace.
       event_filters {
         attribute = "database"
         value     = local.firestore_database
-      }
-      event_filters {
-        attribute = "namespace"
-        value     = "(default)"
       }
       event_filters {
         attribute = "document"

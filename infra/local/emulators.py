@@ -39,7 +39,7 @@ FIRESTORE_MISSING = (
     "Set FIRESTORE_EMULATOR_BIN to use an emulator installed elsewhere."
 )
 TASKS_MISSING = (
-    "The Cloud Tasks emulator is not installed. Create its virtualenv with `make .venv-tasks` "
+    "The Cloud Tasks emulator is not installed. Create its virtualenv with `make install` "
     "(python -m venv .venv-tasks && .venv-tasks/bin/pip install gcloud-tasks-emulator==0.6.2), "
     "or set TASKS_EMULATOR_BIN to a `gcloud-tasks-emulator` executable."
 )

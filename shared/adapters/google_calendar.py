@@ -151,7 +151,8 @@ class GoogleCalendarGateway:
 
     def _run(self, request: Any, *, listing: bool = False) -> Any:
         try:
-            return request.execute(num_retries=1)
+            # No retry here: a worker answers 503 and Cloud Tasks retries with backoff (one mechanism).
+            return request.execute(num_retries=0)
         except Exception as exc:
             raise translate(exc, listing=listing) from None
         finally:

@@ -17,9 +17,10 @@ from typing import Any
 from shared.config import Settings
 from shared.domain.clinic import Appointment, Center, Clinic
 from shared.domain.errors import DomainError
-from shared.domain.event import EventContent, event_content, event_id, event_id_for
+from shared.domain.event import EventContent, event_content, event_id, event_id_for, remote_hash
 from shared.domain.link import LinkStatus, SyncLink
 from shared.domain.planner import Delete, EventLink, Insert, Nothing, Patch, PushAction, plan_push
+from shared.domain.pull_planner import appointment_id_of
 from shared.ports import (
     AlreadyExists,
     AuthRevoked,
@@ -136,16 +137,29 @@ class PushService:
         return self._carry_out(link, gateway, desired, failed)
 
     def backfill(self, clinic_id: str, link_id: str) -> PushReport:
-        """Push every upcoming appointment of the link's agenda (on activation), in batches."""
+        """On activation: adopt what the calendar already holds of ours, then push every upcoming appointment.
+
+        Adopting first is what makes a redo cheap and exact: events of appointments unchanged since the
+        last link cost no call, and events of appointments cancelled meanwhile are removed.
+        """
         link = self.links.get(clinic_id, link_id)
-        if link is None or link.status is not LinkStatus.ACTIVE:
+        if link is None or link.status is not LinkStatus.ACTIVE or not link.calendar_id:
             return PushReport(skipped="link not active")
         now = self.clock.now()
+        try:
+            adopted = self._adopt(link, self.access.gateway(link), since=now)
+        except NoAccess:
+            return PushReport(skipped="link has no grant")
+        except AuthRevoked as exc:
+            self.access.lose(link, str(exc))
+            return PushReport(skipped="google access lost")
+        except Transient as exc:
+            raise RetryLater(str(exc)) from None
         upcoming = self.directory.upcoming_appointments(
             clinic_id, link.professional_id, now, now + timedelta(days=self.settings.backfill_days)
         )
+        ids = list(dict.fromkeys([a.id for a in upcoming] + adopted))
         total = PushReport()
-        ids = [a.id for a in upcoming]
         for start in range(0, len(ids), BACKFILL_CHUNK):
             report = self.push(clinic_id, link_id, ids[start : start + BACKFILL_CHUNK])
             total = PushReport(
@@ -153,6 +167,29 @@ class PushService:
             )
         log.info("backfill done", extra={"linkId": link_id, "appointments": len(ids), "pushed": total.done})
         return total
+
+    def _adopt(self, link: SyncLink, gateway: CalendarGateway, since: datetime) -> list[str]:
+        """Record the events of ours that the calendar holds from `since` on; answer their appointments."""
+        assert link.calendar_id
+        adopted: list[EventLink] = []
+        page_token: str | None = None
+        while True:
+            page = gateway.list_events(
+                link.calendar_id, sync_token=None, time_min=since, page_token=page_token
+            )
+            for event in page.items:
+                appointment_id = appointment_id_of(event, link.clinic_id)
+                if appointment_id and event.get("status") != "cancelled":
+                    adopted.append(
+                        EventLink(appointment_id, str(event["id"]), event.get("etag"), remote_hash(event))
+                    )
+            if not page.next_page_token:
+                break
+            page_token = page.next_page_token
+        fresh = [e for e in adopted if self.links.event_link(link, e.appointment_id) is None]
+        if fresh:
+            self.links.record_event_links(link, fresh, None)
+        return [e.appointment_id for e in adopted]
 
     # --- planning and carrying out -----------------------------------------------------------------
     def _desired(

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import queue
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -597,3 +601,45 @@ def test_scopes_granted_by_the_admin_token_are_enforced(
     full = calendar_service(credentials_for(EMAIL, scopes=[FULL_CALENDAR, APP_CREATED]))
     entries = full.calendarList().list().execute()["items"]
     assert [entry["id"] for entry in entries if entry.get("primary")] == [EMAIL]
+
+
+def test_a_batch_of_more_than_1000_calls_is_refused_whole(fake_google: RunningServer) -> None:
+    part = (
+        "--b\r\nContent-Type: application/http\r\nContent-ID: <{n}>\r\n\r\n"
+        "GET /calendar/v3/users/me/calendarList HTTP/1.1\r\n\r\n"
+    )
+    body = "".join(part.format(n=n) for n in range(1001)) + "--b--\r\n"
+    answer = requests.post(
+        f"{fake_google.url}/batch/calendar/v3",
+        data=body,
+        headers={"Content-Type": "multipart/mixed; boundary=b"},
+        timeout=30,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == 400
+    assert "calendar.calendarList.list" not in fake_google.fake.counts()
+
+
+def test_the_module_serves_on_the_port_it_is_given() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local.fake_google", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/_fake/state", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the fake did not start"
+                time.sleep(0.1)
+        assert answer.json()["accounts"] == []
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

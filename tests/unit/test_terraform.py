@@ -35,7 +35,14 @@ LOCAL_ONLY_ENV = {
 # Secrets come from the environment only with SECRETS_BACKEND=env (locally); in the cloud, Secret Manager.
 LOCAL_ONLY_ENV_PREFIXES = ("SECRET_",)
 # Set by the Cloud Run platform itself, never by us.
-PLATFORM_ENV = {"K_SERVICE", "K_REVISION", "K_CONFIGURATION", "PORT", "FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE"}
+PLATFORM_ENV = {
+    "K_SERVICE",
+    "K_REVISION",
+    "K_CONFIGURATION",
+    "PORT",
+    "FUNCTION_TARGET",
+    "FUNCTION_SIGNATURE_TYPE",
+}
 
 # Called by Cloud Tasks, Cloud Scheduler or Eventarc: never by anyone else.
 WORKERS = {"push_worker", "pull_worker", "renew_channels", "reconcile_links", "on_appointment_written"}
@@ -145,7 +152,9 @@ def function_specs() -> dict[str, dict[str, Any]]:
 
 def first_function_body() -> dict[str, Any]:
     bodies = list(resources("google_cloudfunctions2_function").values())
-    assert len(bodies) == 1, "expected one google_cloudfunctions2_function resource iterating over the functions"
+    assert len(bodies) == 1, (
+        "expected one google_cloudfunctions2_function resource iterating over the functions"
+    )
     return bodies[0]
 
 
@@ -191,10 +200,12 @@ def env_reads(path: Path) -> Iterator[tuple[str, int]]:
                 (func.attr == "get" and _is_environment(func.value)) or func.attr == "getenv"
             ):
                 name_node = node.args[0]
-        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and _is_environment(node.value):
+        elif (
+            isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and _is_environment(node.value)
+        ):
             name_node = node.slice
         if isinstance(name_node, ast.Constant) and isinstance(name_node.value, str):
-            yield name_node.value, node.lineno
+            yield name_node.value, name_node.lineno
 
 
 def _is_environment(node: ast.expr) -> bool:
@@ -250,7 +261,9 @@ def test_cloudevent_entry_points_are_exactly_the_firestore_triggers() -> None:
     dynamic = first_function_body().get("dynamic", [])
     blocks = [block["event_trigger"] for block in dynamic if "event_trigger" in block]
     assert len(blocks) == 1, "the function resource needs one dynamic event_trigger block"
-    assert "local.firestore_triggers" in blocks[0]["for_each"], "event_trigger must come from local.firestore_triggers"
+    assert "local.firestore_triggers" in blocks[0]["for_each"], (
+        "event_trigger must come from local.firestore_triggers"
+    )
 
 
 def test_appointment_trigger_matches_the_documents_and_retries() -> None:
@@ -261,7 +274,9 @@ def test_appointment_trigger_matches_the_documents_and_retries() -> None:
     assert content["retry_policy"] == "RETRY_POLICY_RETRY", "a failed delivery must be retried"
     filters = {f["attribute"]: f for f in content["event_filters"]}
     assert set(filters) >= {"database", "document"}
-    assert filters["document"].get("operator") == "match-path-pattern", "the document filter is a path pattern"
+    assert filters["document"].get("operator") == "match-path-pattern", (
+        "the document filter is a path pattern"
+    )
 
 
 def test_functions_are_sized_on_purpose() -> None:
@@ -269,7 +284,12 @@ def test_functions_are_sized_on_purpose() -> None:
         for knob in ("memory", "timeout_seconds", "concurrency", "max_instances"):
             assert knob in spec, f"function {name} does not set {knob}"
     service = first(first_function_body()["service_config"])
-    for setting in ("available_memory", "timeout_seconds", "max_instance_request_concurrency", "max_instance_count"):
+    for setting in (
+        "available_memory",
+        "timeout_seconds",
+        "max_instance_request_concurrency",
+        "max_instance_count",
+    ):
         assert setting in service, f"service_config does not set {setting}"
 
 
@@ -307,7 +327,9 @@ def test_queues_retry_with_bounded_backoff_under_calendar_quota() -> None:
 
 
 def test_secrets_of_the_code_exist() -> None:
-    wanted = {value for name, value in vars(config).items() if name.startswith("SECRET_") and isinstance(value, str)}
+    wanted = {
+        value for name, value in vars(config).items() if name.startswith("SECRET_") and isinstance(value, str)
+    }
     assert wanted, "shared/config.py names no SECRET_* constants"
     defined: set[str] = set()
     for body in resources("google_secret_manager_secret").values():
@@ -321,8 +343,12 @@ def test_functions_read_only_defined_secrets_and_enqueue_only_defined_queues() -
     secrets = set(resolve("${local.secrets}"))
     queues = {str(resolve(body["name"])) for body in resources("google_cloud_tasks_queue").values()}
     for name, spec in function_specs().items():
-        assert set(spec["secrets"]) <= secrets, f"{name} is granted unknown secrets {set(spec['secrets']) - secrets}"
-        assert set(spec["enqueues"]) <= queues, f"{name} enqueues to unknown queues {set(spec['enqueues']) - queues}"
+        assert set(spec["secrets"]) <= secrets, (
+            f"{name} is granted unknown secrets {set(spec['secrets']) - secrets}"
+        )
+        assert set(spec["enqueues"]) <= queues, (
+            f"{name} enqueues to unknown queues {set(spec['enqueues']) - queues}"
+        )
 
 
 def test_every_environment_variable_the_code_reads_is_set() -> None:
@@ -401,7 +427,9 @@ def test_scheduled_functions_are_called_with_oidc() -> None:
     scheduled = instances(jobs)
     assert set(scheduled) == {"renew_channels", "reconcile_links"}
     for name in scheduled:
-        assert specs[name]["invoker"] == "scheduler", f"{name} is scheduled but not invokable by the scheduler"
+        assert specs[name]["invoker"] == "scheduler", (
+            f"{name} is scheduled but not invokable by the scheduler"
+        )
     oidc = first(first(jobs["http_target"])["oidc_token"])
     assert oidc["service_account_email"] == "${google_service_account.invoker.email}"
 
@@ -462,7 +490,9 @@ def test_bundle_holds_only_what_runs() -> None:
     assert {"main.py", "requirements.txt"} <= bundle
     assert any(name.startswith("functions/") for name in bundle)
     assert any(name.startswith("shared/") for name in bundle)
-    stray = {name for name in bundle if not re.match(r"(main\.py|requirements\.txt|functions/|shared/)", name)}
+    stray = {
+        name for name in bundle if not re.match(r"(main\.py|requirements\.txt|functions/|shared/)", name)
+    }
     assert not stray, f"files outside the runtime code in the bundle: {sorted(stray)}"
     assert not {name for name in bundle if "__pycache__" in name or name.endswith(".pyc")}
 
@@ -470,7 +500,11 @@ def test_bundle_holds_only_what_runs() -> None:
 @pytest.mark.skipif(shutil.which("gcloud") is None, reason="gcloud is not installed")
 def test_gcloudignore_and_terraform_bundle_agree() -> None:
     listed = subprocess.run(
-        ["gcloud", "meta", "list-files-for-upload", str(ROOT)], capture_output=True, text=True, check=True, timeout=120
+        ["gcloud", "meta", "list-files-for-upload", str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     ).stdout
     uploaded = {line.strip() for line in listed.splitlines() if line.strip()}
     bundle = terraform_bundle()

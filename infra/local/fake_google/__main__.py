@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     _configure_logging()
     server = make_server(args.host, args.port, create_app(), threaded=True)
     logging.getLogger(__name__).info(
-        "fake Google listening", extra={"url": f"http://{args.host}:{args.port}"}
+        "fake Google listening", extra={"url": f"http://{args.host}:{server.port}"}
     )
     try:
         server.serve_forever()

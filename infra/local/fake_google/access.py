@@ -101,7 +101,9 @@ def api_method(blueprint: Blueprint, method_id: str) -> Callable[[Callable[..., 
         @functools.wraps(view)
         def wrapper(**path_params: str) -> Any:
             caller = authorize(method_id)
-            return view(caller, **path_params)
+            # One API call at a time sees and changes the state: a call is atomic, as each is at Google.
+            with current().store.lock:
+                return view(caller, **path_params)
 
         blueprint.add_url_rule(method.flask_rule, endpoint, wrapper, methods=[method.http_method])
         METHOD_BY_ENDPOINT[f"{blueprint.name}.{endpoint}"] = method_id

@@ -109,22 +109,27 @@ class OAuthError(Exception):
 
 
 def bad_request(message: str, reason: str = "badRequest", **kw: Any) -> GoogleApiError:
+    """400 with a reason of choice (`badRequest` by default)."""
     return GoogleApiError(400, reason, message, **kw)
 
 
 def invalid(message: str, **kw: Any) -> GoogleApiError:
+    """400 `invalid`: a value the API does not accept."""
     return GoogleApiError(400, "invalid", message, **kw)
 
 
 def required(message: str, **kw: Any) -> GoogleApiError:
+    """400 `required`: a missing field or parameter."""
     return GoogleApiError(400, "required", message, **kw)
 
 
 def parse_error() -> GoogleApiError:
+    """400 `parseError`: the body is not a JSON object."""
     return GoogleApiError(400, "parseError", "Parse Error")
 
 
 def time_range_empty(location: str) -> GoogleApiError:
+    """400 `timeRangeEmpty` (domain `calendar`), as the errors guide shows it."""
     return GoogleApiError(
         400,
         "timeRangeEmpty",
@@ -136,6 +141,7 @@ def time_range_empty(location: str) -> GoogleApiError:
 
 
 def unauthenticated(missing: bool = False) -> GoogleApiError:
+    """401: no credentials (`required`) or invalid/expired ones (`authError`)."""
     return GoogleApiError(
         401,
         "required" if missing else "authError",
@@ -148,6 +154,7 @@ def unauthenticated(missing: bool = False) -> GoogleApiError:
 
 
 def insufficient_permissions(method_id: str) -> GoogleApiError:
+    """403 `insufficientPermissions`: the token's scopes do not cover the method."""
     return GoogleApiError(
         403,
         "insufficientPermissions",
@@ -168,24 +175,29 @@ def insufficient_permissions(method_id: str) -> GoogleApiError:
 
 
 def not_found() -> GoogleApiError:
+    """404 `notFound`."""
     return GoogleApiError(404, "notFound", "Not Found")
 
 
 def duplicate() -> GoogleApiError:
+    """409 `duplicate`: an event with that id exists (cancelled ones too)."""
     return GoogleApiError(409, "duplicate", "The requested identifier already exists.")
 
 
 def deleted() -> GoogleApiError:
+    """410 `deleted`: the event is already cancelled."""
     return GoogleApiError(410, "deleted", "Resource has been deleted")
 
 
 def full_sync_required() -> GoogleApiError:
+    """410 `fullSyncRequired`: the sync token is no longer honoured."""
     return GoogleApiError(
         410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required.", domain="calendar"
     )
 
 
 def precondition_failed() -> GoogleApiError:
+    """412 `conditionNotMet`: If-Match names a stale etag."""
     return GoogleApiError(
         412,
         "conditionNotMet",
@@ -201,6 +213,7 @@ def rate_limited(status: int) -> GoogleApiError:
 
 
 def backend_error(status: int) -> GoogleApiError:
+    """5xx `backendError`."""
     if status == 503:
         return GoogleApiError(503, "backendError", "The service is currently unavailable.")
     if status == 500:

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
 from . import times
-from .errors import GoogleApiError, invalid, required, time_range_empty
+from .errors import invalid, required, time_range_empty
 from .store import CalendarRecord, EventRecord
 
 # Event fields a client may write and that the fake keeps as given (besides start/end/status/id).
@@ -256,10 +256,3 @@ def matches_text(resource: dict[str, Any], query: str) -> bool:
     """A case-insensitive match of every term of `q` in summary, description or location."""
     haystack = " ".join(str(resource.get(k, "")) for k in ("summary", "description", "location")).lower()
     return all(term in haystack for term in query.lower().split())
-
-
-def check_event_body(body: dict[str, Any]) -> GoogleApiError | None:
-    """An error for a body that is not an object (the API wants a JSON object), else None."""
-    if not isinstance(body, dict):
-        return GoogleApiError(400, "parseError", "Parse Error")
-    return None
