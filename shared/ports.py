@@ -216,6 +216,8 @@ class LinkStore(Protocol):
 
     def event_link(self, link: SyncLink, appointment_id: str) -> EventLink | None: ...
 
+    def event_link_by_event(self, link: SyncLink, event_id: str) -> EventLink | None: ...
+
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
     ) -> None:

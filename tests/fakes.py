@@ -214,6 +214,11 @@ class MemoryLinkStore:
     def event_link(self, link: SyncLink, appointment_id: str) -> EventLink | None:
         return self.event_links.get((link.id, appointment_id))
 
+    def event_link_by_event(self, link: SyncLink, event_id: str) -> EventLink | None:
+        return next(
+            (e for (lid, _), e in self.event_links.items() if lid == link.id and e.event_id == event_id), None
+        )
+
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
     ) -> None:
@@ -349,8 +354,11 @@ class MemoryCalendar:
         self.calls.append("events.list")
         events = self.calendars[calendar_id].values()
         since = int(sync_token[1:]) if sync_token else 0
+        # As Google does, a deleted event is listed with its id, status and etag only.
         changed = [
-            {k: v for k, v in e.items() if k != "_seq"}
+            {k: v for k, v in e.items() if k in ("id", "status", "etag")}
+            if e["status"] == "cancelled"
+            else {k: v for k, v in e.items() if k != "_seq"}
             for e in events
             if e["_seq"] > since and (sync_token or e["status"] != "cancelled")
         ]

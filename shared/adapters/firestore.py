@@ -297,6 +297,15 @@ class FirestoreLinkStore:
         snapshot = self._link(link.clinic_id, link.id).collection(EVENT_LINKS).document(appointment_id).get()
         return codec.event_link_from(snapshot.to_dict() or {}) if snapshot.exists else None
 
+    def event_link_by_event(self, link: SyncLink, event_id: str) -> EventLink | None:
+        query = (
+            self._link(link.clinic_id, link.id)
+            .collection(EVENT_LINKS)
+            .where(filter=FieldFilter("eventId", "==", event_id))
+            .limit(1)
+        )
+        return next((codec.event_link_from(s.to_dict() or {}) for s in query.stream()), None)
+
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
     ) -> None:

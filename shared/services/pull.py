@@ -147,10 +147,7 @@ class PullService:
         push_back: list[str] = []
         recorded_now: list[EventLink] = []
         for event in items:
-            appointment_id = appointment_id_of(event, link.clinic_id) or appointment_id_for_event(
-                link.calendar_id, str(event.get("id"))
-            )
-            recorded = self.links.event_link(link, appointment_id)
+            appointment_id, recorded = self._identify(link, event)
             try:
                 appointment = self.directory.appointment(link.clinic_id, appointment_id)
                 clinic_hash = self._hash(link, clinic, appointment)
@@ -173,6 +170,21 @@ class PullService:
         if recorded_now:
             self.links.record_event_links(link, recorded_now, None)
         return PullReport(len(items), applied, len(push_back), conflicts), push_back
+
+    def _identify(self, link: SyncLink, event: dict[str, Any]) -> tuple[str, EventLink | None]:
+        """The appointment an event stands for, and what we recorded of it.
+
+        Deleted events come back with no extended properties, so an event without them is looked up by
+        its id among the events we recorded; one never seen is named after its calendar and id.
+        """
+        assert link.calendar_id
+        appointment_id = appointment_id_of(event, link.clinic_id)
+        if appointment_id is None:
+            recorded = self.links.event_link_by_event(link, str(event.get("id")))
+            if recorded is not None:
+                return recorded.appointment_id, recorded
+            appointment_id = appointment_id_for_event(link.calendar_id, str(event.get("id")))
+        return appointment_id, self.links.event_link(link, appointment_id)
 
     @staticmethod
     def _adopts(event: dict[str, Any], baseline: bool, since: datetime | None) -> bool:
