@@ -66,7 +66,7 @@ bench: install
 	$(PY) -m tests.bench $(if $(BENCH_FULL),--full,)
 
 soak: install
-	SOAK_OPS=$${SOAK_OPS:-10000} $(PY) -m pytest -m soak -s tests/soak
+	SOAK_OPS=$${SOAK_OPS:-10000} $(PY) -m pytest -m soak -s -p no:logging tests/integration/test_convergence.py
 
 clean:
 	rm -rf $(VENV) $(TASKS_VENV) $(CHECKOV_VENV) .local reports .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -20,6 +21,10 @@ from shared.domain.errors import DomainError, InvalidRequest
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+# Ids the clinic app gives us become Firestore document ids: none may be ".", ".." or a reserved "__*__".
+# Compiled, so that pydantic checks it with Python's `re` (its default engine has no look-ahead).
+DOCUMENT_ID = re.compile(r"^(?!\.\.?$)(?!__.*__$)[A-Za-z0-9_.:-]+$")
+ANY_DOCUMENT_ID = re.compile(r"^(?!\.\.?$)(?!__.*__$)[^/]+$")
 M = TypeVar("M", bound=BaseModel)
 Reply = ResponseReturnValue
 

@@ -10,20 +10,18 @@ import flask
 import functions_framework
 from pydantic import Field, HttpUrl
 
-from functions.http import Reply, Request, json_body, json_endpoint, ok, query_args
+from functions.http import DOCUMENT_ID, Reply, Request, json_body, json_endpoint, ok, query_args
 from functions.views import link_view
 from shared.bootstrap import services
 
-Id = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+Id = Field(min_length=1, max_length=128, pattern=DOCUMENT_ID)
 
 
 class StartRequest(Request):
     clinicId: str = Id
     centerId: str = Id
     userId: str = Id
-    professionalId: str | None = Field(
-        default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$"
-    )
+    professionalId: str | None = Field(default=None, min_length=1, max_length=128, pattern=DOCUMENT_ID)
     bidirectional: bool = False
     returnUrl: HttpUrl | None = None
 

@@ -9,14 +9,14 @@ import functions_framework
 from cloudevents.http.event import CloudEvent
 from pydantic import Field
 
-from functions.http import Reply, Request, error, json_body, json_endpoint, ok
+from functions.http import ANY_DOCUMENT_ID, DOCUMENT_ID, Reply, Request, error, json_body, json_endpoint, ok
 from shared.adapters.document_events import decode_document_event
 from shared.bootstrap import services
 from shared.services.push import AppointmentWrite, RetryLater
 
 log = logging.getLogger(__name__)
 
-Id = Field(min_length=1, max_length=128)
+Id = Field(min_length=1, max_length=128, pattern=DOCUMENT_ID)
 
 
 @functions_framework.cloud_event
@@ -35,7 +35,8 @@ def on_appointment_written(event: CloudEvent) -> None:
 class PushTask(Request):
     clinicId: str = Id
     linkId: str = Id
-    appointmentId: str | None = Field(default=None, min_length=1, max_length=128)
+    # Appointment ids come from the document paths of the clinic app, which may use any character but "/".
+    appointmentId: str | None = Field(default=None, min_length=1, max_length=128, pattern=ANY_DOCUMENT_ID)
     backfill: bool = False
 
 

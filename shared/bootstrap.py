@@ -60,13 +60,13 @@ class Services:
     def directory(self) -> ClinicDirectory:
         from shared.adapters.firestore import FirestoreDirectory
 
-        return FirestoreDirectory(self.db)
+        return FirestoreDirectory(self.db, cache_seconds=self.settings.cache_seconds)
 
     @cached_property
     def links(self) -> LinkStore:
         from shared.adapters.firestore import FirestoreLinkStore
 
-        return FirestoreLinkStore(self.db)
+        return FirestoreLinkStore(self.db, cache_seconds=self.settings.cache_seconds)
 
     @cached_property
     def notifier(self) -> Notifier:

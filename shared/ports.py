@@ -111,7 +111,9 @@ class CalendarGateway(Protocol):
 
     def list_events(
         self, calendar_id: str, *, sync_token: str | None, time_min: datetime | None, page_token: str | None
-    ) -> EventPage: ...
+    ) -> EventPage:
+        """Changes since `sync_token`, or (without one) every event from `time_min`, cancelled ones too."""
+        ...
 
     def watch(
         self, calendar_id: str, channel_id: str, token: str, address: str, ttl_seconds: int
@@ -136,6 +138,14 @@ class OAuthState:
     link_id: str
     code_verifier: str
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class KnownCalendar:
+    """The calendar this service created in a Google account, and when it was last pulled."""
+
+    calendar_id: str
+    last_pull_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -210,9 +220,9 @@ class LinkStore(Protocol):
 
     def encrypted_token(self, link_id: str) -> Mapping[str, Any] | None: ...
 
-    def remembered_calendar(self, account: str) -> str | None: ...
+    def remembered_calendar(self, account: str) -> KnownCalendar | None: ...
 
-    def remember_calendar(self, account: str, calendar_id: str) -> None: ...
+    def remember_calendar(self, account: str, calendar: KnownCalendar) -> None: ...
 
     def event_link(self, link: SyncLink, appointment_id: str) -> EventLink | None: ...
 

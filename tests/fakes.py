@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from shared.ports import (
     EventPage,
     GoogleError,
     Grant,
+    KnownCalendar,
     Notice,
     OAuthState,
     PreconditionFailed,
@@ -37,19 +39,25 @@ class FixedClock:
 
 
 class RecordingQueue:
-    """TaskQueue that keeps tasks (deduplicated by name, like Cloud Tasks) for the test to run."""
+    """TaskQueue that keeps tasks (deduplicated by name, like Cloud Tasks) for the test to run.
+
+    Thread-safe: webhook deliveries enqueue from the fake Google's notification thread.
+    """
 
     def __init__(self) -> None:
         self.tasks: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
 
     def enqueue(self, queue: str, name: str, payload: Mapping[str, Any], delay_seconds: float = 0) -> bool:
-        if name in self.tasks:
-            return False
-        self.tasks[name] = (queue, dict(payload))
-        return True
+        with self._lock:
+            if name in self.tasks:
+                return False
+            self.tasks[name] = (queue, dict(payload))
+            return True
 
     def take(self) -> list[tuple[str, dict[str, Any]]]:
-        tasks, self.tasks = list(self.tasks.values()), {}
+        with self._lock:
+            tasks, self.tasks = list(self.tasks.values()), {}
         return tasks
 
 
@@ -111,7 +119,7 @@ class MemoryLinkStore:
     states: dict[str, OAuthState] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    calendars: dict[str, str] = field(default_factory=dict)
+    calendars: dict[str, KnownCalendar] = field(default_factory=dict)
     event_links: dict[tuple[str, str], EventLink] = field(default_factory=dict)
     channels: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -205,11 +213,11 @@ class MemoryLinkStore:
     def encrypted_token(self, link_id: str) -> Mapping[str, Any] | None:
         return self.secrets.get(link_id)
 
-    def remembered_calendar(self, account: str) -> str | None:
+    def remembered_calendar(self, account: str) -> KnownCalendar | None:
         return self.calendars.get(account)
 
-    def remember_calendar(self, account: str, calendar_id: str) -> None:
-        self.calendars[account] = calendar_id
+    def remember_calendar(self, account: str, calendar: KnownCalendar) -> None:
+        self.calendars[account] = calendar
 
     def event_link(self, link: SyncLink, appointment_id: str) -> EventLink | None:
         return self.event_links.get((link.id, appointment_id))
@@ -326,7 +334,9 @@ class MemoryCalendar:
         event.update(changes, etag=self._etag())
         return self._touch(event)
 
-    def user_create(self, calendar_id: str, event_id: str, summary: str, start: str, end: str) -> None:
+    def user_create(
+        self, calendar_id: str, event_id: str, summary: str, start: str, end: str, updated: str | None = None
+    ) -> None:
         self.calendars[calendar_id][event_id] = self._touch(
             {
                 "id": event_id,
@@ -335,7 +345,7 @@ class MemoryCalendar:
                 "start": {"dateTime": start},
                 "end": {"dateTime": end},
                 "etag": self._etag(),
-                "updated": "2026-11-25T10:00:00+00:00",
+                "updated": updated or self.clock.now().isoformat(),
             }
         )
 
@@ -360,7 +370,7 @@ class MemoryCalendar:
             if e["status"] == "cancelled"
             else {k: v for k, v in e.items() if k != "_seq"}
             for e in events
-            if e["_seq"] > since and (sync_token or e["status"] != "cancelled")
+            if e["_seq"] > since
         ]
         latest = max((e["_seq"] for e in events), default=0)
         return EventPage(items=changed, next_sync_token=f"s{latest}")

@@ -1,12 +1,13 @@
 """The whole project on one machine: `make run` runs `python -m infra.local.stack` in the foreground.
 
 It starts the Firestore emulator, the Cloud Tasks emulator (with the functions' queues), the fake Google,
-every function behind one functions-framework server and the Firestore-trigger bridge, writes the demo
-clinic, and prints where each part listens. Ctrl-C or SIGTERM stops every process it started. Each
-part's output goes to `.local/logs/<part>.log`.
+every function behind one functions-framework server, the Firestore-trigger bridge and the console,
+writes the demo clinic, and prints where each part listens. Ctrl-C or SIGTERM stops every process it
+started. Each part's output goes to `.local/logs/<part>.log`.
 
 Ports default to the fixed local addresses and move with FUNCTIONS_PORT, FAKE_GOOGLE_PORT,
-FIRESTORE_PORT, TASKS_PORT (see infra/local/environment.py). Tests start the same stack on free ports:
+FIRESTORE_PORT, TASKS_PORT, CONSOLE_PORT (see infra/local/environment.py). Tests start the same stack
+on free ports:
 
     with LocalStack(LocalPorts.free(), log_dir=tmp_path) as stack:
         requests.get(stack.function_url("list_links"), ...)
@@ -87,6 +88,10 @@ class LocalStack:
             "bridge",
             [python, "-m", "infra.local.bridge", "--target", self.function_url("on_appointment_written")],
         )
+        self.console = self._child(
+            "console",
+            [python, "-m", "infra.local.console", "--host", HOST, "--port", str(self.ports.console)],
+        )
         self._started: list[ChildProcess | FirestoreEmulator | TasksEmulator] = []
 
     def _child(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ChildProcess:
@@ -120,7 +125,7 @@ class LocalStack:
 
         try:
             # Independent parts start together; each is waited for only when something needs it.
-            for part in (self.firestore, self.tasks, self.fake_google, self.functions):
+            for part in (self.firestore, self.tasks, self.fake_google, self.functions, self.console):
                 part.start()
                 self._started.append(part)
             self.firestore.wait_ready(left())
@@ -130,6 +135,7 @@ class LocalStack:
             self.fake_google.wait_ready(lambda: port_open(HOST, self.ports.fake_google), left())
             self.functions.wait_ready(self._functions_answer, left())
             self.bridge.wait_ready(self._bridge_ready, left())
+            self.console.wait_ready(lambda: port_open(HOST, self.ports.console), left())
             if self.demo_data:
                 self._write_demo_data(left())
         except BaseException:
@@ -168,7 +174,14 @@ class LocalStack:
                 log.exception("could not stop a part of the stack")
 
     def _parts(self) -> list[ChildProcess]:
-        parts = [self.firestore.child, self.tasks.child, self.fake_google, self.functions, self.bridge]
+        parts = [
+            self.firestore.child,
+            self.tasks.child,
+            self.fake_google,
+            self.functions,
+            self.bridge,
+            self.console,
+        ]
         return [part for part in parts if part is not None]
 
     def children(self) -> list[ChildProcess]:
@@ -191,6 +204,7 @@ class LocalStack:
             ("Firestore emulator", self.firestore.host, self.firestore.log_path),
             ("Cloud Tasks emulator", self.tasks.host, self.tasks.log_path),
             ("Trigger bridge", "appointments -> /on_appointment_written", self.bridge.log_path),
+            ("Console", f"{self.ports.console_url}/", self.console.log_path),
         ]
         width = max(len(name) for name, _, _ in rows)
         address_width = max(len(address) for _, address, _ in rows)

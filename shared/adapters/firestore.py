@@ -21,11 +21,12 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.adapters import firestore_codec as codec
+from shared.adapters.ttl_cache import TtlCache
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Professional, User
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.link import Channel, SyncLink, email_key, user_key
 from shared.domain.planner import EventLink
-from shared.ports import Notice, OAuthState
+from shared.ports import KnownCalendar, Notice, OAuthState
 
 LINKS = "syncLinks"
 EVENT_LINKS = "eventLinks"
@@ -37,10 +38,15 @@ CHANNELS = "channels"
 
 
 class FirestoreDirectory:
-    """ClinicDirectory over the clinic app's documents."""
+    """ClinicDirectory over the clinic app's documents.
 
-    def __init__(self, db: firestore.Client) -> None:
+    A clinic's own document (its name and privacy settings) is reused for `cache_seconds` by an instance:
+    every push reads it, and it changes rarely.
+    """
+
+    def __init__(self, db: firestore.Client, cache_seconds: float = 0) -> None:
         self.db = db
+        self._clinics: TtlCache[str, Clinic] = TtlCache(cache_seconds)
 
     def _clinic(self, clinic_id: str) -> firestore.DocumentReference:
         return self.db.collection("clinics").document(clinic_id)
@@ -50,8 +56,11 @@ class FirestoreDirectory:
         return snapshot.to_dict() if snapshot.exists else None
 
     def clinic(self, clinic_id: str) -> Clinic | None:
-        doc = self._get(self._clinic(clinic_id))
-        return codec.clinic_from(clinic_id, doc) if doc is not None else None
+        def read() -> Clinic | None:
+            doc = self._get(self._clinic(clinic_id))
+            return codec.clinic_from(clinic_id, doc) if doc is not None else None
+
+        return self._clinics.get(clinic_id, read)
 
     def center(self, clinic_id: str, center_id: str) -> Center | None:
         doc = self._get(self._clinic(clinic_id).collection("centers").document(center_id))
@@ -115,10 +124,16 @@ class FirestoreDirectory:
 
 
 class FirestoreLinkStore:
-    """LinkStore: our own documents, with transactions where a rule must hold under concurrency."""
+    """LinkStore: our own documents, with transactions where a rule must hold under concurrency.
 
-    def __init__(self, db: firestore.Client) -> None:
+    A link's sealed refresh token is reused for `cache_seconds` by an instance (every push and pull needs
+    it; it is written once, when the link is claimed). Callers check the link's status first, so a token
+    kept after the link ended is never used for it.
+    """
+
+    def __init__(self, db: firestore.Client, cache_seconds: float = 0) -> None:
         self.db = db
+        self._sealed_tokens: TtlCache[str, Mapping[str, Any]] = TtlCache(cache_seconds)
 
     def _link(self, clinic_id: str, link_id: str) -> firestore.DocumentReference:
         return self.db.collection("clinics").document(clinic_id).collection(LINKS).document(link_id)
@@ -262,6 +277,7 @@ class FirestoreLinkStore:
             transaction.set(self._link(link.clinic_id, link.id), codec.link_to(link))
 
         claim(self.db.transaction())
+        self._sealed_tokens.forget(link.id)
 
     def release(self, link: SyncLink) -> None:
         refs = [self.db.collection(KEYS).document(user_key(link.clinic_id, link.user_id))]
@@ -281,17 +297,26 @@ class FirestoreLinkStore:
             transaction.set(self._link(link.clinic_id, link.id), codec.link_to(link))
 
         release(self.db.transaction())
+        self._sealed_tokens.forget(link.id)
 
     def encrypted_token(self, link_id: str) -> Mapping[str, Any] | None:
-        snapshot = self.db.collection(SECRETS).document(link_id).get()
-        return (snapshot.to_dict() or {}).get("refreshToken") if snapshot.exists else None
+        def read() -> Mapping[str, Any] | None:
+            snapshot = self.db.collection(SECRETS).document(link_id).get()
+            return (snapshot.to_dict() or {}).get("refreshToken") if snapshot.exists else None
 
-    def remembered_calendar(self, account: str) -> str | None:
+        return self._sealed_tokens.get(link_id, read)
+
+    def remembered_calendar(self, account: str) -> KnownCalendar | None:
         snapshot = self.db.collection(ACCOUNTS).document(account).get()
-        return (snapshot.to_dict() or {}).get("calendarId") if snapshot.exists else None
+        doc = snapshot.to_dict() or {}
+        if not doc.get("calendarId"):
+            return None
+        return KnownCalendar(doc["calendarId"], codec.aware(doc.get("lastPullAt")))
 
-    def remember_calendar(self, account: str, calendar_id: str) -> None:
-        self.db.collection(ACCOUNTS).document(account).set({"calendarId": calendar_id})
+    def remember_calendar(self, account: str, calendar: KnownCalendar) -> None:
+        self.db.collection(ACCOUNTS).document(account).set(
+            {"calendarId": calendar.calendar_id, "lastPullAt": calendar.last_pull_at}
+        )
 
     def event_link(self, link: SyncLink, appointment_id: str) -> EventLink | None:
         snapshot = self._link(link.clinic_id, link.id).collection(EVENT_LINKS).document(appointment_id).get()

@@ -21,7 +21,7 @@ from shared.domain.link import Channel, LinkStatus, SyncLink
 from shared.domain.planner import EventLink
 
 
-def _aware(value: Any) -> datetime | None:
+def aware(value: Any) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, datetime):
@@ -60,7 +60,7 @@ def user_from(clinic_id: str, user_id: str, doc: Mapping[str, Any]) -> User:
 
 def appointment_from(clinic_id: str, appointment_id: str, doc: Mapping[str, Any]) -> Appointment:
     """An appointment document as the domain sees it; InvalidRequest when it is malformed."""
-    start, end = _aware(doc.get("start")), _aware(doc.get("end"))
+    start, end = aware(doc.get("start")), aware(doc.get("end"))
     professional_id, center_id = doc.get("professionalId"), doc.get("centerId")
     if start is None or end is None or not isinstance(professional_id, str) or not isinstance(center_id, str):
         raise InvalidRequest(
@@ -124,6 +124,7 @@ def link_to(link: SyncLink) -> dict[str, Any]:
         "syncToken": link.sync_token,
         "conflicts": link.conflicts,
         "reason": link.reason,
+        "adoptSince": link.adopt_since,
     }
 
 
@@ -137,23 +138,24 @@ def link_from(doc: Mapping[str, Any]) -> SyncLink:
         professional_id=doc["professionalId"],
         bidirectional=bool(doc.get("bidirectional")),
         status=LinkStatus(doc["status"]),
-        created_at=_aware(doc.get("createdAt")) or datetime.fromtimestamp(0, UTC),
+        created_at=aware(doc.get("createdAt")) or datetime.fromtimestamp(0, UTC),
         google_email=doc.get("googleEmail"),
         calendar_id=doc.get("calendarId"),
         return_url=doc.get("returnUrl"),
-        activated_at=_aware(doc.get("activatedAt")),
+        activated_at=aware(doc.get("activatedAt")),
         approved_by=doc.get("approvedBy"),
-        last_push_at=_aware(doc.get("lastPushAt")),
-        last_pull_at=_aware(doc.get("lastPullAt")),
+        last_push_at=aware(doc.get("lastPushAt")),
+        last_pull_at=aware(doc.get("lastPullAt")),
         last_error=doc.get("lastError"),
         channel=(
-            Channel(channel["id"], channel["resourceId"], _aware(channel["expiresAt"]) or datetime.now(UTC))
+            Channel(channel["id"], channel["resourceId"], aware(channel["expiresAt"]) or datetime.now(UTC))
             if channel
             else None
         ),
         sync_token=doc.get("syncToken"),
         conflicts=int(doc.get("conflicts") or 0),
         reason=doc.get("reason"),
+        adopt_since=aware(doc.get("adoptSince")),
     )
 
 
@@ -175,5 +177,5 @@ def event_link_from(doc: Mapping[str, Any]) -> EventLink:
         etag=doc.get("etag"),
         content_hash=doc.get("contentHash"),
         deleted=bool(doc.get("deleted")),
-        synced_at=_aware(doc.get("syncedAt")),
+        synced_at=aware(doc.get("syncedAt")),
     )

@@ -241,8 +241,11 @@ class GoogleCalendarGateway:
         }
         if sync_token:
             params["syncToken"] = sync_token  # Google refuses timeMin and friends beside a sync token
-        elif time_min is not None:
-            params["timeMin"] = time_min.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        else:
+            # A full sync must see cancellations too: one missed here would never come back incrementally.
+            params["showDeleted"] = True
+            if time_min is not None:
+                params["timeMin"] = time_min.astimezone(UTC).isoformat().replace("+00:00", "Z")
         answer = self._run(self.api.events().list(**params), listing=True)
         return EventPage(
             items=list(answer.get("items", [])),

@@ -62,6 +62,9 @@ class SyncLink:
     sync_token: str | None = None
     conflicts: int = 0
     reason: str | None = None
+    # Events changed in Google after this instant are new even in a first full sync: the last pull of the
+    # same calendar under a previous link, so that a redo does not miss what happened in between.
+    adopt_since: datetime | None = None
     history: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
     @property

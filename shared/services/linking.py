@@ -18,6 +18,7 @@ from shared.ports import (
     ClinicDirectory,
     Clock,
     GoogleError,
+    KnownCalendar,
     LinkStore,
     Notifier,
     OAuthClient,
@@ -196,11 +197,12 @@ class LinkingService:
         now = self.clock.now()
         try:
             gateway = self.access.gateway(link)
-            calendar_id = self._calendar(link, gateway)
+            calendar = self._calendar(link, gateway)
             active = link.moved(
                 LinkStatus.ACTIVE,
                 now,
-                calendar_id=calendar_id,
+                calendar_id=calendar.calendar_id,
+                adopt_since=calendar.last_pull_at,
                 activated_at=now,
                 last_error=None,
                 reason=None,
@@ -233,17 +235,18 @@ class LinkingService:
         log.info("link active", extra={"linkId": link.id, "bidirectional": link.bidirectional})
         return active
 
-    def _calendar(self, link: SyncLink, gateway: CalendarGateway) -> str:
+    def _calendar(self, link: SyncLink, gateway: CalendarGateway) -> KnownCalendar:
+        """The calendar we created in this account before (a redo adopts it), or a new one."""
         assert link.google_email
         account = account_key(link.google_email)
         known = self.links.remembered_calendar(account)
-        if known and gateway.calendar_exists(known):
+        if known and gateway.calendar_exists(known.calendar_id):
             return known
         center = self.directory.center(link.clinic_id, link.center_id)
         time_zone = center.time_zone if center else "UTC"
-        calendar_id = gateway.create_calendar(self.settings.calendar_name, time_zone)
-        self.links.remember_calendar(account, calendar_id)
-        return calendar_id
+        created = KnownCalendar(gateway.create_calendar(self.settings.calendar_name, time_zone))
+        self.links.remember_calendar(account, created)
+        return created
 
     def retry_activations(self) -> int:
         """Activate approved links whose activation failed for a transient reason (scheduled upkeep)."""
@@ -264,6 +267,12 @@ class LinkingService:
         disabled = link.moved(LinkStatus.DISABLED, self.clock.now(), channel=None)
         self.channels.stop(link)
         self.links.release(disabled)
+        if link.calendar_id and link.google_email:
+            # A later link of this account adopts the calendar, and what changed there since this pull.
+            last_pull = link.last_pull_at or link.adopt_since or link.activated_at
+            self.links.remember_calendar(
+                account_key(link.google_email), KnownCalendar(link.calendar_id, last_pull)
+            )
         log.info("link disabled", extra={"linkId": link.id, "by": user.id})
         return disabled
 

@@ -83,16 +83,17 @@ class PullService:
             return PullReport(skipped="clinic not found")
         try:
             gateway = self.access.gateway(link)
+            baseline = link.sync_token is None
             try:
                 items, token = self._changes(gateway, link, link.sync_token)
-                since = None if link.sync_token is None else link.last_pull_at
             except SyncTokenExpired:
                 log.info("sync token expired; full sync", extra={"linkId": link.id})
                 items, token = self._changes(gateway, link, None)
-                since = link.last_pull_at
-            report, push_back = self._apply(
-                link, clinic, items, baseline=link.sync_token is None, since=since
-            )
+                baseline = True
+            # Events changed in Google since then are new even in a full sync (a calendar we created has
+            # nothing older of the user's; a redo carries the previous link's last pull).
+            since = link.last_pull_at or link.adopt_since or link.activated_at
+            report, push_back = self._apply(link, clinic, items, baseline=baseline, since=since)
             if push_back:
                 self.push.push(clinic_id, link_id, push_back)
         except AuthRevoked as exc:

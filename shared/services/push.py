@@ -27,6 +27,7 @@ from shared.ports import (
     CalendarGateway,
     ClinicDirectory,
     Clock,
+    GoogleError,
     LinkStore,
     Permanent,
     PreconditionFailed,
@@ -236,7 +237,10 @@ class PushService:
             outcomes = gateway.apply(link.calendar_id, [pending[k] for k in keys])
             retry: dict[str, PushAction] = {}
             for key, outcome in zip(keys, outcomes, strict=True):
-                done, again = self._settle(gateway, link, key, outcome)
+                try:
+                    done, again = self._settle(gateway, link, key, outcome)
+                except GoogleError as error:  # the re-read after a 412 failed: settle it later
+                    done, again, outcome = None, None, replace(outcome, error=error)
                 if done is not None:
                     results.append(done)
                 if again is not None:

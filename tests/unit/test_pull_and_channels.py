@@ -103,10 +103,20 @@ def test_both_sides_changed_the_clinic_wins_and_the_conflict_is_counted(world: W
 def test_first_pull_takes_a_baseline_without_importing_existing_events(world: World) -> None:
     link, google = active_link(world)
     google.user_create(
-        link.calendar_id, "old1", "Antes", "2026-12-02T10:00:00+01:00", "2026-12-02T11:00:00+01:00"
+        link.calendar_id,
+        "old1",
+        "Antes",
+        "2026-12-02T10:00:00+01:00",
+        "2026-12-02T11:00:00+01:00",
+        updated="2026-11-24T10:00:00+00:00",  # before the link was active: not new
+    )
+    world.clock.advance(minutes=1)
+    google.user_create(
+        link.calendar_id, "new1", "Despues", "2026-12-02T12:00:00+01:00", "2026-12-02T13:00:00+01:00"
     )
     world.services.pull.pull("demo", link.id)
-    assert world.directory.pull_writes == []
+    [(created, _)] = world.directory.pull_writes
+    assert world.directory.appointments[("demo", created)].title == "Despues"
     assert world.links.links[link.id].sync_token is not None
 
 

@@ -1,0 +1,87 @@
+"""Our HTTP functions, called as the clinic app's backend calls them (JSON in, JSON out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+HTTP_TIMEOUT = 30  # an approval creates the calendar and a watch channel before it answers
+
+
+class FunctionError(Exception):
+    """A function refused the request: its error code and message (DESIGN.md section 3)."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+class Functions:
+    """oauth_start, approve_link, disable_link and list_links of one functions base URL."""
+
+    def __init__(self, base_url: str, clinic_id: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.clinic_id = clinic_id
+
+    def start_link(
+        self,
+        center_id: str,
+        user_id: str,
+        professional_id: str | None,
+        bidirectional: bool,
+        return_url: str,
+    ) -> dict[str, Any]:
+        """oauth_start: `{linkId, authorizationUrl}`."""
+        body: dict[str, Any] = {
+            "clinicId": self.clinic_id,
+            "centerId": center_id,
+            "userId": user_id,
+            "bidirectional": bidirectional,
+            "returnUrl": return_url,
+        }
+        if professional_id:
+            body["professionalId"] = professional_id
+        return self._call("POST", "oauth_start", json=body)
+
+    def decide(self, center_id: str, master_id: str, link_id: str, approve: bool) -> dict[str, Any]:
+        """approve_link: the master's decision, from the centre the console is acting in."""
+        body = {
+            "clinicId": self.clinic_id,
+            "centerId": center_id,
+            "userId": master_id,
+            "linkId": link_id,
+            "decision": "approve" if approve else "reject",
+        }
+        return dict(self._call("POST", "approve_link", json=body)["link"])
+
+    def disable(self, user_id: str, link_id: str) -> dict[str, Any]:
+        body = {"clinicId": self.clinic_id, "userId": user_id, "linkId": link_id}
+        return dict(self._call("POST", "disable_link", json=body)["link"])
+
+    def links(self, user_id: str) -> list[dict[str, Any]]:
+        """list_links: the user's own links (a master's: every link of the clinic)."""
+        answer = self._call("GET", "list_links", params={"clinicId": self.clinic_id, "userId": user_id})
+        return list(answer["links"])
+
+    def _call(self, method: str, name: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = requests.request(method, f"{self.base_url}/{name}", timeout=HTTP_TIMEOUT, **kwargs)
+        except requests.RequestException as exc:
+            raise FunctionError("unreachable", f"{name} did not answer ({type(exc).__name__})", 503) from None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise FunctionError("bad_answer", f"{name} answered {response.status_code}", response.status_code)
+        if response.status_code >= 400:
+            error = answer.get("error") or {}
+            raise FunctionError(
+                str(error.get("code") or response.status_code),
+                str(error.get("message") or ""),
+                response.status_code,
+            )
+        return answer

@@ -1,0 +1,427 @@
+"""A seeded convergence soak over the real services, the Firestore emulator and the fake Google.
+
+Random operations on both sides (clinic writes; moves, cancellations and creations in Google on two-way
+links; links disabled and redone; grants revoked; access tokens expired; sync tokens invalidated; channels
+expired) run while faults are injected everywhere: Google answers 5xx, 429 and 403 rateLimitExceeded, slowly
+or not at all; CloudEvents and tasks are duplicated, reordered and delayed; notifications and pull tasks are
+dropped. Then the faults stop, the queues drain (reconciliation recovering what was dropped), and the
+calendars must equal the clinic: one event per live appointment, none for the rest, no loop.
+
+Eventarc and Cloud Tasks deliver at least once, so CloudEvents and push tasks are never dropped here;
+Google's notifications are best effort, so they are, and reconciliation must make up for them.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from flask import Flask, request
+from werkzeug.serving import make_server
+
+from shared.domain.errors import DomainError
+from shared.domain.event import PROP_APPOINTMENT
+from shared.domain.link import LinkStatus
+from shared.services.push import RetryLater
+from tests.integration.conftest import FUNCTIONS_URL, Sync
+
+USERS = {"pautrave": ("pau@gmail.com", True), "marina": ("marina@gmail.com", False)}
+GOOGLE_FAULTS = [
+    {"route": "/calendar/v3/", "rate": 0.08, "status": 503},
+    {"route": "/calendar/v3/", "rate": 0.04, "status": 429},
+    {"route": "/calendar/v3/", "rate": 0.04, "status": 403},
+    {"route": "/batch/", "rate": 0.05, "status": 500},
+    {"route": "/calendar/v3/", "rate": 0.02, "status": "timeout", "latencyMs": 50},
+    {"route": "POST /token", "rate": 0.03, "status": 503},
+]
+
+
+@dataclass
+class Figures:
+    ops: int = 0
+    faults: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    diverged: int = 0
+    details: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"ops={self.ops} faults={self.faults} duplicates={self.duplicates} lost={self.lost} "
+            f"diverged={self.diverged}"
+        )
+
+
+class WebhookReceiver:
+    """Google's notifications arrive here (the functions URL of the test settings); some are dropped."""
+
+    def __init__(self, sync: Sync, rng: random.Random, figures: Figures) -> None:
+        self.sync, self.rng, self.figures = sync, rng, figures
+        self.drop_rate = 0.0
+        self.lock = threading.Lock()
+        app = Flask("webhook")
+        app.add_url_rule("/calendar_webhook", view_func=self.receive, methods=["POST"])
+        port = int(FUNCTIONS_URL.rsplit(":", 1)[1])
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def receive(self) -> tuple[str, int]:
+        with self.lock:
+            drop = self.rng.random() < self.drop_rate
+            if drop:
+                self.figures.faults += 1
+        if drop:
+            return "", 200
+        try:
+            self.sync.services.channels.notification(
+                request.headers.get("X-Goog-Channel-ID", ""),
+                request.headers.get("X-Goog-Channel-Token", ""),
+                request.headers.get("X-Goog-Resource-State", ""),
+            )
+        except DomainError:
+            return "", 403
+        return "", 200
+
+    def __enter__(self) -> WebhookReceiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+
+
+class Soak:
+    def __init__(self, sync: Sync, seed: int) -> None:
+        self.sync = sync
+        self.rng = random.Random(seed)
+        self.figures = Figures()
+        self.now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        self.pending_events: list[Callable[[], None]] = []  # CloudEvents not delivered yet
+        self.delayed_tasks: list[tuple[str, dict[str, Any]]] = []
+        self.faulty = True
+        self.counter = 0
+        self.receiver = WebhookReceiver(sync, self.rng, self.figures)
+        self._fire_on_pull_writes()
+
+    def _fire_on_pull_writes(self) -> None:
+        """Every write fires the trigger, the pull's too, as Eventarc does."""
+        directory = self.sync.services.directory
+        write_appointment = directory.write_appointment
+
+        def written(appointment: Any, source_link_id: str) -> None:
+            ref = self.sync.db.document(f"clinics/demo/appointments/{appointment.id}")
+            before = ref.get()
+            write_appointment(appointment, source_link_id)
+            after = ref.get()
+            old = before.to_dict() if before.exists else None
+            self.deliver(lambda: self.sync.trigger(appointment.id, old, after.to_dict(), after.update_time))
+
+        directory.write_appointment = written  # type: ignore[method-assign]
+
+    # --- the world ----------------------------------------------------------------------------------
+    def link_of(self, user: str) -> Any:
+        links = [li for li in self.sync.services.links.links_of_user("demo", user) if li.holds_keys]
+        return links[-1] if links else None
+
+    def ensure_linked(self, user: str) -> None:
+        """Link (again) a user whose link is missing, disabled or lost its grant."""
+        current = self.link_of(user)
+        if current is not None and current.status is LinkStatus.ACTIVE:
+            return
+        if current is not None:
+            self.sync.services.linking.disable("demo", user, current.id)
+        email, two_way = USERS[user]
+        result = self.sync.link(user, email, bidirectional=two_way)
+        if result.link.status is LinkStatus.PENDING_APPROVAL:
+            self.sync.services.linking.decide("demo", "centro-b", "admin", result.link.id, approve=True)
+
+    def appointments(self) -> dict[str, dict[str, Any]]:
+        return {
+            d.id: d.to_dict() or {} for d in self.sync.db.collection("clinics/demo/appointments").stream()
+        }
+
+    def user_api(self, email: str) -> Any:
+        return self.sync.as_user(email)
+
+    # --- operations ---------------------------------------------------------------------------------
+    def clinic_write(self) -> None:
+        existing = self.appointments()
+        choice = self.rng.random()
+        if not existing or choice < 0.35:
+            self.counter += 1
+            appointment_id = f"s{self.counter}"
+            start = self.now + timedelta(days=self.rng.randint(1, 20), hours=self.rng.randint(0, 10))
+            data = {
+                "start": start,
+                "end": start + timedelta(minutes=self.rng.choice([15, 30, 60])),
+                "service": self.rng.choice(["Fisioterapia", "Revisión", None]),
+            }
+        else:
+            appointment_id = self.rng.choice(sorted(existing))
+            data = dict(existing[appointment_id])
+            data.pop("syncSource", None)
+            if choice < 0.6:
+                start = self.now + timedelta(days=self.rng.randint(1, 20), hours=self.rng.randint(0, 10))
+                data.update(start=start, end=start + timedelta(minutes=self.rng.choice([15, 30, 60])))
+            elif choice < 0.75:
+                data["status"] = "cancelled"
+            elif choice < 0.85:
+                self.write_deleted(appointment_id)
+                return
+            else:
+                data["status"] = "scheduled"
+        self.write(appointment_id, data)
+
+    def write(self, appointment_id: str, data: dict[str, Any]) -> None:
+        ref = self.sync.db.document(f"clinics/demo/appointments/{appointment_id}")
+        before = ref.get()
+        fields = {
+            "professionalId": "marina",
+            "centerId": "centro-b",
+            "status": "scheduled",
+            "patientName": "Ana López",
+            **{k: v for k, v in data.items() if v is not None},
+        }
+        ref.set(fields)
+        after = ref.get()
+        old = before.to_dict() if before.exists else None
+        self.deliver(lambda: self.sync.trigger(appointment_id, old, after.to_dict(), after.update_time))
+
+    def write_deleted(self, appointment_id: str) -> None:
+        ref = self.sync.db.document(f"clinics/demo/appointments/{appointment_id}")
+        before = ref.get()
+        ref.delete()
+        when = datetime.now(UTC)
+        self.deliver(lambda: self.sync.trigger(appointment_id, before.to_dict(), None, when))
+
+    def deliver(self, event: Callable[[], None]) -> None:
+        """A CloudEvent: delivered now, later (reordered), or twice."""
+        if not self.faulty:
+            event()
+            return
+        roll = self.rng.random()
+        if roll < 0.2:
+            self.pending_events.append(event)
+            self.figures.faults += 1
+            return
+        event()
+        if roll > 0.9:
+            self.pending_events.append(event)
+            self.figures.faults += 1
+
+    def google_edit(self) -> None:
+        link = self.link_of("pautrave")
+        if link is None or link.status is not LinkStatus.ACTIVE:
+            return
+        api = self.user_api(USERS["pautrave"][0])
+        events = [
+            e
+            for e in api.events().list(calendarId=link.calendar_id, maxResults=2500).execute()["items"]
+            if e.get("status") != "cancelled"
+        ]
+        roll = self.rng.random()
+        if not events or roll < 0.3:
+            start = self.now + timedelta(days=self.rng.randint(1, 20), hours=self.rng.randint(0, 10))
+            api.events().insert(
+                calendarId=link.calendar_id,
+                body={
+                    "summary": self.rng.choice(["Reunión", "Bloqueo", "Formación"]),
+                    "start": {"dateTime": start.isoformat()},
+                    "end": {"dateTime": (start + timedelta(minutes=45)).isoformat()},
+                },
+            ).execute()
+        elif roll < 0.8:
+            event = self.rng.choice(events)
+            start = self.now + timedelta(days=self.rng.randint(1, 20), hours=self.rng.randint(0, 10))
+            api.events().patch(
+                calendarId=link.calendar_id,
+                eventId=event["id"],
+                body={
+                    "start": {"dateTime": start.isoformat()},
+                    "end": {"dateTime": (start + timedelta(minutes=self.rng.choice([30, 90]))).isoformat()},
+                },
+            ).execute()
+        else:
+            event = self.rng.choice(events)
+            api.events().delete(calendarId=link.calendar_id, eventId=event["id"]).execute()
+
+    def admin(self, path: str, body: dict[str, Any]) -> None:
+        requests.post(f"{self.sync.google.url}/_fake/{path}", json=body, timeout=10).raise_for_status()
+
+    def disturb(self) -> None:
+        roll = self.rng.random()
+        user = self.rng.choice(sorted(USERS))
+        if roll < 0.25:
+            link = self.link_of(user)
+            if link is not None:
+                self.sync.services.linking.disable("demo", user, link.id)
+        elif roll < 0.4:
+            self.admin("revoke", {"email": USERS[user][0]})
+        elif roll < 0.6:
+            self.admin("tokens/expire", {"email": USERS[user][0]})
+        elif roll < 0.8:
+            self.admin("sync-tokens/invalidate", {})
+        else:
+            self.admin("channels/expire", {})
+        self.figures.faults += 1
+
+    # --- the queues ---------------------------------------------------------------------------------
+    def run_some_tasks(self, drain: bool = False) -> None:
+        tasks = self.sync.queue.take() + self.delayed_tasks
+        self.delayed_tasks = []
+        if self.faulty:
+            self.rng.shuffle(tasks)
+        for queue, payload in tasks:
+            if self.faulty:
+                roll = self.rng.random()
+                if roll < 0.1:
+                    self.delayed_tasks.append((queue, payload))
+                    self.figures.faults += 1
+                    continue
+                if queue == "pull" and roll < 0.15:
+                    self.figures.faults += 1  # a dropped pull: reconciliation must make up for it
+                    continue
+                if roll > 0.92:
+                    self.run_task(queue, payload)
+                    self.figures.faults += 1
+            self.run_task(queue, payload)
+
+    def run_task(self, queue: str, payload: dict[str, Any]) -> None:
+        try:
+            if queue == "pull":
+                self.sync.services.pull.pull(payload["clinicId"], payload["linkId"])
+            elif payload.get("backfill"):
+                self.sync.services.push.backfill(payload["clinicId"], payload["linkId"])
+            else:
+                self.sync.services.push.push(
+                    payload["clinicId"], payload["linkId"], [payload["appointmentId"]]
+                )
+        except RetryLater:
+            self.delayed_tasks.append((queue, payload))  # Cloud Tasks retries it, later
+
+    def quiesce(self) -> None:
+        """Faults off; every CloudEvent delivered; upkeep and reconciliation; queues drained."""
+        self.faulty = False
+        self.receiver.drop_rate = 0.0
+        self.admin("faults", {})
+        for event in self.pending_events:
+            event()
+        self.pending_events = []
+        for user in USERS:
+            self.ensure_linked(user)
+        for _ in range(3):
+            self.sync.services.channels.renew()
+            self.sync.services.linking.retry_activations()
+            self.sync.services.channels.reconcile(1e-6)
+            self.drain()
+        for user in USERS:
+            self.ensure_linked(user)
+        self.sync.services.channels.reconcile(1e-6)
+        self.drain()
+
+    def drain(self) -> None:
+        for _ in range(50):
+            self.admin("deliveries/wait", {"timeout": 5})
+            if not self.sync.queue.tasks and not self.delayed_tasks:
+                return
+            self.run_some_tasks()
+        raise AssertionError("the queues did not drain")
+
+    # --- the run ------------------------------------------------------------------------------------
+    def run(self, operations: int) -> Figures:
+        for user in USERS:
+            self.ensure_linked(user)
+        self.drain()
+        self.receiver.drop_rate = 0.2
+        for rule in GOOGLE_FAULTS:
+            self.admin("faults", rule)
+        for _ in range(operations):
+            self.figures.ops += 1
+            roll = self.rng.random()
+            try:
+                if roll < 0.55:
+                    self.clinic_write()
+                elif roll < 0.8:
+                    self.google_edit()
+                elif roll < 0.85:
+                    self.disturb()
+                elif roll < 0.9:
+                    self.ensure_linked(self.rng.choice(sorted(USERS)))
+                else:
+                    self.run_some_tasks()
+            except (
+                DomainError
+            ) as exc:  # a refusal under faults (e.g. a transient activation): the world goes on
+                self.figures.details.append(f"refused: {exc.code}")
+            except Exception as exc:
+                if "HttpError" not in type(exc).__name__:
+                    raise
+        self.quiesce()
+        self.check()
+        return self.figures
+
+    # --- the verdict --------------------------------------------------------------------------------
+    def check(self) -> None:
+        appointments = self.appointments()
+        live = {k: v for k, v in appointments.items() if v.get("status") == "scheduled"}
+        for user, (email, _two_way) in USERS.items():
+            link = self.link_of(user)
+            assert link is not None and link.status is LinkStatus.ACTIVE, (user, link)
+            items = self.user_api(email).events().list(calendarId=link.calendar_id, maxResults=2500).execute()
+            events = [e for e in items["items"] if e.get("status") != "cancelled"]
+            shown: dict[str, list[dict[str, Any]]] = {}
+            for event in events:
+                appointment_id = ((event.get("extendedProperties") or {}).get("private") or {}).get(
+                    PROP_APPOINTMENT
+                )
+                if appointment_id is None:
+                    appointment_id = next(
+                        (
+                            k
+                            for k, v in appointments.items()
+                            if (v.get("origin") or {}).get("eventId") == event["id"]
+                        ),
+                        None,
+                    )
+                if appointment_id is None:
+                    self.figures.lost += 1  # made in Google, never became an appointment
+                    self.figures.details.append(f"{user}: event {event['id']} has no appointment")
+                    continue
+                shown.setdefault(appointment_id, []).append(event)
+            for appointment_id, copies in shown.items():
+                if len(copies) > 1:
+                    self.figures.duplicates += len(copies) - 1
+                    self.figures.details.append(f"{user}: {appointment_id} shown {len(copies)} times")
+                doc = live.get(appointment_id)
+                if doc is None:
+                    self.figures.diverged += 1
+                    self.figures.details.append(f"{user}: {appointment_id} shown but not live")
+                    continue
+                start = datetime.fromisoformat(copies[0]["start"]["dateTime"])
+                end = datetime.fromisoformat(copies[0]["end"]["dateTime"])
+                if (start, end) != (doc["start"], doc["end"]):
+                    self.figures.diverged += 1
+                    self.figures.details.append(f"{user}: {appointment_id} at {start} != {doc['start']}")
+            for appointment_id in live.keys() - shown.keys():
+                self.figures.lost += 1
+                recorded = self.sync.services.links.event_link(link, appointment_id)
+                self.figures.details.append(f"{user}: live {appointment_id} not in the calendar; {recorded}")
+
+    def no_loop(self) -> tuple[int, int]:
+        """After convergence, one more round of notifications and pulls writes nothing anywhere."""
+        writes_before = self.sync.calendar_calls()
+        docs_before = {
+            d.id: d.update_time for d in self.sync.db.collection("clinics/demo/appointments").stream()
+        }
+        self.sync.services.channels.reconcile(1e-6)
+        self.drain()
+        docs_after = {
+            d.id: d.update_time for d in self.sync.db.collection("clinics/demo/appointments").stream()
+        }
+        changed = sum(docs_before.get(k) != v for k, v in docs_after.items())
+        return self.sync.calendar_calls() - writes_before, changed

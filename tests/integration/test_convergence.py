@@ -1,0 +1,47 @@
+"""Convergence under faults: a short seeded soak in `make test`, a long one in `make soak`."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.integration.conftest import KEYRING, Sync
+from tests.integration.soak import Soak
+
+
+def soak(sync: Sync, seed: int, operations: int) -> Soak:
+    run = Soak(sync, seed)
+    with run.receiver:
+        figures = run.run(operations)
+        loop = run.no_loop()
+    print(f"\nsoak seed={seed} {figures.line()} loop_writes={loop[0]} loop_docs={loop[1]}")
+    assert (figures.duplicates, figures.lost, figures.diverged) == (0, 0, 0), figures.details[:20]
+    assert loop == (0, 0), "a quiet round after convergence wrote something"
+    return run
+
+
+def test_short_soak_converges(sync: Sync, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    run = soak(
+        sync,
+        seed=int(os.environ.get("SOAK_SEED", "7")),
+        operations=int(os.environ.get("SOAK_SHORT_OPS", "150")),
+    )
+    assert run.figures.faults > 0 and run.figures.ops == int(os.environ.get("SOAK_SHORT_OPS", "150"))
+    # No secret and (privacy "none") no patient name anywhere in the logs or in what we stored or sent.
+    stored = repr([d.to_dict() for c in sync.db.collections() if c.id != "clinics" for d in c.stream()])
+    stored += repr([d.to_dict() for d in sync.db.collection_group("syncLinks").stream()])
+    stored += repr([d.to_dict() for d in sync.db.collection_group("eventLinks").stream()])
+    google_state = repr(sync.google.store.__dict__.get("calendars", ""))
+    secrets = [*sync.google.store.refresh_tokens, "local-secret", KEYRING.split('"')[3]]
+    for secret in secrets:
+        assert secret not in caplog.text and secret not in stored
+    assert "Ana López" not in caplog.text and "Ana López" not in google_state
+
+
+@pytest.mark.soak
+def test_long_soak_converges(sync: Sync) -> None:
+    soak(
+        sync, seed=int(os.environ.get("SOAK_SEED", "11")), operations=int(os.environ.get("SOAK_OPS", "10000"))
+    )

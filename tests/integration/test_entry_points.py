@@ -1,0 +1,455 @@
+"""Every entry point through functions-framework's own app, configured from the environment as deployed,
+on the Firestore emulator, an in-process fake Google and the Cloud Tasks emulator.
+
+What each function answers (DESIGN.md section 3), and that bad input of any kind is a 4xx with the
+contract's error body, never a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import grpc
+import pytest
+import requests
+from google.cloud import firestore as firestore_lib
+from google.cloud import tasks_v2
+from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+
+from infra.local.bridge import build_event
+from infra.local.environment import HOST, PROJECT_ID, TASKS_LOCATION
+from infra.local.fake_google import RunningServer, serve
+from shared.domain.event import event_id
+from tests.conftest import FirestoreEmulatorHandle
+from tests.integration.functions_app import (
+    HTTP_FUNCTIONS,
+    Deployed,
+    TaskReceiver,
+    assert_error,
+    channel_token,
+    deployed,
+    notify,
+    query_of,
+)
+
+# Method each HTTP function takes; every other method is refused with 405.
+METHODS = {name: "POST" for name in HTTP_FUNCTIONS} | {"oauth_callback": "GET", "list_links": "GET"}
+JSON_FUNCTIONS = sorted(name for name, method in METHODS.items() if method == "POST")
+# The POST functions that read a body (the webhook and the scheduler targets never read theirs).
+BODY_FUNCTIONS = ["approve_link", "disable_link", "oauth_start", "pull_worker", "push_worker"]
+
+# A valid body of each POST function that takes one (renew_channels and reconcile_links take none).
+VALID_BODIES: dict[str, dict[str, Any]] = {
+    "oauth_start": {"clinicId": "demo", "centerId": "centro-b", "userId": "pautrave", "bidirectional": True},
+    "approve_link": {
+        "clinicId": "demo",
+        "centerId": "centro-b",
+        "userId": "admin",
+        "linkId": "no-such-link",
+        "decision": "approve",
+    },
+    "disable_link": {"clinicId": "demo", "userId": "pautrave", "linkId": "no-such-link"},
+    "push_worker": {"clinicId": "demo", "linkId": "no-such-link", "appointmentId": "a1"},
+    "pull_worker": {"clinicId": "demo", "linkId": "no-such-link"},
+}
+# A field of each body, and a value of the wrong JSON type for it.
+WRONG_TYPES: dict[str, tuple[str, Any]] = {
+    "oauth_start": ("bidirectional", {"yes": True}),
+    "approve_link": ("decision", 1),
+    "disable_link": ("userId", 42),
+    "push_worker": ("backfill", [True]),
+    "pull_worker": ("linkId", None),
+}
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[TaskReceiver]:
+    server = TaskReceiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def google_fake(receiver: TaskReceiver) -> Iterator[RunningServer]:
+    server = serve(host=HOST, port=0, redirect_prefixes=[receiver.url + "/"])
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def functions(
+    monkeypatch: pytest.MonkeyPatch,
+    firestore: firestore_lib.Client,
+    firestore_emulator: FirestoreEmulatorHandle,
+    google_fake: RunningServer,
+    tasks_emulator: Any,
+    receiver: TaskReceiver,
+) -> Iterator[Deployed]:
+    with deployed(
+        monkeypatch, firestore, firestore_emulator.host, google_fake, tasks_emulator.host, receiver
+    ) as app:
+        yield app
+
+
+def appointment(functions: Deployed, appointment_id: str, **fields: Any) -> firestore_lib.DocumentSnapshot:
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    ref = functions.db.document(f"clinics/demo/appointments/{appointment_id}")
+    ref.set(
+        {
+            "professionalId": "marina",
+            "centerId": "centro-b",
+            "start": start,
+            "end": start + timedelta(minutes=30),
+            "status": "scheduled",
+            **fields,
+        }
+    )
+    return ref.get()
+
+
+# --- every function: methods and bad input ---------------------------------------------------------
+@pytest.mark.parametrize("function", HTTP_FUNCTIONS)
+def test_other_methods_are_refused_with_405(functions: Deployed, function: str) -> None:
+    wrong = "GET" if METHODS[function] == "POST" else "POST"
+    for method in (wrong, "PUT", "DELETE"):
+        response = functions.client(function).open("/", method=method, json={})
+        assert_error(response, 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("function", BODY_FUNCTIONS)
+def test_malformed_json_is_a_400(functions: Deployed, function: str) -> None:
+    for raw in (b"{", b"[]", b'"text"', b"null", b"\xff\xfe", b""):
+        response = functions.post(function, data=raw, content_type="application/json")
+        assert_error(response, 400, "invalid_request")
+
+
+@pytest.mark.parametrize("function", sorted(VALID_BODIES))
+def test_wrong_types_missing_and_unknown_fields_are_400s(functions: Deployed, function: str) -> None:
+    valid = VALID_BODIES[function]
+    field, wrong_value = WRONG_TYPES[function]
+    before = functions.dump()
+
+    wrong = functions.post(function, {**valid, field: wrong_value})
+    assert field in assert_error(wrong, 400, "invalid_request")["message"]
+
+    for missing in [key for key in valid if key in ("clinicId", "linkId", "userId")]:
+        body = {key: value for key, value in valid.items() if key != missing}
+        assert missing in assert_error(functions.post(function, body), 400, "invalid_request")["message"]
+
+    unknown = functions.post(function, {**valid, "isMaster": True})
+    assert "isMaster" in assert_error(unknown, 400, "invalid_request")["message"]
+
+    # Ids that Firestore cannot take as document ids must be refused before any read.
+    for bad_id in ("", "a/b", "x" * 129, "../users/admin", ".", "..", "__name__", " "):
+        for key in ("clinicId", "linkId"):
+            if key in valid:
+                assert_error(functions.post(function, {**valid, key: bad_id}), 400, "invalid_request")
+    assert functions.dump() == before
+
+
+@pytest.mark.parametrize("function", BODY_FUNCTIONS)
+def test_an_oversized_body_is_a_413(functions: Deployed, function: str) -> None:
+    body = {**VALID_BODIES[function], "padding": "x" * (64 * 1024)}
+    response = functions.post(function, data=json.dumps(body), content_type="application/json")
+    assert_error(response, 413, "payload_too_large")
+
+
+def test_bad_queries_are_400s(functions: Deployed) -> None:
+    assert_error(functions.get("list_links", {"clinicId": "demo"}), 400, "invalid_request")
+    assert_error(functions.get("list_links", {"clinicId": "demo", "userId": "a b"}), 400, "invalid_request")
+    unknown = functions.get("list_links", {"clinicId": "demo", "userId": "admin", "all": "1"})
+    assert "all" in assert_error(unknown, 400, "invalid_request")["message"]
+    assert_error(functions.get("oauth_callback", {"code": "c"}), 400, "invalid_request")
+    assert_error(functions.get("oauth_callback", {"state": "s" * 300}), 400, "invalid_request")
+
+
+# --- oauth_start ---------------------------------------------------------------------------------------
+def test_oauth_start_answers_the_consent_url(functions: Deployed) -> None:
+    response = functions.post(
+        "oauth_start",
+        {"clinicId": "demo", "centerId": "centro-b", "userId": "pautrave", "bidirectional": True},
+    )
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"linkId", "authorizationUrl"}
+    url = urlsplit(body["authorizationUrl"])
+    assert f"{url.scheme}://{url.netloc}{url.path}" == f"{functions.google.url}/o/oauth2/v2/auth"
+    query = {key: values[0] for key, values in parse_qs(url.query).items()}
+    assert query["client_id"] == "local-client"
+    assert query["redirect_uri"] == f"{functions.receiver.url}/oauth_callback"
+    assert query["access_type"] == "offline" and query["prompt"] == "consent"
+    assert query["code_challenge_method"] == "S256" and query["code_challenge"]
+    assert set(query["scope"].split()) == {
+        "openid",
+        "email",
+        "https://www.googleapis.com/auth/calendar.app.created",
+    }
+    link = functions.doc(f"clinics/demo/syncLinks/{body['linkId']}")
+    assert link is not None and link["status"] == "pending_oauth" and link["professionalId"] == "marina"
+    state = functions.doc(f"oauthStates/{query['state']}")
+    assert state is not None and state["linkId"] == body["linkId"]
+
+
+def test_oauth_start_refuses_what_the_clinic_does_not_hold(functions: Deployed) -> None:
+    start = {"clinicId": "demo", "centerId": "centro-b", "userId": "pautrave", "bidirectional": False}
+    before = functions.dump()
+    cases = [
+        ({"clinicId": "nowhere"}, 404, "clinic_not_found"),
+        ({"centerId": "centro-z"}, 404, "center_not_found"),
+        ({"userId": "nobody"}, 404, "user_not_found"),
+        ({"professionalId": "nobody"}, 404, "professional_not_found"),
+        ({"userId": "admin"}, 403, "user_not_linked_to_professional"),
+        ({"returnUrl": "javascript:alert(1)"}, 400, "invalid_request"),
+    ]
+    for change, status, code in cases:
+        assert_error(functions.post("oauth_start", {**start, **change}), status, code)
+    assert functions.dump() == before
+
+
+# --- oauth_callback ------------------------------------------------------------------------------------
+def test_oauth_callback_redirects_to_the_return_url(functions: Deployed) -> None:
+    started = functions.start(returnUrl="https://clinic.example/back?tab=google")
+    answer = functions.callback(functions.consent(started["authorizationUrl"], "pau@gmail.com"))
+
+    assert answer.status_code == 302
+    location = urlsplit(answer.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == "https://clinic.example/back"
+    assert query_of(answer.headers["Location"]) == {
+        "tab": "google",
+        "linkId": started["linkId"],
+        "status": "pending_approval",
+    }
+
+
+def test_oauth_callback_without_return_url_shows_a_page(functions: Deployed) -> None:
+    started = functions.start()
+    answer = functions.callback(functions.consent(started["authorizationUrl"], "pau@gmail.com"))
+
+    assert answer.status_code == 200 and answer.mimetype == "text/html"
+    assert 'data-status="pending_approval"' in answer.get_data(as_text=True)
+
+
+def test_oauth_callback_with_an_unknown_state_is_a_404(functions: Deployed) -> None:
+    before = functions.dump()
+    answer = functions.callback({"state": "never-issued", "code": "4/abc"})
+    assert_error(answer, 404, "invalid_state")
+    assert functions.dump() == before
+
+
+def test_oauth_callback_when_the_user_denies_access(functions: Deployed) -> None:
+    started = functions.start(returnUrl="https://clinic.example/back")
+    denied = functions.consent(started["authorizationUrl"], "pau@gmail.com", decision="deny")
+    assert denied["error"] == "access_denied"
+
+    answer = functions.callback(denied)
+
+    assert answer.status_code == 302
+    assert query_of(answer.headers["Location"]) == {
+        "linkId": started["linkId"],
+        "status": "failed",
+        "reason": "access_denied",
+    }
+    link = functions.doc(f"clinics/demo/syncLinks/{started['linkId']}")
+    assert link is not None and (link["status"], link["reason"]) == ("failed", "access_denied")
+    assert functions.doc(f"linkSecrets/{started['linkId']}") is None
+
+
+# --- approve_link, disable_link, list_links ------------------------------------------------------------
+def test_approve_link_activates_and_queues_the_backfill(functions: Deployed) -> None:
+    linked = functions.sign_in()
+    response = functions.approve(linked["linkId"])
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    (link,) = response.get_json().values()
+    assert link["id"] == linked["linkId"] and link["status"] == "active" and link["approvedBy"] == "admin"
+    assert link["calendarId"] and link["channelExpiresAt"] and link["activatedAt"]
+    for key in (
+        "clinicId",
+        "centerId",
+        "userId",
+        "professionalId",
+        "googleEmail",
+        "bidirectional",
+        "createdAt",
+        "lastPushAt",
+        "lastPullAt",
+        "lastError",
+    ):
+        assert key in link
+    task = functions.receiver.wait_for(
+        "/push_worker", {"clinicId": "demo", "linkId": link["id"], "backfill": True}
+    )
+    assert task.headers["content-type"] == "application/json"
+
+
+def test_approve_link_can_reject(functions: Deployed) -> None:
+    linked = functions.sign_in()
+    body = {"clinicId": "demo", "centerId": "centro-b", "userId": "admin", "linkId": linked["linkId"]}
+    response = functions.post("approve_link", {**body, "decision": "reject"})
+
+    assert response.status_code == 200
+    assert response.get_json()["link"]["status"] == "rejected"
+    assert_error(functions.post("approve_link", {**body, "decision": "approve"}), 409, "link_not_pending")
+
+
+def test_disable_link_answers_the_disabled_link(functions: Deployed) -> None:
+    link = functions.active_link()
+    response = functions.post(
+        "disable_link", {"clinicId": "demo", "userId": "pautrave", "linkId": link["id"]}
+    )
+
+    assert response.status_code == 200
+    disabled = response.get_json()["link"]
+    assert (disabled["id"], disabled["status"], disabled["calendarId"]) == (
+        link["id"],
+        "disabled",
+        link["calendarId"],
+    )
+    assert functions.doc(f"linkSecrets/{link['id']}") is None
+
+
+def test_list_links_own_and_the_masters(functions: Deployed) -> None:
+    mine = functions.active_link()
+    functions.sign_in("marina", "marina@gmail.com")
+
+    own = functions.get("list_links", {"clinicId": "demo", "userId": "pautrave"})
+    every = functions.get("list_links", {"clinicId": "demo", "userId": "admin"})
+
+    assert own.status_code == every.status_code == 200
+    assert [link["id"] for link in own.get_json()["links"]] == [mine["id"]]
+    assert {link["userId"] for link in every.get_json()["links"]} == {"pautrave", "marina"}
+    assert_error(functions.get("list_links", {"clinicId": "demo", "userId": "nobody"}), 404, "user_not_found")
+
+
+# --- calendar_webhook ----------------------------------------------------------------------------------
+def test_calendar_webhook(functions: Deployed) -> None:
+    link = functions.active_link()
+    [channel] = [c for c in functions.google_state()["channels"] if c["calendarId"] == link["calendarId"]]
+    stored = functions.doc(f"clinics/demo/syncLinks/{link['id']}")
+    assert stored is not None and stored["channel"]["id"] == channel["id"]
+    functions.receiver.clear()
+
+    missing = functions.post("calendar_webhook", headers={"X-Goog-Channel-ID": channel["id"]})
+    assert_error(missing, 400, "invalid_request")
+    assert_error(notify(functions, channel["id"], "wrong", "exists"), 403, "bad_channel_token")
+
+    unknown = str(uuid.uuid4())
+    ignored = notify(functions, unknown, channel_token(unknown), "exists")
+    assert (ignored.status_code, ignored.get_json()) == (200, {"result": "ignored"})
+
+    synced = notify(functions, channel["id"], channel["token"], "sync")
+    assert (synced.status_code, synced.get_json()) == (200, {"result": "acknowledged"})
+
+    queued = notify(functions, channel["id"], channel["token"], "exists")
+    assert (queued.status_code, queued.get_json()) == (200, {"result": "queued"})
+    functions.receiver.wait_for("/pull_worker", {"clinicId": "demo", "linkId": link["id"]})
+
+
+# --- push_worker and pull_worker -----------------------------------------------------------------------
+@pytest.mark.parametrize("worker", ["push_worker", "pull_worker"])
+def test_workers_skip_an_unknown_link(functions: Deployed, worker: str) -> None:
+    response = functions.post(worker, VALID_BODIES[worker])
+    assert response.status_code == 200
+    assert response.get_json()["skipped"]
+
+
+def test_push_worker_needs_an_appointment_or_a_backfill(functions: Deployed) -> None:
+    response = functions.post("push_worker", {"clinicId": "demo", "linkId": "l1"})
+    assert_error(response, 400, "invalid_request")
+    for bad_id in ("a/b", "..", "__a__"):
+        task = {"clinicId": "demo", "linkId": "l1", "appointmentId": bad_id}
+        assert_error(functions.post("push_worker", task), 400, "invalid_request")
+
+
+def test_push_worker_puts_the_appointment_in_google(functions: Deployed) -> None:
+    link = functions.active_link()
+    appointment(functions, "a1", patientName="Ana López")
+
+    response = functions.post(
+        "push_worker", {"clinicId": "demo", "linkId": link["id"], "appointmentId": "a1"}
+    )
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json() == {"done": 1, "unchanged": 0, "failed": 0, "skipped": None}
+    token = requests.post(f"{functions.google.url}/_fake/token", json={"email": "pau@gmail.com"}, timeout=10)
+    event = requests.get(
+        f"{functions.google.url}/calendar/v3/calendars/{link['calendarId']}/events/{event_id('demo', 'a1')}",
+        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        timeout=10,
+    )
+    assert event.status_code == 200 and event.json()["summary"] == "Cita"
+
+
+def test_pull_worker_reads_the_calendar(functions: Deployed) -> None:
+    link = functions.active_link()
+
+    response = functions.post("pull_worker", {"clinicId": "demo", "linkId": link["id"]})
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert set(response.get_json()) == {"events", "applied", "pushedBack", "conflicts", "skipped"}
+    assert response.get_json()["skipped"] is None
+    stored = functions.doc(f"clinics/demo/syncLinks/{link['id']}")
+    assert stored is not None and stored["lastPullAt"] is not None
+
+
+# --- renew_channels and reconcile_links ----------------------------------------------------------------
+def test_renew_channels_reports_what_it_did(functions: Deployed) -> None:
+    response = functions.post("renew_channels")
+    assert response.status_code == 200
+    assert response.get_json() == {"renewed": 0, "started": 0, "failed": 0, "activationsRetried": 0}
+
+
+def test_reconcile_links_queues_a_pull_per_two_way_link(functions: Deployed, tasks_emulator: Any) -> None:
+    link = functions.active_link()
+
+    response = functions.post("reconcile_links")
+
+    assert (response.status_code, response.get_json()) == (200, {"queued": 1})
+    # Reconciliation pulls are coalesced per interval: the task waits in the queue until the interval ends.
+    client = tasks_v2.CloudTasksClient(
+        transport=CloudTasksGrpcTransport(channel=grpc.insecure_channel(tasks_emulator.host))
+    )
+    queue = f"projects/{PROJECT_ID}/locations/{TASKS_LOCATION}/queues/pull"
+    [task] = [
+        task
+        for task in client.list_tasks(parent=queue)
+        if json.loads(task.http_request.body or b"null") == {"clinicId": "demo", "linkId": link["id"]}
+    ]
+    assert task.http_request.url == f"{functions.receiver.url}/pull_worker"
+    assert task.schedule_time.timestamp() > time.time()
+
+
+# --- on_appointment_written ----------------------------------------------------------------------------
+def test_on_appointment_written_queues_a_push_per_active_link(functions: Deployed) -> None:
+    link = functions.active_link()
+    functions.receiver.clear()
+    written = appointment(functions, "a2")
+    event = build_event(
+        written.reference.path, None, written, "demo-clinic", TASKS_LOCATION, datetime.now(UTC)
+    )
+
+    response = functions.client("on_appointment_written").post("/", headers=event.headers, data=event.body)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    functions.receiver.wait_for(
+        "/push_worker", {"clinicId": "demo", "linkId": link["id"], "appointmentId": "a2"}
+    )
+
+
+def test_on_appointment_written_ignores_other_documents(functions: Deployed) -> None:
+    functions.active_link()
+    functions.receiver.clear()
+    user = functions.db.document("clinics/demo/users/admin").get()
+    event = build_event(user.reference.path, None, user, "demo-clinic", TASKS_LOCATION, datetime.now(UTC))
+
+    response = functions.client("on_appointment_written").post("/", headers=event.headers, data=event.body)
+
+    assert response.status_code == 200
+    assert [d for d in functions.receiver.deliveries(wait=0.5) if d.path == "/push_worker"] == []

@@ -1,0 +1,312 @@
+"""Security: every refusal is a 4xx that leaves Firestore as it was (or, for a failed Google sign-in, changes
+only that link to `failed`), through the deployed entry points.
+
+Covers forged, replayed and expired OAuth states, a code exchanged twice, a PKCE verifier that does not
+match, webhook notifications with a wrong token, an unknown or a stopped channel, and every clinic-facing
+function called with another clinic's ids, by a non-master, from the wrong centre, with guessed link ids,
+or against someone else's link.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from google.cloud import firestore as firestore_lib
+
+from infra.local.environment import HOST
+from infra.local.fake_google import RunningServer, serve
+from tests.conftest import FirestoreEmulatorHandle
+from tests.integration.functions_app import (
+    Deployed,
+    TaskReceiver,
+    assert_error,
+    channel_token,
+    deployed,
+    notify,
+    query_of,
+)
+
+Dump = dict[str, tuple[Any, Any]]
+
+# The second clinic: its own master, centre, professional and user.
+OTHER_CLINIC = {
+    "clinics/other": {"name": "Otra Clínica", "privacy": "none"},
+    "clinics/other/centers/sede": {"name": "Sede", "timeZone": "Europe/Madrid"},
+    "clinics/other/professionals/doc": {"name": "Doctora Otra"},
+    "clinics/other/users/boss": {
+        "name": "Jefa",
+        "email": "boss@other.test",
+        "isMaster": True,
+        "professionalIds": ["doc"],
+    },
+    "clinics/other/users/ana": {
+        "name": "Ana",
+        "email": "ana@other.test",
+        "isMaster": False,
+        "professionalIds": ["doc"],
+    },
+    # A professional of the demo clinic whom pautrave is not linked to.
+    "clinics/demo/professionals/otro": {"name": "Otro Profesional"},
+}
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[TaskReceiver]:
+    server = TaskReceiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def google_fake(receiver: TaskReceiver) -> Iterator[RunningServer]:
+    server = serve(host=HOST, port=0, redirect_prefixes=[receiver.url + "/"])
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def functions(
+    monkeypatch: pytest.MonkeyPatch,
+    firestore: firestore_lib.Client,
+    firestore_emulator: FirestoreEmulatorHandle,
+    google_fake: RunningServer,
+    tasks_emulator: Any,
+    receiver: TaskReceiver,
+) -> Iterator[Deployed]:
+    with deployed(
+        monkeypatch, firestore, firestore_emulator.host, google_fake, tasks_emulator.host, receiver
+    ) as app:
+        batch = firestore.batch()
+        for path, data in OTHER_CLINIC.items():
+            batch.set(firestore.document(path), data)
+        batch.commit()
+        yield app
+
+
+def changes(before: Dump, after: Dump) -> dict[str, str]:
+    """What differs between two dumps: path -> "added" | "removed" | "changed"."""
+    found = {path: "removed" for path in before.keys() - after.keys()}
+    found |= {path: "added" for path in after.keys() - before.keys()}
+    found |= {path: "changed" for path in before.keys() & after.keys() if before[path] != after[path]}
+    return found
+
+
+def refused_without_a_write(
+    functions: Deployed, function: str, body: dict[str, Any], status: int, code: str
+) -> None:
+    """Call `function`; it must answer the error `status`/`code` and write nothing."""
+    before = functions.dump()
+    if function in ("list_links", "oauth_callback"):
+        response = functions.get(function, body)
+    else:
+        response = functions.post(function, body)
+    assert_error(response, status, code)
+    assert changes(before, functions.dump()) == {}, (function, body)
+
+
+def link_path(link_id: str, clinic: str = "demo") -> str:
+    return f"clinics/{clinic}/syncLinks/{link_id}"
+
+
+# --- OAuth state and code -----------------------------------------------------------------------------
+def test_a_forged_state_is_refused(functions: Deployed) -> None:
+    started = functions.start()
+    refused_without_a_write(
+        functions,
+        "oauth_callback",
+        {"state": secrets.token_urlsafe(32), "code": "4/forged"},
+        404,
+        "invalid_state",
+    )
+    link = functions.doc(link_path(started["linkId"]))
+    assert link is not None and link["status"] == "pending_oauth"
+
+
+def test_a_replayed_callback_is_refused(functions: Deployed) -> None:
+    started = functions.start()
+    answer = functions.consent(started["authorizationUrl"], "pau@gmail.com")
+    assert functions.callback(answer).status_code == 200
+
+    refused_without_a_write(functions, "oauth_callback", answer, 404, "invalid_state")
+    link = functions.doc(link_path(started["linkId"]))
+    assert link is not None and link["status"] == "pending_approval"
+
+
+def test_an_expired_state_is_refused_and_consumed(functions: Deployed) -> None:
+    started = functions.start()
+    answer = functions.consent(started["authorizationUrl"], "pau@gmail.com")
+    state = functions.db.document(f"oauthStates/{answer['state']}")
+    state.update({"expiresAt": datetime.now(UTC) - timedelta(seconds=1)})
+    before = functions.dump()
+
+    assert_error(functions.callback(answer), 404, "invalid_state")
+
+    assert changes(before, functions.dump()) == {state.path: "removed"}
+    assert functions.doc(f"linkSecrets/{started['linkId']}") is None
+
+
+def test_a_code_exchanged_twice_fails_the_second_link(functions: Deployed) -> None:
+    first = functions.start(returnUrl="https://clinic.example/back")
+    code = functions.consent(first["authorizationUrl"], "pau@gmail.com")
+    first_state = functions.doc(f"oauthStates/{code['state']}")
+    assert first_state is not None
+    assert query_of(functions.callback(code).headers["Location"])["status"] == "pending_approval"
+    # A second sign-in whose state carries the first one's PKCE verifier: only the code's reuse is wrong.
+    second = functions.start("marina", returnUrl="https://clinic.example/back")
+    second_state = query_of(second["authorizationUrl"])["state"]
+    functions.db.document(f"oauthStates/{second_state}").update({"codeVerifier": first_state["codeVerifier"]})
+    before = functions.dump()
+
+    answer = functions.callback({"state": second_state, "code": code["code"]})
+
+    assert answer.status_code == 302
+    assert query_of(answer.headers["Location"]) == {
+        "linkId": second["linkId"],
+        "status": "failed",
+        "reason": "exchange_failed",
+    }
+    assert changes(before, functions.dump()) == {
+        link_path(second["linkId"]): "changed",
+        f"oauthStates/{second_state}": "removed",
+    }
+    assert functions.doc(f"linkSecrets/{second['linkId']}") is None
+    # Google revokes what the reused code had granted: the first link cannot activate, and says so.
+    approved = functions.approve(first["linkId"])
+    assert approved.status_code == 200
+    assert approved.get_json()["link"]["status"] == "needs_reconnect"
+
+
+def test_a_pkce_verifier_that_does_not_match_fails_the_link(functions: Deployed) -> None:
+    started = functions.start(returnUrl="https://clinic.example/back")
+    answer = functions.consent(started["authorizationUrl"], "pau@gmail.com")
+    state = functions.db.document(f"oauthStates/{answer['state']}")
+    state.update({"codeVerifier": secrets.token_urlsafe(48)})
+    before = functions.dump()
+
+    response = functions.callback(answer)
+
+    assert response.status_code == 302
+    assert query_of(response.headers["Location"])["reason"] == "exchange_failed"
+    assert changes(before, functions.dump()) == {
+        link_path(started["linkId"]): "changed",
+        state.path: "removed",
+    }
+    link = functions.doc(link_path(started["linkId"]))
+    assert link is not None and (link["status"], link["reason"]) == ("failed", "exchange_failed")
+    assert link.get("googleEmail") is None
+
+
+# --- the webhook --------------------------------------------------------------------------------------
+def test_webhook_refuses_a_wrong_token_and_ignores_unknown_and_stopped_channels(functions: Deployed) -> None:
+    link = functions.active_link()
+    other = functions.active_link("marina", "marina@gmail.com")
+    channels = {c["calendarId"]: c for c in functions.google_state()["channels"]}
+    mine, theirs = channels[link["calendarId"]], channels[other["calendarId"]]
+    functions.receiver.clear()
+
+    for token in ("", "wrong", theirs["token"], mine["token"][:-1], mine["token"] + "0"):
+        before = functions.dump()
+        assert_error(notify(functions, mine["id"], token, "exists"), 403, "bad_channel_token")
+        assert changes(before, functions.dump()) == {}
+
+    unknown = "a7c3b0c2-5d1f-4d56-9b8e-000000000000"
+    before = functions.dump()
+    ignored = notify(functions, unknown, channel_token(unknown), "exists")
+    assert (ignored.status_code, ignored.get_json()) == (200, {"result": "ignored"})
+    assert changes(before, functions.dump()) == {}
+
+    disabled = functions.post(
+        "disable_link", {"clinicId": "demo", "userId": "pautrave", "linkId": link["id"]}
+    )
+    assert disabled.status_code == 200
+    assert functions.doc(f"channels/{mine['id']}") is None
+    before = functions.dump()
+    stopped = notify(functions, mine["id"], mine["token"], "exists")
+    assert (stopped.status_code, stopped.get_json()) == (200, {"result": "ignored"})
+    assert changes(before, functions.dump()) == {}
+
+    # None of these queued a pull.
+    assert [d for d in functions.receiver.deliveries(wait=1.2) if d.path == "/pull_worker"] == []
+
+
+# --- the clinic-facing functions ------------------------------------------------------------------------
+def test_oauth_start_with_another_clinics_ids(functions: Deployed) -> None:
+    start = {"clinicId": "demo", "centerId": "centro-b", "userId": "pautrave", "bidirectional": True}
+    cases = [
+        ({"userId": "ana"}, 404, "user_not_found"),
+        ({"clinicId": "other"}, 404, "center_not_found"),
+        ({"clinicId": "other", "centerId": "sede"}, 404, "user_not_found"),
+        ({"centerId": "sede"}, 404, "center_not_found"),
+        ({"professionalId": "doc"}, 404, "professional_not_found"),
+        (
+            {"clinicId": "other", "centerId": "sede", "userId": "ana", "professionalId": "marina"},
+            404,
+            "professional_not_found",
+        ),
+        ({"professionalId": "otro"}, 403, "user_not_linked_to_professional"),
+    ]
+    for change, status, code in cases:
+        refused_without_a_write(functions, "oauth_start", {**start, **change}, status, code)
+
+
+def test_approving_is_for_the_clinics_master_from_the_right_centre(functions: Deployed) -> None:
+    pending = functions.sign_in()["linkId"]
+    decision = {
+        "clinicId": "demo",
+        "centerId": "centro-b",
+        "userId": "admin",
+        "linkId": pending,
+        "decision": "approve",
+    }
+    cases = [
+        ({"userId": "pautrave"}, 403, "not_master"),  # the requester approving their own link
+        ({"userId": "marina"}, 403, "not_master"),
+        ({"centerId": "centro-a"}, 403, "wrong_center"),
+        ({"centerId": "sede"}, 403, "wrong_center"),
+        ({"clinicId": "other", "userId": "boss"}, 404, "link_not_found"),
+        ({"userId": "boss"}, 404, "user_not_found"),
+        ({"clinicId": "other"}, 404, "user_not_found"),
+        ({"linkId": secrets.token_urlsafe(16)}, 404, "link_not_found"),
+        ({"userId": "marina", "decision": "reject"}, 403, "not_master"),
+    ]
+    for change, status, code in cases:
+        refused_without_a_write(functions, "approve_link", {**decision, **change}, status, code)
+    link = functions.doc(link_path(pending))
+    assert link is not None and link["status"] == "pending_approval" and link.get("approvedBy") is None
+
+
+def test_disabling_is_for_the_owner_or_the_clinics_master(functions: Deployed) -> None:
+    active = functions.active_link()
+    request = {"clinicId": "demo", "userId": "pautrave", "linkId": active["id"]}
+    cases = [
+        ({"userId": "marina"}, 404, "link_not_found"),  # someone else's link is not even shown to exist
+        ({"userId": "ana"}, 404, "user_not_found"),
+        ({"userId": "boss"}, 404, "user_not_found"),
+        ({"clinicId": "other", "userId": "boss"}, 404, "link_not_found"),
+        ({"clinicId": "other", "userId": "ana"}, 404, "link_not_found"),
+        ({"linkId": secrets.token_urlsafe(16)}, 404, "link_not_found"),
+        ({"userId": "admin", "linkId": secrets.token_urlsafe(16)}, 404, "link_not_found"),
+    ]
+    for change, status, code in cases:
+        refused_without_a_write(functions, "disable_link", {**request, **change}, status, code)
+    link = functions.doc(link_path(active["id"]))
+    assert link is not None and link["status"] == "active"
+    assert functions.doc(f"linkSecrets/{active['id']}") is not None
+
+
+def test_listing_shows_nothing_of_another_clinic(functions: Deployed) -> None:
+    functions.active_link()
+    refused_without_a_write(
+        functions, "list_links", {"clinicId": "demo", "userId": "boss"}, 404, "user_not_found"
+    )
+    refused_without_a_write(
+        functions, "list_links", {"clinicId": "other", "userId": "admin"}, 404, "user_not_found"
+    )
+
+    for clinic, user in (("other", "boss"), ("other", "ana"), ("demo", "marina")):
+        response = functions.get("list_links", {"clinicId": clinic, "userId": user})
+        assert (response.status_code, response.get_json()) == (200, {"links": []}), (clinic, user)
