@@ -13,7 +13,7 @@ TASKS_VENV := .venv-tasks
 CHECKOV_VENV := .venv-checkov
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint typecheck architecture unit contract integration e2e checkov bench soak clean
+.PHONY: help install run test lint typecheck architecture checkov bench soak clean
 
 help:
 	@echo "make run    start the whole local stack (emulators, fake Google, functions, bridge, demo data)"

@@ -28,7 +28,7 @@ class StartRequest(Request):
 
 class CallbackQuery(Request):
     model_config = Request.model_config | {"extra": "ignore"}  # Google adds scope, authuser, prompt, ...
-    state: str = Field(min_length=1, max_length=256)
+    state: str = Field(min_length=1, max_length=256, pattern=DOCUMENT_ID)
     code: str | None = Field(default=None, max_length=2048)
     error: str | None = Field(default=None, max_length=256)
 

@@ -13,6 +13,7 @@ import json
 import socket
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,10 @@ from shared.ports import (
 )
 
 BATCH_SIZE = 50  # Google's advice for Calendar batches (the hard limit is 1000)
+# Batches of one account in flight at once: a backfill of 2,000 events is 40 batches, and a batch's round
+# trip is mostly waiting for Google. Few, so that one calendar is not written too fast (Google answers
+# rateLimitExceeded to bursts of writes on one calendar).
+BATCH_CONCURRENCY = 4
 HTTP_TIMEOUT = 15
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "backendError"}
 
@@ -148,6 +153,10 @@ class GoogleCalendarGateway:
         self.api = build_from_document(
             _discovery(), http=self.http, client_options={"api_endpoint": settings.google.calendar_endpoint}
         )
+        # Each `api.events()` builds the resource's methods from the discovery document again (~1 ms):
+        # built once, it serves every request of this gateway.
+        self.events = self.api.events()
+        self._threads = threading.local()  # httplib2 connections are not thread-safe: one per thread
 
     def _run(self, request: Any, *, listing: bool = False) -> Any:
         try:
@@ -170,11 +179,11 @@ class GoogleCalendarGateway:
         return True
 
     def get_event(self, calendar_id: str, event_id: str) -> dict[str, Any]:
-        event: dict[str, Any] = self._run(self.api.events().get(calendarId=calendar_id, eventId=event_id))
+        event: dict[str, Any] = self._run(self.events.get(calendarId=calendar_id, eventId=event_id))
         return event
 
     def _request(self, calendar_id: str, action: PushAction) -> Any:
-        events = self.api.events()
+        events = self.events
         if isinstance(action, Insert):
             return events.insert(
                 calendarId=calendar_id, body={**action.content.body(), "id": action.event_id}
@@ -198,12 +207,31 @@ class GoogleCalendarGateway:
                 return [PushOutcome(action, event=self._run(self._request(calendar_id, action)) or None)]
             except GoogleError as error:
                 return [PushOutcome(action, error=error)]
-        outcomes: list[PushOutcome] = []
-        for start in range(0, len(actions), BATCH_SIZE):
-            outcomes.extend(self._batch(calendar_id, actions[start : start + BATCH_SIZE]))
+        chunks = [actions[start : start + BATCH_SIZE] for start in range(0, len(actions), BATCH_SIZE)]
+        # The first batch goes alone: it refreshes the access token when needed, and the others share it.
+        outcomes = self._batch(calendar_id, chunks[0], self.http)
+        if len(chunks) > 1:
+            with ThreadPoolExecutor(max_workers=min(BATCH_CONCURRENCY, len(chunks) - 1)) as pool:
+                for answered in pool.map(
+                    lambda chunk: self._batch(calendar_id, chunk, self._thread_http()), chunks[1:]
+                ):
+                    outcomes.extend(answered)
         return outcomes
 
-    def _batch(self, calendar_id: str, actions: Sequence[PushAction]) -> list[PushOutcome]:
+    def _thread_http(self) -> Any:
+        """This thread's own connection, authorized with the gateway's (shared) credentials."""
+        http = getattr(self._threads, "http", None)
+        if http is None:
+            import google_auth_httplib2
+            import httplib2
+
+            http = google_auth_httplib2.AuthorizedHttp(
+                self.credentials, http=httplib2.Http(timeout=HTTP_TIMEOUT)
+            )
+            self._threads.http = http
+        return http
+
+    def _batch(self, calendar_id: str, actions: Sequence[PushAction], http: Any) -> list[PushOutcome]:
         from googleapiclient.http import BatchHttpRequest
 
         results: dict[str, PushOutcome] = {}
@@ -220,7 +248,7 @@ class GoogleCalendarGateway:
         for index, action in enumerate(actions):
             batch.add(self._request(calendar_id, action), request_id=str(index))
         try:
-            batch.execute(http=self.http)
+            batch.execute(http=http)
         except Exception as exc:
             error = translate(exc)
             return [PushOutcome(action, error=error) for action in actions]
@@ -246,7 +274,7 @@ class GoogleCalendarGateway:
             params["showDeleted"] = True
             if time_min is not None:
                 params["timeMin"] = time_min.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        answer = self._run(self.api.events().list(**params), listing=True)
+        answer = self._run(self.events.list(**params), listing=True)
         return EventPage(
             items=list(answer.get("items", [])),
             next_page_token=answer.get("nextPageToken"),
@@ -261,7 +289,7 @@ class GoogleCalendarGateway:
             "token": token,
             "params": {"ttl": str(ttl_seconds)},
         }
-        answer = self._run(self.api.events().watch(calendarId=calendar_id, body=body))
+        answer = self._run(self.events.watch(calendarId=calendar_id, body=body))
         expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC)
         return Channel(id=answer["id"], resource_id=answer["resourceId"], expires_at=expires)
 

@@ -1,0 +1,165 @@
+"""The Calendar gateway contract: what our adapter promises the services, checked against a Google.
+
+The same suite runs against the fake Google always, and against real Google when a grant is configured
+(GOOGLE_CONTRACT_REFRESH_TOKEN, GOOGLE_CONTRACT_CLIENT_ID, GOOGLE_CONTRACT_CLIENT_SECRET): that is the one
+skip this project accepts. Each run works in a calendar of its own and deletes it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from infra.local.fake_google import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, RunningServer
+from shared.adapters.google_calendar import GoogleCalendarConnector, GoogleCalendarGateway
+from shared.config import GoogleEndpoints, Settings
+from shared.domain.clinic import Appointment, Center, Clinic
+from shared.domain.event import event_content, event_id
+from shared.domain.planner import Delete, Insert, Patch
+from shared.ports import AlreadyExists, PreconditionFailed, RemoteMissing, SyncTokenExpired
+
+APP_CREATED = "https://www.googleapis.com/auth/calendar.app.created"
+CENTER = Center("contract", "c", "C", "Europe/Madrid")
+
+
+@dataclass
+class Target:
+    gateway: GoogleCalendarGateway
+    calendar_id: str
+    fake: RunningServer | None
+
+    def content(self, appointment_id: str, hour: int, service: str = "Cita") -> Any:
+        start = datetime.now(UTC).replace(microsecond=0, second=0, minute=0) + timedelta(days=2, hours=hour)
+        appointment = Appointment(
+            "contract", appointment_id, "p", "c", start, start + timedelta(minutes=30), service=service
+        )
+        return event_content(appointment, Clinic("contract"), CENTER)
+
+
+def _gateway(settings: Settings, client_secret: str, refresh_token: str) -> GoogleCalendarGateway:
+    return GoogleCalendarConnector(settings, client_secret).connect(refresh_token)
+
+
+@pytest.fixture(params=["fake", "google"])
+def target(request: pytest.FixtureRequest, fake_google: RunningServer) -> Iterator[Target]:
+    if request.param == "fake":
+        answer = requests.post(
+            f"{fake_google.url}/_fake/token",
+            json={
+                "email": "contract@gmail.com",
+                "clientId": LOCAL_CLIENT_ID,
+                "scopes": [APP_CREATED],
+                "offline": True,
+            },
+            timeout=5,
+        ).json()
+        settings = Settings(google=GoogleEndpoints.under(fake_google.url), oauth_client_id=LOCAL_CLIENT_ID)
+        gateway = _gateway(settings, LOCAL_CLIENT_SECRET, answer["refresh_token"])
+        fake: RunningServer | None = fake_google
+    else:
+        token = os.environ.get("GOOGLE_CONTRACT_REFRESH_TOKEN")
+        if not token:
+            pytest.skip("real Google: set GOOGLE_CONTRACT_REFRESH_TOKEN/_CLIENT_ID/_CLIENT_SECRET to run")
+        settings = Settings(oauth_client_id=os.environ["GOOGLE_CONTRACT_CLIENT_ID"])
+        gateway = _gateway(settings, os.environ["GOOGLE_CONTRACT_CLIENT_SECRET"], token)
+        fake = None
+    calendar_id = gateway.create_calendar(f"contract {uuid.uuid4().hex[:8]}", "Europe/Madrid")
+    try:
+        yield Target(gateway, calendar_id, fake)
+    finally:
+        gateway.api.calendars().delete(calendarId=calendar_id).execute()
+
+
+def test_calendar_exists_until_deleted(target: Target) -> None:
+    assert target.gateway.calendar_exists(target.calendar_id)
+    assert not target.gateway.calendar_exists("c_" + "0" * 64 + "@group.calendar.google.com")
+
+
+def test_insert_with_our_id_then_again_is_already_exists(target: Target) -> None:
+    content = target.content(f"a-{uuid.uuid4().hex}", 1)
+    eid = event_id("contract", content.appointment_id)
+    [first] = target.gateway.apply(target.calendar_id, [Insert(eid, content)])
+    assert first.error is None and first.event and first.event["id"] == eid and first.event["etag"]
+    [again] = target.gateway.apply(target.calendar_id, [Insert(eid, content)])
+    assert isinstance(again.error, AlreadyExists)
+
+
+def test_stale_etag_is_precondition_failed_and_delete_twice_is_missing(target: Target) -> None:
+    content = target.content(f"a-{uuid.uuid4().hex}", 2)
+    eid = event_id("contract", content.appointment_id)
+    [inserted] = target.gateway.apply(target.calendar_id, [Insert(eid, content)])
+    assert inserted.event
+    etag = inserted.event["etag"]
+    [patched] = target.gateway.apply(
+        target.calendar_id, [Patch(eid, target.content(content.appointment_id, 3), etag)]
+    )
+    assert patched.error is None and patched.event and patched.event["etag"] != etag
+    [stale] = target.gateway.apply(target.calendar_id, [Patch(eid, content, etag)])
+    assert isinstance(stale.error, PreconditionFailed)
+    [deleted] = target.gateway.apply(target.calendar_id, [Delete(eid, None)])
+    assert deleted.error is None
+    [twice] = target.gateway.apply(target.calendar_id, [Delete(eid, None)])
+    assert isinstance(twice.error, RemoteMissing)
+    # A cancelled event keeps its id: inserting it again is a conflict; a patch restores it.
+    [reinsert] = target.gateway.apply(target.calendar_id, [Insert(eid, content)])
+    assert isinstance(reinsert.error, AlreadyExists)
+    [restored] = target.gateway.apply(target.calendar_id, [Patch(eid, content, None)])
+    assert restored.event and restored.event["status"] == "confirmed"
+
+
+def test_batches_carry_out_each_action_and_report_each_error(target: Target) -> None:
+    contents = [target.content(f"b-{uuid.uuid4().hex}", n) for n in range(60)]
+    actions = [Insert(event_id("contract", c.appointment_id), c) for c in contents]
+    outcomes = target.gateway.apply(target.calendar_id, actions)
+    assert [o.error for o in outcomes] == [None] * 60
+    again = target.gateway.apply(target.calendar_id, actions[:3])
+    assert all(isinstance(o.error, AlreadyExists) for o in again)
+
+
+def test_incremental_list_returns_only_changes_and_deletions(target: Target) -> None:
+    first = target.content(f"l-{uuid.uuid4().hex}", 4)
+    target.gateway.apply(target.calendar_id, [Insert(event_id("contract", first.appointment_id), first)])
+    page = target.gateway.list_events(target.calendar_id, sync_token=None, time_min=None, page_token=None)
+    while page.next_page_token:
+        page = target.gateway.list_events(
+            target.calendar_id, sync_token=None, time_min=None, page_token=page.next_page_token
+        )
+    token = page.next_sync_token
+    assert token
+    second = target.content(f"l-{uuid.uuid4().hex}", 5)
+    target.gateway.apply(
+        target.calendar_id,
+        [
+            Insert(event_id("contract", second.appointment_id), second),
+            Delete(event_id("contract", first.appointment_id), None),
+        ],
+    )
+    changes = target.gateway.list_events(target.calendar_id, sync_token=token, time_min=None, page_token=None)
+    by_id = {e["id"]: e.get("status") for e in changes.items}
+    assert by_id == {
+        event_id("contract", second.appointment_id): "confirmed",
+        event_id("contract", first.appointment_id): "cancelled",
+    }
+    if target.fake is not None:  # only the fake can invalidate sync tokens on demand
+        requests.post(f"{target.fake.url}/_fake/sync-tokens/invalidate", json={}, timeout=5)
+        with pytest.raises(SyncTokenExpired):
+            target.gateway.list_events(
+                target.calendar_id, sync_token=changes.next_sync_token, time_min=None, page_token=None
+            )
+
+
+def test_watch_and_stop(target: Target) -> None:
+    channel_id = str(uuid.uuid4())
+    address = os.environ.get("GOOGLE_CONTRACT_WEBHOOK", "https://127.0.0.1:9/calendar_webhook")
+    channel = target.gateway.watch(target.calendar_id, channel_id, "t" * 64, address, 3600)
+    assert channel.id == channel_id and channel.resource_id
+    assert channel.expires_at > datetime.now(UTC) + timedelta(minutes=50)
+    target.gateway.stop_channel(channel.id, channel.resource_id)
+    target.gateway.stop_channel(channel.id, channel.resource_id)  # stopping twice is harmless
