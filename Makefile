@@ -13,7 +13,7 @@ TASKS_VENV := .venv-tasks
 CHECKOV_VENV := .venv-checkov
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint typecheck architecture checkov bench soak clean
+.PHONY: help install run test lint typecheck architecture checkov chromium bench soak clean
 
 help:
 	@echo "make run    start the whole local stack (emulators, fake Google, functions, bridge, demo data)"
@@ -58,7 +58,11 @@ architecture: $(VENV)/.installed
 checkov: $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov -d infra --framework terraform --quiet --compact --skip-path infra/local --skip-download
 
-test: install lint typecheck architecture checkov
+# The browser test drives Debian's Chromium (never a downloaded browser build).
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
+
+test: install lint typecheck architecture checkov chromium
 	@mkdir -p reports
 	$(PY) -m pytest --junitxml=reports/junit.xml $(PYTEST_ARGS)
 

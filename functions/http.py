@@ -30,9 +30,10 @@ Reply = ResponseReturnValue
 
 
 class Request(BaseModel):
-    """Base of every request model: unknown fields are refused, so a typo never passes silently."""
+    """Base of every request model: unknown fields and JSON of the wrong type (`0` for `false`) are refused,
+    so a typo never passes silently."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 def parse(model: type[M], data: Any) -> M:

@@ -129,5 +129,4 @@ class Settings:
                 env.get("RECONCILE_INTERVAL_SECONDS", defaults.reconcile_interval_seconds)
             ),
             console_url=env.get("CONSOLE_URL") or None,
-            cache_seconds=float(env.get("CACHE_SECONDS", defaults.cache_seconds)),
         )

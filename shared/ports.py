@@ -226,6 +226,10 @@ class LinkStore(Protocol):
 
     def event_link(self, link: SyncLink, appointment_id: str) -> EventLink | None: ...
 
+    def event_links_for(self, link: SyncLink, appointment_ids: Sequence[str]) -> dict[str, EventLink]:
+        """The recorded event links of these appointments (those that have one), read together."""
+        ...
+
     def event_link_by_event(self, link: SyncLink, event_id: str) -> EventLink | None: ...
 
     def record_event_links(

@@ -222,6 +222,10 @@ class MemoryLinkStore:
     def event_link(self, link: SyncLink, appointment_id: str) -> EventLink | None:
         return self.event_links.get((link.id, appointment_id))
 
+    def event_links_for(self, link: SyncLink, appointment_ids: Sequence[str]) -> dict[str, EventLink]:
+        found = {a: self.event_links.get((link.id, a)) for a in appointment_ids}
+        return {a: e for a, e in found.items() if e is not None}
+
     def event_link_by_event(self, link: SyncLink, event_id: str) -> EventLink | None:
         return next(
             (e for (lid, _), e in self.event_links.items() if lid == link.id and e.event_id == event_id), None

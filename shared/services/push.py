@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 SYNC_SOURCE = "syncSource"
 # How often a busy link's lastPushAt is refreshed: one document takes about one write per second.
 LAST_PUSH_RESOLUTION = timedelta(seconds=30)
-BACKFILL_CHUNK = 500
+# Appointments a backfill plans and records at a time: 20 batch requests, sent a few at a time.
+BACKFILL_CHUNK = 1000
 MAX_ROUNDS = 3
 
 
@@ -118,12 +119,25 @@ class PushService:
             gateway = self.access.gateway(link)
         except NoAccess:
             return PushReport(skipped="link has no grant")
+        return self._push_appointments(link, clinic, gateway, appointment_ids, known={})
+
+    def _push_appointments(
+        self,
+        link: SyncLink,
+        clinic: Clinic,
+        gateway: CalendarGateway,
+        appointment_ids: Sequence[str],
+        known: Mapping[str, Appointment],
+    ) -> PushReport:
+        """Plan and carry out these appointments; those in `known` were just read, the others are read now."""
+        assert link.calendar_id
+        clinic_id = clinic.id
         centers: dict[str, Center | None] = {}
         desired: dict[str, tuple[EventContent | None, str]] = {}
         failed = 0
         for appointment_id in appointment_ids:
             try:
-                appointment = self.directory.appointment(clinic_id, appointment_id)
+                appointment = known.get(appointment_id) or self.directory.appointment(clinic_id, appointment_id)
                 content = self._desired(link, clinic, appointment, centers)
             except DomainError as exc:
                 failed += 1
@@ -146,9 +160,13 @@ class PushService:
         link = self.links.get(clinic_id, link_id)
         if link is None or link.status is not LinkStatus.ACTIVE or not link.calendar_id:
             return PushReport(skipped="link not active")
+        clinic = self.directory.clinic(clinic_id)
+        if clinic is None:
+            return PushReport(skipped="clinic not found")
         now = self.clock.now()
         try:
-            adopted = self._adopt(link, self.access.gateway(link), since=now)
+            gateway = self.access.gateway(link)
+            adopted = self._adopt(link, gateway, since=now)
         except NoAccess:
             return PushReport(skipped="link has no grant")
         except AuthRevoked as exc:
@@ -159,10 +177,16 @@ class PushService:
         upcoming = self.directory.upcoming_appointments(
             clinic_id, link.professional_id, now, now + timedelta(days=self.settings.backfill_days)
         )
-        ids = list(dict.fromkeys([a.id for a in upcoming] + adopted))
+        # The query already read every upcoming appointment: they are planned from it, not read again.
+        known = {appointment.id: appointment for appointment in upcoming}
+        ids = list(dict.fromkeys([*known, *adopted]))
         total = PushReport()
         for start in range(0, len(ids), BACKFILL_CHUNK):
-            report = self.push(clinic_id, link_id, ids[start : start + BACKFILL_CHUNK])
+            if start:
+                link = self.links.get(clinic_id, link_id)  # stop if the link ended meanwhile
+                if link is None or link.status is not LinkStatus.ACTIVE or not link.calendar_id:
+                    return replace(total, skipped="link not active")
+            report = self._push_appointments(link, clinic, gateway, ids[start : start + BACKFILL_CHUNK], known)
             total = PushReport(
                 total.done + report.done, total.unchanged + report.unchanged, total.failed + report.failed
             )
@@ -187,7 +211,8 @@ class PushService:
             if not page.next_page_token:
                 break
             page_token = page.next_page_token
-        fresh = [e for e in adopted if self.links.event_link(link, e.appointment_id) is None]
+        recorded = self.links.event_links_for(link, [e.appointment_id for e in adopted])
+        fresh = [e for e in adopted if e.appointment_id not in recorded]
         if fresh:
             self.links.record_event_links(link, fresh, None)
         return [e.appointment_id for e in adopted]
@@ -222,10 +247,9 @@ class PushService:
     ) -> PushReport:
         assert link.calendar_id
         plans: dict[str, PushAction] = {}
-        recorded: dict[str, EventLink | None] = {}
+        recorded = self.links.event_links_for(link, list(desired))
         for appointment_id, (content, eid) in desired.items():
-            recorded[appointment_id] = self.links.event_link(link, appointment_id)
-            plans[appointment_id] = plan_push(content, eid, recorded[appointment_id])
+            plans[appointment_id] = plan_push(content, eid, recorded.get(appointment_id))
         unchanged = sum(isinstance(a, Nothing) for a in plans.values())
         pending: dict[str, PushAction] = {k: a for k, a in plans.items() if not isinstance(a, Nothing)}
         results: list[EventLink] = []

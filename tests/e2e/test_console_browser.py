@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from google.cloud.firestore_v1.base_query import FieldFilter
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from infra.local.processes import REPO_ROOT
@@ -38,6 +39,8 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = REPO_ROOT / "reports" / "screenshots"
 MADRID = ZoneInfo("Europe/Madrid")
 GOOGLE_EMAIL = "pau.trave.agenda@gmail.com"
+SERVICE = "Fisioterapia"  # the appointment made in the clinic
+GOOGLE_TITLE = "Reunión de equipo"  # the event made in Google
 # How long the sync may take to show a change on the other side (push or pull through Cloud Tasks).
 SYNC_TIMEOUT_MS = 20_000
 
@@ -81,7 +84,7 @@ def functions_call(stack: LocalStack, method: str, name: str, **kwargs: Any) -> 
 
 
 def free_the_demo_users(stack: LocalStack) -> None:
-    """Disable what earlier tests may have left holding pautrave or our Google account (as the master)."""
+    """Disable every link that holds pautrave or our Google account (as the master would)."""
     query = {"clinicId": "demo", "userId": "admin"}
     links = functions_call(stack, "GET", "list_links", params=query)["links"]
     for link in links:
@@ -91,6 +94,27 @@ def free_the_demo_users(stack: LocalStack) -> None:
             functions_call(stack, "POST", "disable_link", json=body)
 
 
+def remove_what_the_test_made(stack: LocalStack) -> None:
+    db = stack.firestore_client()
+    for field, value in (("service", SERVICE), ("title", GOOGLE_TITLE)):
+        query = db.collection("clinics/demo/appointments").where(filter=FieldFilter(field, "==", value))
+        for snapshot in query.stream():
+            snapshot.reference.delete()
+
+
+@pytest.fixture
+def demo_users(local_stack: LocalStack) -> Iterator[None]:
+    """pautrave and our Google account free before the test, and again after it: the stack is shared."""
+    free_the_demo_users(local_stack)
+    remove_what_the_test_made(local_stack)
+    try:
+        yield
+    finally:
+        # With the link disabled first, removing what the test made pushes nothing anywhere.
+        free_the_demo_users(local_stack)
+        remove_what_the_test_made(local_stack)
+
+
 def act_as(page: Page, console: str, user: str, center: str) -> None:
     page.goto(f"{console}/")
     page.select_option("#user", user)
@@ -98,9 +122,10 @@ def act_as(page: Page, console: str, user: str, center: str) -> None:
     page.click("#enter")
 
 
-def test_the_seed_example_in_the_browser(local_stack: LocalStack, page: Page, screenshots: Path) -> None:
+def test_the_seed_example_in_the_browser(
+    local_stack: LocalStack, demo_users: None, page: Page, screenshots: Path
+) -> None:
     console = local_stack.ports.console_url
-    free_the_demo_users(local_stack)
     step = iter(range(1, 100))
 
     def shot(name: str) -> None:
@@ -161,13 +186,13 @@ def test_the_seed_example_in_the_browser(local_stack: LocalStack, page: Page, sc
     page.fill("#appointment-time", "10:00")
     page.select_option("#appointment-duration", "30")
     page.fill("#appointment-patient", "Ana López")
-    page.fill("#appointment-service", "Fisioterapia")
+    page.fill("#appointment-service", SERVICE)
     page.select_option("#appointment-center", "centro-b")
     page.click("#create-appointment")
-    in_agenda = page.locator("#agenda .item", has_text="Fisioterapia")
+    in_agenda = page.locator("#agenda .item", has_text=SERVICE)
     expect(in_agenda).to_have_attribute("data-time", "10:00\u201310:30")
     expect(in_agenda).to_contain_text("Ana López")
-    in_google = page.locator("#google .item", has_text="Fisioterapia")
+    in_google = page.locator("#google .item", has_text=SERVICE)
     expect(in_google).to_have_attribute("data-time", "10:00\u201310:30", timeout=SYNC_TIMEOUT_MS)
     expect(in_google).to_have_attribute("data-date", day.isoformat())
     expect(in_google).not_to_contain_text("Ana")  # the clinic's privacy default: no patient in Google
@@ -175,7 +200,7 @@ def test_the_seed_example_in_the_browser(local_stack: LocalStack, page: Page, sc
 
     # The user drags the event in Google Calendar: the clinic's agenda follows (two-way).
     in_google.click()
-    expect(page.locator("#event h1")).to_contain_text("Fisioterapia")
+    expect(page.locator("#event h1")).to_contain_text(SERVICE)
     page.fill("#move-time", "12:00")
     shot("move-in-google")
     page.click("#move")
@@ -185,15 +210,15 @@ def test_the_seed_example_in_the_browser(local_stack: LocalStack, page: Page, sc
     shot("moved-in-the-agenda")
 
     # An event created in Google becomes an appointment with no patient.
-    page.fill("#event-summary", "Reunión de equipo")
+    page.fill("#event-summary", GOOGLE_TITLE)
     page.fill("#event-date", day.isoformat())
     page.fill("#event-time", "16:00")
     page.select_option("#event-duration", "60")
     page.click("#create-event")
-    expect(page.locator("#google .item", has_text="Reunión de equipo")).to_have_attribute(
+    expect(page.locator("#google .item", has_text=GOOGLE_TITLE)).to_have_attribute(
         "data-time", "16:00\u201317:00"
     )
-    from_google = page.locator("#agenda .item", has_text="Reunión de equipo")
+    from_google = page.locator("#agenda .item", has_text=GOOGLE_TITLE)
     expect(from_google).to_have_attribute("data-time", "16:00\u201317:00", timeout=SYNC_TIMEOUT_MS)
     expect(from_google).to_contain_text("creada en Google")
     shot("created-in-google")
@@ -203,7 +228,7 @@ def test_the_seed_example_in_the_browser(local_stack: LocalStack, page: Page, sc
     documents = [
         snapshot.to_dict() or {}
         for snapshot in db.collection("clinics/demo/appointments").stream()
-        if (snapshot.to_dict() or {}).get("service") == "Fisioterapia"
+        if (snapshot.to_dict() or {}).get("service") == SERVICE
     ]
     assert len(documents) == 1
     assert documents[0]["start"].astimezone(MADRID) == datetime.combine(day, datetime.min.time(), MADRID) + (

@@ -119,7 +119,7 @@ def test_a_stack_starts_within_a_minute_and_stop_leaves_no_process(tmp_path: Pat
         stack.start()
         assert time.monotonic() - began < START_TIMEOUT
         groups = stack.process_groups()
-        assert len(groups) == 5
+        assert len(groups) == 6  # Firestore, Tasks, fake Google, functions, bridge, console
         members = [pid for group in groups for pid in _group_members(group)]
         # The Firestore emulator's script runs java as a child: the group holds more than the leader.
         assert len(members) > len(groups)
@@ -128,7 +128,7 @@ def test_a_stack_starts_within_a_minute_and_stop_leaves_no_process(tmp_path: Pat
 
     assert stack.children() == []
     assert [pid for pid in members if _alive(pid)] == []
-    for port in (ports.functions, ports.fake_google, ports.firestore, ports.tasks):
+    for port in (ports.functions, ports.fake_google, ports.firestore, ports.tasks, ports.console):
         assert not port_open("127.0.0.1", port), port
 
 

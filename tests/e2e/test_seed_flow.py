@@ -126,13 +126,13 @@ class Stack:
         return self.post("disable_link", {"clinicId": CLINIC, "userId": user, "linkId": link_id})
 
     # --- Firestore, as the clinic app writes it ------------------------------------------------------
-    def add_user(self, user: str) -> None:
+    def add_user(self, user: str, professional: str = PROFESSIONAL) -> None:
         self.db.document(f"clinics/{CLINIC}/users/{user}").set(
             {
                 "name": "Usuario E2E",
                 "email": f"{user}@demo-clinic.test",
                 "isMaster": False,
-                "professionalIds": [PROFESSIONAL],
+                "professionalIds": [professional],
             }
         )
 
@@ -225,22 +225,41 @@ def appointments(clinic: Stack) -> Iterator[list[str]]:
 
 
 @pytest.fixture
-def two_way_link(clinic: Stack, appointments: list[str]) -> Iterator[ActiveLink]:
-    """A new clinic user's active two-way link to Marina's agenda, approved by the master; disabled after."""
-    user, email = unique("e2e-user"), f"{unique('e2e')}@gmail.com"
-    clinic.add_user(user)
-    answer = clinic.sign_in(user, email)
-    assert answer["status"] == "pending_approval", answer
-    approved = clinic.approve(answer["linkId"])
-    assert approved.status_code == 200, approved.text
-    link = approved.json()["link"]
-    assert link["status"] == "active"
-    token = clinic.fake("POST", "/_fake/token", json={"email": email}).json()["access_token"]
-    google = GoogleUser(clinic.stack.ports.fake_google_url, email, token)
-    clinic.settle()  # the activation's backfill
-    yield ActiveLink(link["id"], user, email, link["calendarId"], google)
-    clinic.disable(user, link["id"])
-    clinic.db.document(f"clinics/{CLINIC}/users/{user}").delete()
+def link_agenda(clinic: Stack, appointments: list[str]) -> Iterator[Callable[[str], ActiveLink]]:
+    """Links a professional's agenda two-way for a new clinic user, approved by the master.
+
+    Every link made is disabled afterwards, and the users and professionals made for it deleted.
+    """
+    users: list[str] = []
+    links: list[tuple[str, str]] = []
+
+    def link(professional: str = PROFESSIONAL) -> ActiveLink:
+        user, email = unique("e2e-user"), f"{unique('e2e')}@gmail.com"
+        clinic.add_user(user, professional)
+        users.append(user)
+        answer = clinic.sign_in(user, email)
+        assert answer["status"] == "pending_approval", answer
+        links.append((user, answer["linkId"]))
+        approved = clinic.approve(answer["linkId"])
+        assert approved.status_code == 200, approved.text
+        active = approved.json()["link"]
+        assert active["status"] == "active"
+        token = clinic.fake("POST", "/_fake/token", json={"email": email}).json()["access_token"]
+        google = GoogleUser(clinic.stack.ports.fake_google_url, email, token)
+        clinic.settle()  # the activation's backfill
+        return ActiveLink(active["id"], user, email, active["calendarId"], google)
+
+    yield link
+    for user, link_id in links:
+        clinic.disable(user, link_id)
+    for user in users:
+        clinic.db.document(f"clinics/{CLINIC}/users/{user}").delete()
+
+
+@pytest.fixture
+def two_way_link(link_agenda: Callable[[str], ActiveLink]) -> ActiveLink:
+    """A new clinic user's active two-way link to Marina's agenda."""
+    return link_agenda(PROFESSIONAL)
 
 
 def schedule(clinic: Stack, appointments: list[str], start: datetime, **fields: Any) -> str:
@@ -464,3 +483,36 @@ def test_a_pulled_change_is_not_pushed_back(
     time.sleep(2.0)
     assert clinic.write_counts() == writes
     assert ref.get().update_time == updated
+
+
+def test_an_event_made_in_google_first_on_a_new_link_becomes_an_appointment(
+    clinic: Stack, link_agenda: Callable[[str], ActiveLink], appointments: list[str]
+) -> None:
+    # A professional with an empty agenda: the backfill pushes nothing, so no pull has happened yet; the
+    # first pull must still take what the user made in Google after the link became active.
+    professional = unique("e2e-prof")
+    clinic.db.document(f"clinics/{CLINIC}/professionals/{professional}").set({"name": "Profesional E2E"})
+    try:
+        link = link_agenda(professional)
+        made = tomorrow_at(17)
+        inserted = link.google.call(
+            "POST",
+            f"/calendars/{link.calendar_id}/events",
+            json={
+                "summary": "Bloqueo",
+                "start": {"dateTime": made.isoformat(), "timeZone": "Europe/Madrid"},
+                "end": {"dateTime": (made + timedelta(hours=1)).isoformat(), "timeZone": "Europe/Madrid"},
+            },
+        )
+        assert inserted.status_code == 200, inserted.text
+        query = clinic.db.collection(f"clinics/{CLINIC}/appointments").where(
+            filter=firestore_lib.FieldFilter("origin.eventId", "==", inserted.json()["id"])
+        )
+        try:
+            found, _ = wait_for(lambda: list(query.stream()), timeout=4)
+        finally:
+            appointments.extend(snapshot.id for snapshot in query.stream())
+        [snapshot] = found
+        assert (snapshot.to_dict() or {})["professionalId"] == professional
+    finally:
+        clinic.db.document(f"clinics/{CLINIC}/professionals/{professional}").delete()

@@ -10,8 +10,6 @@ Used by test_entry_points.py, test_security.py and test_openapi.py; each builds 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import queue
@@ -36,7 +34,7 @@ from werkzeug.test import TestResponse
 
 import main
 from infra.local.demo_data import write_demo_data
-from infra.local.environment import HOST, LOCAL_WEBHOOK_TOKEN_KEY, LocalPorts, functions_environment
+from infra.local.environment import HOST, LocalPorts, functions_environment
 from infra.local.fake_google import RunningServer
 from infra.local.functions_server import SOURCE, build_app
 from shared.bootstrap import services
@@ -249,8 +247,8 @@ def assert_error(response: Any, status: int | tuple[int, ...], code: str | None 
 
 
 def channel_token(channel_id: str) -> str:
-    """The token the webhook expects for a channel (HMAC of its id under the local webhook key)."""
-    return hmac.new(LOCAL_WEBHOOK_TOKEN_KEY.encode(), channel_id.encode(), hashlib.sha256).hexdigest()
+    """The token the webhook expects for a channel id, whether or not such a channel exists."""
+    return services().channels.token_for(channel_id)
 
 
 def notify(functions: Deployed, channel_id: str, token: str, state: str, **headers: str) -> Any:
@@ -314,7 +312,8 @@ def deployed(
     finally:
         services.cache_clear()
         # services() sends the root logger to stdout as JSON; give pytest its handlers back.
-        root.handlers, root.level = handlers, level
+        root.handlers = handlers
+        root.setLevel(level)
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 10.0) -> Any:

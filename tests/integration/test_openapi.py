@@ -102,7 +102,9 @@ def test_request_bodies_have_the_models_fields(function: str) -> None:
     schema = resolve(body)
     model = BODIES[function]
     assert set(schema["properties"]) == set(model.model_fields)
-    assert set(schema["required"]) == {name for name, field in model.model_fields.items() if field.is_required()}
+    assert set(schema["required"]) == {
+        name for name, field in model.model_fields.items() if field.is_required()
+    }
     assert schema["additionalProperties"] is False  # the models refuse unknown fields
 
 
@@ -182,7 +184,11 @@ CHECKS = [
     derandomize=True,
     database=None,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
 )
 def test_the_functions_keep_to_the_document(case: schemathesis.Case, functions: Deployed) -> None:
     case.call_and_validate(app=functions.wsgi, checks=CHECKS)

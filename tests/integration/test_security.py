@@ -33,7 +33,7 @@ from tests.integration.functions_app import (
 Dump = dict[str, tuple[Any, Any]]
 
 # The second clinic: its own master, centre, professional and user.
-OTHER_CLINIC = {
+OTHER_CLINIC: dict[str, dict[str, Any]] = {
     "clinics/other": {"name": "Otra Clínica", "privacy": "none"},
     "clinics/other/centers/sede": {"name": "Sede", "timeZone": "Europe/Madrid"},
     "clinics/other/professionals/doc": {"name": "Doctora Otra"},

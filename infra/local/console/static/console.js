@@ -16,9 +16,14 @@
     return script ? { data: JSON.parse(script.textContent), source: script.dataset.source } : null;
   }
 
-  // Fetch `source` again and again; call `draw` whenever the answer differs from the last one.
+  // What an answer says, leaving out the time it was made at (which changes on every answer).
+  function signature(data) {
+    return JSON.stringify(Object.assign({}, data, { updated: null }));
+  }
+
+  // Draw `first`, then fetch `source` again and again and redraw whenever the answer changes.
   function poll(source, first, draw) {
-    var last = JSON.stringify(first);
+    var last = signature(first);
     draw(first);
     function tick() {
       fetch(source, { cache: "no-store", headers: { Accept: "application/json" } })
@@ -26,13 +31,12 @@
         .then(function (data) {
           if (!data) return;
           showUpdated(data.updated);
-          var seen = JSON.stringify(Object.assign({}, data, { updated: null }));
+          var seen = signature(data);
           if (seen !== last) { last = seen; draw(data); }
         })
         .catch(function () { /* the stack may be restarting: try again at the next tick */ })
         .then(function () { setTimeout(tick, POLL_MS); });
     }
-    last = JSON.stringify(Object.assign({}, first, { updated: null }));
     setTimeout(tick, POLL_MS);
   }
 
