@@ -22,7 +22,12 @@ Id = Field(min_length=1, max_length=128, pattern=DOCUMENT_ID)
 @functions_framework.cloud_event
 def on_appointment_written(event: CloudEvent) -> None:
     """Eventarc: a document under clinics/{clinicId}/appointments/{apptId} was created, changed or deleted."""
-    change = decode_document_event(event.data)
+    try:
+        change = decode_document_event(event.data)
+    except ValueError:
+        # Not a Firestore document event: retrying cannot help, so acknowledge it (logged, no crash loop).
+        log.error("undecodable document event", extra={"eventId": event["id"], "type": event["type"]})
+        return
     parts = change.path.split("/")
     if len(parts) != 4 or parts[0] != "clinics" or parts[2] != "appointments":
         log.warning("ignored a write outside clinics/*/appointments", extra={"document": change.path})
@@ -38,6 +43,8 @@ class PushTask(Request):
     # Appointment ids come from the document paths of the clinic app, which may use any character but "/".
     appointmentId: str | None = Field(default=None, min_length=1, max_length=128, pattern=ANY_DOCUMENT_ID)
     backfill: bool = False
+    # How often this work was already put off because Google refused it for quota.
+    deferrals: int = Field(default=0, ge=0, le=1000)
 
 
 @functions_framework.http
@@ -45,7 +52,8 @@ class PushTask(Request):
 def push_worker(request: flask.Request) -> Reply:
     """Cloud Tasks: bring one appointment's event (or, on activation, the whole agenda) up to date.
 
-    2xx means done or failed for good (recorded on the link); 503 asks Cloud Tasks to retry with backoff.
+    2xx means done, failed for good (recorded on the link), or put off to a new task because Google refused
+    it for quota; 503 asks Cloud Tasks to retry with backoff.
     """
     task = json_body(request, PushTask)
     push = services().push
@@ -57,6 +65,9 @@ def push_worker(request: flask.Request) -> Reply:
         else:
             return error("invalid_request", "appointmentId or backfill is required", 400)
     except RetryLater as exc:
+        appointment = None if task.backfill else task.appointmentId
+        if exc.quota and push.defer(task.clinicId, task.linkId, appointment, task.deferrals):
+            return ok({"deferred": True})
         log.info("push deferred", extra={"linkId": task.linkId, "cause": str(exc)})
         return error("retry_later", "Google is busy; the task will be retried", 503)
     return ok(

@@ -30,6 +30,11 @@ class GoogleError(Exception):
 class Transient(GoogleError):
     """Rate limits, 5xx, timeouts: try again later, with backoff."""
 
+    @property
+    def quota(self) -> bool:
+        """Refused for a usage quota (403/429 rateLimitExceeded): only the quota's minute passing helps."""
+        return self.status in (403, 429)
+
 
 class AuthRevoked(GoogleError):
     """The grant is gone (invalid_grant, or 401 after a refresh): the user must reconnect."""

@@ -91,18 +91,23 @@ class ChannelService:
         if state == "sync":
             return Notification.ACKNOWLEDGED
         clinic_id, link_id = owner
-        self.enqueue_pull(clinic_id, link_id, "notify", PULL_COALESCE_SECONDS)
+        self.enqueue_pull(clinic_id, link_id, "notify", PULL_COALESCE_SECONDS, wait=True)
         return Notification.QUEUED
 
-    def enqueue_pull(self, clinic_id: str, link_id: str, why: str, window: float) -> bool:
-        """One pull task per link and time window; later ones in the window are duplicates."""
+    def enqueue_pull(
+        self, clinic_id: str, link_id: str, why: str, window: float, *, wait: bool = False
+    ) -> bool:
+        """One pull task per link and time window; later ones in the window are duplicates.
+
+        With `wait` the pull runs at the end of the window, so that it sees the whole burst that asked for it.
+        """
         now = self.clock.now().timestamp()
         bucket = math.floor(now / window)
         return self.queue.enqueue(
             self.settings.pull_queue,
             f"pull-{why}-{link_id}-{bucket}",
             {"clinicId": clinic_id, "linkId": link_id},
-            delay_seconds=max(0.0, (bucket + 1) * window - now),
+            delay_seconds=max(0.0, (bucket + 1) * window - now) if wait else 0.0,
         )
 
     # --- renew_channels / reconcile_links ----------------------------------------------------------

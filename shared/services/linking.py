@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from shared.config import Settings
-from shared.domain.clinic import User
+from shared.domain.clinic import Center, Professional, User
 from shared.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from shared.domain.link import LinkStatus, SyncLink, account_key, email_key, user_key
 from shared.ports import (
@@ -159,9 +159,13 @@ class LinkingService:
         return CallbackResult(failed, reason)
 
     def _ask_masters(self, link: SyncLink, requester: User) -> None:
-        professional = self.directory.professional(link.clinic_id, link.professional_id)
-        center = self.directory.center(link.clinic_id, link.center_id)
-        assert professional is not None and center is not None
+        # Named by id if the clinic deleted them meanwhile: the masters must still be asked.
+        professional = self.directory.professional(link.clinic_id, link.professional_id) or Professional(
+            link.clinic_id, link.professional_id
+        )
+        center = self.directory.center(link.clinic_id, link.center_id) or Center(
+            link.clinic_id, link.center_id
+        )
         for master in self.directory.masters(link.clinic_id):
             self.notifier.notify(notices.approval_requested(master, requester, professional, center, link))
 

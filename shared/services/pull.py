@@ -168,6 +168,8 @@ class PullService:
                 applied += 1
                 if isinstance(action, Reschedule) and outcome and outcome.content_hash != remote_hash(event):
                     push_back.append(appointment_id)  # Google also changed what the clinic owns (the title)
+                if isinstance(action, Create):
+                    push_back.append(appointment_id)  # mark the event as the appointment's (see below)
         if recorded_now:
             self.links.record_event_links(link, recorded_now, None)
         return PullReport(len(items), applied, len(push_back), conflicts), push_back
@@ -270,4 +272,6 @@ class PullService:
             origin=EventOrigin(link.calendar_id, event_id),
         )
         self.directory.write_appointment(created, link.id)
-        return EventLink(appointment_id, event_id, etag, remote_hash(event))
+        # No content hash: the push that follows rewrites the event as the appointment's, with our extended
+        # properties, so that a later link of this calendar, or a deletion in the clinic, still finds it.
+        return EventLink(appointment_id, event_id, etag, None)

@@ -47,10 +47,22 @@ LAST_PUSH_RESOLUTION = timedelta(seconds=30)
 # Appointments a backfill plans and records at a time: 20 batch requests, sent a few at a time.
 BACKFILL_CHUNK = 1000
 MAX_ROUNDS = 3
+# Google counts its quotas per minute: work refused for quota is queued again once that minute has passed,
+# instead of being retried with backoff (which spends the task's attempts while the quota is still spent).
+QUOTA_WINDOW = timedelta(seconds=60)
+# Deferrals of one piece of work (half an hour); after them the queue's own bounded retries take over.
+MAX_DEFERRALS = 30
 
 
 class RetryLater(Exception):
-    """Google is busy or failing: the task must be retried (the worker answers 503)."""
+    """Google is busy or failing: the task must be retried (the worker answers 503, or defers it).
+
+    `quota` says Google refused for a usage quota rather than failed.
+    """
+
+    def __init__(self, message: str, *, quota: bool = False) -> None:
+        super().__init__(message)
+        self.quota = quota
 
 
 @dataclass(frozen=True)
@@ -137,7 +149,9 @@ class PushService:
         failed = 0
         for appointment_id in appointment_ids:
             try:
-                appointment = known.get(appointment_id) or self.directory.appointment(clinic_id, appointment_id)
+                appointment = known.get(appointment_id) or self.directory.appointment(
+                    clinic_id, appointment_id
+                )
                 content = self._desired(link, clinic, appointment, centers)
             except DomainError as exc:
                 failed += 1
@@ -173,7 +187,7 @@ class PushService:
             self.access.lose(link, str(exc))
             return PushReport(skipped="google access lost")
         except Transient as exc:
-            raise RetryLater(str(exc)) from None
+            raise RetryLater(str(exc), quota=exc.quota) from None
         upcoming = self.directory.upcoming_appointments(
             clinic_id, link.professional_id, now, now + timedelta(days=self.settings.backfill_days)
         )
@@ -186,7 +200,9 @@ class PushService:
                 link = self.links.get(clinic_id, link_id)  # stop if the link ended meanwhile
                 if link is None or link.status is not LinkStatus.ACTIVE or not link.calendar_id:
                     return replace(total, skipped="link not active")
-            report = self._push_appointments(link, clinic, gateway, ids[start : start + BACKFILL_CHUNK], known)
+            report = self._push_appointments(
+                link, clinic, gateway, ids[start : start + BACKFILL_CHUNK], known
+            )
             total = PushReport(
                 total.done + report.done, total.unchanged + report.unchanged, total.failed + report.failed
             )
@@ -216,6 +232,25 @@ class PushService:
         if fresh:
             self.links.record_event_links(link, fresh, None)
         return [e.appointment_id for e in adopted]
+
+    def defer(self, clinic_id: str, link_id: str, appointment_id: str | None, deferrals: int) -> bool:
+        """Google refused this work for quota: queue it again (`appointment_id` None: the backfill) once the
+        quota's minute has passed, so that the refusal spends none of the task's bounded attempts.
+
+        False when it was deferred MAX_DEFERRALS times already: the worker then answers 503 and the queue's
+        own retries take over. A second deferral of the same work in the same minute is the same task.
+        """
+        if deferrals >= MAX_DEFERRALS:
+            return False
+        subject = appointment_id or "backfill"
+        minute = int(self.clock.now().timestamp() // 60)
+        key = f"{link_id}/{subject}/{deferrals + 1}/{minute}"
+        name = "push-deferred-" + hashlib.sha256(key.encode()).hexdigest()[:40]
+        payload: dict[str, Any] = {"clinicId": clinic_id, "linkId": link_id, "deferrals": deferrals + 1}
+        payload.update({"appointmentId": appointment_id} if appointment_id else {"backfill": True})
+        self.queue.enqueue(self.settings.push_queue, name, payload, QUOTA_WINDOW.total_seconds())
+        log.info("push deferred for quota", extra={"linkId": link_id, "deferrals": deferrals + 1})
+        return True
 
     # --- planning and carrying out -----------------------------------------------------------------
     def _desired(
@@ -254,6 +289,7 @@ class PushService:
         pending: dict[str, PushAction] = {k: a for k, a in plans.items() if not isinstance(a, Nothing)}
         results: list[EventLink] = []
         transient: Transient | None = None
+        quota = False
         for _ in range(MAX_ROUNDS):
             if not pending:
                 break
@@ -275,13 +311,14 @@ class PushService:
                     return PushReport(done=len(results), unchanged=unchanged, skipped="google access lost")
                 if isinstance(outcome.error, Transient):
                     transient = outcome.error
+                    quota = quota or outcome.error.quota
                 elif isinstance(outcome.error, Permanent):
                     failed += 1
                     self._record_error(link, outcome.error.reason or "google_error", str(outcome.error))
             pending = retry
         self._record(link, results)
         if transient is not None:
-            raise RetryLater(str(transient))
+            raise RetryLater(str(transient), quota=quota)
         return PushReport(done=len(results), unchanged=unchanged, failed=failed)
 
     def _settle(

@@ -51,7 +51,8 @@ def _backfill_once(env: Environment, sizes: Sizes, name: str, model: str) -> tup
     clinic = Clinic(db, name)
     clinic.write()
     write_many(
-        db, ((clinic.appointment_path(f"a{i}"), clinic.appointment_fields(i)) for i in range(sizes.appointments))
+        db,
+        ((clinic.appointment_path(f"a{i}"), clinic.appointment_fields(i)) for i in range(sizes.appointments)),
     )
     link = link_agenda(services, env.google, clinic, 0, f"{name}@gmail.com")
     if model == "round trip":
@@ -89,7 +90,9 @@ def _count_events(google: FakeGoogle, email: str, calendar_id: str) -> int:
 
 def measure(env: Environment, full: bool) -> list[Row]:
     sizes = FULL if full else QUICK
-    seconds, events, (services, link, clinic, calls) = _backfill_once(env, sizes, "bench-backfill", "round trip")
+    seconds, events, (services, link, clinic, calls) = _backfill_once(
+        env, sizes, "bench-backfill", "round trip"
+    )
 
     # The baseline: sequential single inserts, 50 ms each, through the same adapter.
     env.google.admin("faults", {"route": "calendar.events.insert", "latencyMs": LATENCY_MS})

@@ -58,7 +58,9 @@ def measure(env: Environment, full: bool) -> list[Row]:
     before = env.google.counts()
     for index in range(sizes.burst_appointments):
         for minute in range(sizes.burst_writes):
-            trigger(services, clinic, db, f"b{index}", clinic.appointment_fields(1000 + index, minutes=minute))
+            trigger(
+                services, clinic, db, f"b{index}", clinic.appointment_fields(1000 + index, minutes=minute)
+            )
     run_tasks(services, queue)
     burst_changes = sizes.burst_appointments * sizes.burst_writes
     burst_calls = env.google.calendar_calls(before)

@@ -58,15 +58,19 @@ class Prepared:
 
 
 def worker(services: Services) -> Any:
-    """The push worker's contract: 200 done (or failed for good), 503 when Google is busy."""
+    """What `push_worker` answers: 200 done, failed for good or deferred for quota; 503 when Google fails."""
 
     def handle(queue: str, payload: dict[str, Any]) -> int:
+        appointment = None if payload.get("backfill") else payload["appointmentId"]
         try:
-            if payload.get("backfill"):
+            if appointment is None:
                 services.push.backfill(payload["clinicId"], payload["linkId"])
             else:
-                services.push.push(payload["clinicId"], payload["linkId"], [payload["appointmentId"]])
-        except RetryLater:
+                services.push.push(payload["clinicId"], payload["linkId"], [appointment])
+        except RetryLater as exc:
+            deferrals = int(payload.get("deferrals", 0))
+            if exc.quota and services.push.defer(payload["clinicId"], payload["linkId"], appointment, deferrals):
+                return 200
             return 503
         return 200
 
@@ -135,7 +139,9 @@ def measure(prepared: Prepared) -> list[Row]:
         prepared.model.stats = DrainStats()
         stats = prepared.model.run(timeout=ideal * 4 + 120)
         inserts = google.counts().get("calendar.events.insert", 0) - before.get("calendar.events.insert", 0)
-        events = sum(_events(google, f"drain{i:03d}@gmail.com", link) for i, link in enumerate(prepared.links))
+        events = sum(
+            _events(google, f"drain{i:03d}@gmail.com", link) for i, link in enumerate(prepared.links)
+        )
     finally:
         google.stop()
     total = sizes.links * sizes.per_link

@@ -75,7 +75,9 @@ class FirestoreOps(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
             query = request.structured_query
             source = query.from_[0] if query.from_ else None
             group = "**/" if source is not None and source.all_descendants else "/"
-            name = f"query {template(request.parent).rstrip('/')}{group}{source.collection_id if source else ''}"
+            name = (
+                f"query {template(request.parent).rstrip('/')}{group}{source.collection_id if source else ''}"
+            )
             return _CountedStream(responses, lambda n: self._count(self.reads, name.replace("//", "/"), n))
         return responses
 

@@ -69,7 +69,7 @@ def secret_fields(value: Any, path: str = "") -> list[str]:
 
 
 @dataclass
-class Stack:
+class ClinicApp:
     """The clinic app's view of the running stack: its functions, its Firestore, and the fake Google."""
 
     stack: LocalStack
@@ -202,8 +202,7 @@ class ActiveLink:
 
 
 def tomorrow_at(hour: int) -> datetime:
-    day = (datetime.now(UTC) + timedelta(days=1)).replace(hour=hour, minute=0, second=0, microsecond=0)
-    return day
+    return (datetime.now(UTC) + timedelta(days=1)).replace(hour=hour, minute=0, second=0, microsecond=0)
 
 
 def event_start(event: dict[str, Any]) -> datetime:
@@ -211,12 +210,12 @@ def event_start(event: dict[str, Any]) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def clinic(local_stack: LocalStack) -> Stack:
-    return Stack(local_stack, local_stack.firestore_client())
+def clinic(local_stack: LocalStack) -> ClinicApp:
+    return ClinicApp(local_stack, local_stack.firestore_client())
 
 
 @pytest.fixture
-def appointments(clinic: Stack) -> Iterator[list[str]]:
+def appointments(clinic: ClinicApp) -> Iterator[list[str]]:
     """Ids of the appointments a test writes; deleted afterwards (after its link is disabled)."""
     written: list[str] = []
     yield written
@@ -225,7 +224,7 @@ def appointments(clinic: Stack) -> Iterator[list[str]]:
 
 
 @pytest.fixture
-def link_agenda(clinic: Stack, appointments: list[str]) -> Iterator[Callable[[str], ActiveLink]]:
+def link_agenda(clinic: ClinicApp, appointments: list[str]) -> Iterator[Callable[[str], ActiveLink]]:
     """Links a professional's agenda two-way for a new clinic user, approved by the master.
 
     Every link made is disabled afterwards, and the users and professionals made for it deleted.
@@ -262,7 +261,7 @@ def two_way_link(link_agenda: Callable[[str], ActiveLink]) -> ActiveLink:
     return link_agenda(PROFESSIONAL)
 
 
-def schedule(clinic: Stack, appointments: list[str], start: datetime, **fields: Any) -> str:
+def schedule(clinic: ClinicApp, appointments: list[str], start: datetime, **fields: Any) -> str:
     """The clinic app books an appointment in Marina's agenda; answers its id."""
     appointment_id = unique("e2e-appt")
     appointments.append(appointment_id)
@@ -280,7 +279,7 @@ def schedule(clinic: Stack, appointments: list[str], start: datetime, **fields: 
     return appointment_id
 
 
-def pushed_and_pulled(clinic: Stack, link: ActiveLink, appointment_id: str) -> dict[str, Any]:
+def pushed_and_pulled(clinic: ClinicApp, link: ActiveLink, appointment_id: str) -> dict[str, Any]:
     """Wait until the appointment's event is in Google and the echo's notification has been pulled."""
     eid = event_id(CLINIC, appointment_id)
     event, _ = wait_for(lambda: link.google.event(link.calendar_id, eid), timeout=5)
@@ -291,7 +290,7 @@ def pushed_and_pulled(clinic: Stack, link: ActiveLink, appointment_id: str) -> d
 
 
 # --- 1. the seed's example ---------------------------------------------------------------------------
-def test_the_seed_example_over_http(clinic: Stack) -> None:
+def test_the_seed_example_over_http(clinic: ClinicApp) -> None:
     email = f"{unique('pau')}@gmail.com"
 
     # pautrave (not master) links Marina's agenda two-way from centro-b: the master must authorize.
@@ -356,7 +355,7 @@ def test_the_seed_example_over_http(clinic: Stack) -> None:
 
 # --- 2. push within 2 s ------------------------------------------------------------------------------
 def test_clinic_changes_reach_google_within_two_seconds(
-    clinic: Stack, two_way_link: ActiveLink, appointments: list[str]
+    clinic: ClinicApp, two_way_link: ActiveLink, appointments: list[str]
 ) -> None:
     link, start = two_way_link, tomorrow_at(9)
     began = time.monotonic()
@@ -387,7 +386,7 @@ def test_clinic_changes_reach_google_within_two_seconds(
 
 # --- 3. pull within 3 s ------------------------------------------------------------------------------
 def test_google_changes_reach_the_clinic_within_three_seconds(
-    clinic: Stack, two_way_link: ActiveLink, appointments: list[str]
+    clinic: ClinicApp, two_way_link: ActiveLink, appointments: list[str]
 ) -> None:
     link, start = two_way_link, tomorrow_at(11)
     appointment_id = schedule(clinic, appointments, start)
@@ -445,7 +444,7 @@ def test_google_changes_reach_the_clinic_within_three_seconds(
 
 # --- 4. no echo loop ---------------------------------------------------------------------------------
 def test_a_pushed_change_does_not_come_back(
-    clinic: Stack, two_way_link: ActiveLink, appointments: list[str]
+    clinic: ClinicApp, two_way_link: ActiveLink, appointments: list[str]
 ) -> None:
     link = two_way_link
     appointment_id = schedule(clinic, appointments, tomorrow_at(13))
@@ -460,7 +459,7 @@ def test_a_pushed_change_does_not_come_back(
 
 
 def test_a_pulled_change_is_not_pushed_back(
-    clinic: Stack, two_way_link: ActiveLink, appointments: list[str]
+    clinic: ClinicApp, two_way_link: ActiveLink, appointments: list[str]
 ) -> None:
     link, start = two_way_link, tomorrow_at(15)
     appointment_id = schedule(clinic, appointments, start)
@@ -486,7 +485,7 @@ def test_a_pulled_change_is_not_pushed_back(
 
 
 def test_an_event_made_in_google_first_on_a_new_link_becomes_an_appointment(
-    clinic: Stack, link_agenda: Callable[[str], ActiveLink], appointments: list[str]
+    clinic: ClinicApp, link_agenda: Callable[[str], ActiveLink], appointments: list[str]
 ) -> None:
     # A professional with an empty agenda: the backfill pushes nothing, so no pull has happened yet; the
     # first pull must still take what the user made in Google after the link became active.

@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 from flask import Flask, request
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from shared.domain.errors import DomainError
 from shared.domain.event import PROP_APPOINTMENT
@@ -57,6 +57,11 @@ class Figures:
         )
 
 
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
 class WebhookReceiver:
     """Google's notifications arrive here (the functions URL of the test settings); some are dropped."""
 
@@ -67,7 +72,7 @@ class WebhookReceiver:
         app = Flask("webhook")
         app.add_url_rule("/calendar_webhook", view_func=self.receive, methods=["POST"])
         port = int(FUNCTIONS_URL.rsplit(":", 1)[1])
-        self.server = make_server("127.0.0.1", port, app, threaded=True)
+        self.server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_Quiet)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def receive(self) -> tuple[str, int]:

@@ -133,6 +133,9 @@ def test_a_multi_page_change_list_is_read_whole_before_the_token_is_kept(sync: S
     batch.execute()
     report = sync.services.pull.pull("demo", link.id)
     assert report.events == 121 and report.applied == 120  # and the echo of our own a1
+    assert report.pushed_back == 120  # each new event is marked as its appointment's
+    echoes = sync.services.pull.pull("demo", link.id)
+    assert (echoes.events, echoes.applied, echoes.pushed_back) == (120, 0, 0)
     assert sync.services.pull.pull("demo", link.id).events == 0
 
 
