@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,9 @@ GOOGLE_FAULTS = [
     {"route": "/calendar/v3/", "rate": 0.02, "status": "timeout", "latencyMs": 50},
     {"route": "POST /token", "rate": 0.03, "status": 503},
 ]
+
+
+QUIESCE_SECONDS = 240
 
 
 @dataclass
@@ -317,24 +321,33 @@ class Soak:
         for event in self.pending_events:
             event()
         self.pending_events = []
-        for user in USERS:
-            self.ensure_linked(user)
-        for _ in range(3):
+        # Google's per-user quota (a rolling minute) may still refuse calls: keep going, as the scheduled
+        # upkeep and Cloud Tasks' retries would, until every link is active and the queues are empty.
+        deadline = time.monotonic() + QUIESCE_SECONDS
+        while True:
+            for user in USERS:
+                self.ensure_linked(user)
             self.sync.services.channels.renew()
             self.sync.services.linking.retry_activations()
             self.sync.services.channels.reconcile(1e-6)
-            self.drain()
-        for user in USERS:
-            self.ensure_linked(user)
+            self.drain(deadline)
+            if all(self.link_of(u) is not None and self.link_of(u).status is LinkStatus.ACTIVE for u in USERS):
+                break
+            assert time.monotonic() < deadline, "links did not become active"
+            time.sleep(2)
         self.sync.services.channels.reconcile(1e-6)
-        self.drain()
+        self.drain(deadline)
 
-    def drain(self) -> None:
-        for _ in range(50):
+    def drain(self, deadline: float | None = None) -> None:
+        deadline = deadline or time.monotonic() + QUIESCE_SECONDS
+        while time.monotonic() < deadline:
             self.admin("deliveries/wait", {"timeout": 5})
             if not self.sync.queue.tasks and not self.delayed_tasks:
                 return
+            retried = len(self.delayed_tasks)
             self.run_some_tasks()
+            if retried and len(self.delayed_tasks) >= retried:
+                time.sleep(1)  # Google still refuses: back off, as Cloud Tasks does
         raise AssertionError("the queues did not drain")
 
     # --- the run ------------------------------------------------------------------------------------

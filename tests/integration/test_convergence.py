@@ -41,6 +41,7 @@ def test_short_soak_converges(sync: Sync, caplog: pytest.LogCaptureFixture) -> N
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(3600)
 def test_long_soak_converges(sync: Sync) -> None:
     soak(
         sync, seed=int(os.environ.get("SOAK_SEED", "11")), operations=int(os.environ.get("SOAK_OPS", "10000"))
