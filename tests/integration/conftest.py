@@ -19,14 +19,16 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import Resource, build
 
 from infra.local.demo_data import write_demo_data
-from infra.local.environment import free_port
+from infra.local.environment import HOST, free_port
 from infra.local.fake_google import RunningServer, serve
 from shared.adapters.secrets import EnvSecrets
 from shared.adapters.token_cipher import new_keyring
 from shared.bootstrap import Services, build_services
 from shared.config import GoogleEndpoints, Settings
 from shared.services.linking import CallbackResult
+from tests.conftest import FirestoreEmulatorHandle
 from tests.fakes import RecordingQueue
+from tests.integration.functions_app import Deployed, TaskReceiver, deployed
 
 KEYRING = new_keyring("it-1")
 
@@ -190,3 +192,35 @@ def sync(firestore: firestore_lib.Client, google: RunningServer) -> Sync:
     services = build_services(settings, db=firestore, secrets=secrets, queue=queue)
     write_demo_data(firestore)
     return Sync(services, firestore, google, queue)
+
+
+# --- the deployed HTTP functions (functions_framework apps on the emulators and an in-process fake) -----
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[TaskReceiver]:
+    """Where the Cloud Tasks emulator delivers the tasks of the deployed functions."""
+    server = TaskReceiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def google_fake(receiver: TaskReceiver) -> Iterator[RunningServer]:
+    server = serve(host=HOST, port=0, redirect_prefixes=[receiver.url + "/"])
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def functions(
+    monkeypatch: pytest.MonkeyPatch,
+    firestore: firestore_lib.Client,
+    firestore_emulator: FirestoreEmulatorHandle,
+    google_fake: RunningServer,
+    tasks_emulator: Any,
+    receiver: TaskReceiver,
+) -> Iterator[Deployed]:
+    """Every entry point served by functions_framework, configured only through the environment."""
+    with deployed(
+        monkeypatch, firestore, firestore_emulator.host, google_fake, tasks_emulator.host, receiver
+    ) as app:
+        yield app

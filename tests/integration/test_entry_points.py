@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,17 +18,13 @@ import requests
 from google.cloud import firestore as firestore_lib
 
 from infra.local.bridge import build_event
-from infra.local.environment import HOST, TASKS_LOCATION
-from infra.local.fake_google import RunningServer, serve
+from infra.local.environment import TASKS_LOCATION
 from shared.domain.event import event_id
-from tests.conftest import FirestoreEmulatorHandle
 from tests.integration.functions_app import (
     HTTP_FUNCTIONS,
     Deployed,
-    TaskReceiver,
     assert_error,
     channel_token,
-    deployed,
     notify,
     query_of,
 )
@@ -61,35 +56,6 @@ WRONG_TYPES: dict[str, list[tuple[str, Any]]] = {
     "push_worker": [("backfill", 0), ("backfill", "yes"), ("appointmentId", 3)],
     "pull_worker": [("linkId", None), ("clinicId", 1.5)],
 }
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[TaskReceiver]:
-    server = TaskReceiver()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def google_fake(receiver: TaskReceiver) -> Iterator[RunningServer]:
-    server = serve(host=HOST, port=0, redirect_prefixes=[receiver.url + "/"])
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def functions(
-    monkeypatch: pytest.MonkeyPatch,
-    firestore: firestore_lib.Client,
-    firestore_emulator: FirestoreEmulatorHandle,
-    google_fake: RunningServer,
-    tasks_emulator: Any,
-    receiver: TaskReceiver,
-) -> Iterator[Deployed]:
-    with deployed(
-        monkeypatch, firestore, firestore_emulator.host, google_fake, tasks_emulator.host, receiver
-    ) as app:
-        yield app
 
 
 def appointment(functions: Deployed, appointment_id: str, **fields: Any) -> firestore_lib.DocumentSnapshot:

@@ -8,7 +8,6 @@ answer may be a 5xx, and every answer must be documented (status, content type, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 import pytest
 import schemathesis
 import yaml
-from google.cloud import firestore as firestore_lib
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
 from pydantic import BaseModel
@@ -34,12 +32,9 @@ import main
 from functions.linking import CallbackQuery, DecisionRequest, DisableRequest, ListQuery, StartRequest
 from functions.sync import PullTask, PushTask
 from functions.views import link_view
-from infra.local.environment import HOST
-from infra.local.fake_google import RunningServer, serve
 from infra.local.functions_server import REPO_ROOT
 from shared.domain.link import LinkStatus, SyncLink
-from tests.conftest import FirestoreEmulatorHandle
-from tests.integration.functions_app import HTTP_FUNCTIONS, Deployed, TaskReceiver, deployed
+from tests.integration.functions_app import HTTP_FUNCTIONS, Deployed
 
 OPENAPI = REPO_ROOT / "openapi" / "openapi.yaml"
 DOCUMENT: dict[str, Any] = yaml.safe_load(Path(OPENAPI).read_text())
@@ -135,35 +130,6 @@ def test_the_link_schema_is_what_the_functions_answer() -> None:
 
 
 # --- (b) schemathesis against the deployed functions ---------------------------------------------------
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[TaskReceiver]:
-    server = TaskReceiver()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def google_fake(receiver: TaskReceiver) -> Iterator[RunningServer]:
-    server = serve(host=HOST, port=0, redirect_prefixes=[receiver.url + "/"])
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def functions(
-    monkeypatch: pytest.MonkeyPatch,
-    firestore: firestore_lib.Client,
-    firestore_emulator: FirestoreEmulatorHandle,
-    google_fake: RunningServer,
-    tasks_emulator: Any,
-    receiver: TaskReceiver,
-) -> Iterator[Deployed]:
-    with deployed(
-        monkeypatch, firestore, firestore_emulator.host, google_fake, tasks_emulator.host, receiver
-    ) as app:
-        yield app
-
-
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 schema.config.generation.update(
     modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=25, deterministic=True

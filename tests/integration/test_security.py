@@ -10,22 +10,16 @@ or against someone else's link.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from google.cloud import firestore as firestore_lib
 
-from infra.local.environment import HOST
-from infra.local.fake_google import RunningServer, serve
-from tests.conftest import FirestoreEmulatorHandle
 from tests.integration.functions_app import (
     Deployed,
-    TaskReceiver,
     assert_error,
     channel_token,
-    deployed,
     notify,
     query_of,
 )
@@ -54,37 +48,14 @@ OTHER_CLINIC: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[TaskReceiver]:
-    server = TaskReceiver()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def google_fake(receiver: TaskReceiver) -> Iterator[RunningServer]:
-    server = serve(host=HOST, port=0, redirect_prefixes=[receiver.url + "/"])
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def functions(
-    monkeypatch: pytest.MonkeyPatch,
-    firestore: firestore_lib.Client,
-    firestore_emulator: FirestoreEmulatorHandle,
-    google_fake: RunningServer,
-    tasks_emulator: Any,
-    receiver: TaskReceiver,
-) -> Iterator[Deployed]:
-    with deployed(
-        monkeypatch, firestore, firestore_emulator.host, google_fake, tasks_emulator.host, receiver
-    ) as app:
-        batch = firestore.batch()
-        for path, data in OTHER_CLINIC.items():
-            batch.set(firestore.document(path), data)
-        batch.commit()
-        yield app
+def functions(functions: Deployed, firestore: firestore_lib.Client) -> Deployed:
+    """The deployed functions, with a second clinic beside the demo one."""
+    batch = firestore.batch()
+    for path, data in OTHER_CLINIC.items():
+        batch.set(firestore.document(path), data)
+    batch.commit()
+    return functions
 
 
 def changes(before: Dump, after: Dump) -> dict[str, str]:
