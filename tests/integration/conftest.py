@@ -6,7 +6,7 @@ Tasks adapter itself is tested against its emulator in test_cloud_tasks_queue.py
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +31,11 @@ from tests.fakes import RecordingQueue
 from tests.integration.functions_app import Deployed, TaskReceiver, deployed
 
 KEYRING = new_keyring("it-1")
+Deliver = Callable[[Callable[[], object]], None]
+
+
+def _now(delivery: Callable[[], object]) -> None:
+    delivery()
 
 
 # Nothing listens here: the fake's watch notifications go nowhere, whatever else runs on this machine.
@@ -92,11 +97,10 @@ class Sync:
         self.run_tasks()
         return link
 
-    def appointment(self, appointment_id: str, **fields: Any) -> None:
-        """The clinic app writes an appointment (and the trigger fires, as Eventarc would)."""
-        ref = (
-            self.db.collection("clinics").document("demo").collection("appointments").document(appointment_id)
-        )
+    def appointment(self, appointment_id: str, deliver: Deliver | None = None, **fields: Any) -> None:
+        """The clinic app writes an appointment, and the trigger fires as Eventarc would (or as `deliver`
+        decides: the soak delays and duplicates deliveries)."""
+        ref = self.db.document(f"clinics/demo/appointments/{appointment_id}")
         before = ref.get()
         data = {
             "professionalId": "marina",
@@ -107,17 +111,15 @@ class Sync:
         }
         ref.set(data)
         after = ref.get()
-        self.trigger(
-            appointment_id, before.to_dict() if before.exists else None, after.to_dict(), after.update_time
-        )
+        old = before.to_dict() if before.exists else None
+        (deliver or _now)(lambda: self.trigger(appointment_id, old, after.to_dict(), after.update_time))
 
-    def delete_appointment(self, appointment_id: str) -> None:
-        ref = (
-            self.db.collection("clinics").document("demo").collection("appointments").document(appointment_id)
-        )
+    def delete_appointment(self, appointment_id: str, deliver: Deliver | None = None) -> None:
+        ref = self.db.document(f"clinics/demo/appointments/{appointment_id}")
         before = ref.get()
         ref.delete()
-        self.trigger(appointment_id, before.to_dict(), None, datetime.now().astimezone())
+        when = datetime.now().astimezone()
+        (deliver or _now)(lambda: self.trigger(appointment_id, before.to_dict(), None, when))
 
     def trigger(self, appointment_id: str, old: Any, new: Any, when: datetime | None) -> int:
         from shared.services.push import AppointmentWrite

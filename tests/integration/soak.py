@@ -110,7 +110,7 @@ class Soak:
         self.rng = random.Random(seed)
         self.figures = Figures()
         self.now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        self.pending_events: list[Callable[[], None]] = []  # CloudEvents not delivered yet
+        self.pending_events: list[Callable[[], object]] = []  # CloudEvents not delivered yet
         self.delayed_tasks: list[tuple[str, dict[str, Any]]] = []
         self.faulty = True
         self.counter = 0
@@ -187,28 +187,14 @@ class Soak:
         self.write(appointment_id, data)
 
     def write(self, appointment_id: str, data: dict[str, Any]) -> None:
-        ref = self.sync.db.document(f"clinics/demo/appointments/{appointment_id}")
-        before = ref.get()
-        fields = {
-            "professionalId": "marina",
-            "centerId": "centro-b",
-            "status": "scheduled",
-            "patientName": "Ana López",
-            **{k: v for k, v in data.items() if v is not None},
-        }
-        ref.set(fields)
-        after = ref.get()
-        old = before.to_dict() if before.exists else None
-        self.deliver(lambda: self.sync.trigger(appointment_id, old, after.to_dict(), after.update_time))
+        self.sync.appointment(
+            appointment_id, self.deliver, **{k: v for k, v in data.items() if v is not None}
+        )
 
     def write_deleted(self, appointment_id: str) -> None:
-        ref = self.sync.db.document(f"clinics/demo/appointments/{appointment_id}")
-        before = ref.get()
-        ref.delete()
-        when = datetime.now(UTC)
-        self.deliver(lambda: self.sync.trigger(appointment_id, before.to_dict(), None, when))
+        self.sync.delete_appointment(appointment_id, self.deliver)
 
-    def deliver(self, event: Callable[[], None]) -> None:
+    def deliver(self, event: Callable[[], object]) -> None:
         """A CloudEvent: delivered now, later (reordered), or twice."""
         if not self.faulty:
             event()
@@ -331,7 +317,9 @@ class Soak:
             self.sync.services.linking.retry_activations()
             self.sync.services.channels.reconcile(1e-6)
             self.drain(deadline)
-            if all(self.link_of(u) is not None and self.link_of(u).status is LinkStatus.ACTIVE for u in USERS):
+            if all(
+                self.link_of(u) is not None and self.link_of(u).status is LinkStatus.ACTIVE for u in USERS
+            ):
                 break
             assert time.monotonic() < deadline, "links did not become active"
             time.sleep(2)
