@@ -304,6 +304,8 @@ class Soak:
         self.faulty = False
         self.receiver.drop_rate = 0.0
         self.admin("faults", {})
+        # Quota refusals are faults too: lifted, so that a long run drains in minutes, not hours.
+        self.admin("quotas", {"perUserPerMinute": 1_000_000, "perProjectPerMinute": 10_000_000})
         for event in self.pending_events:
             event()
         self.pending_events = []
