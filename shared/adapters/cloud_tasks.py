@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -23,6 +26,11 @@ MAX_TASK_ID = 500
 _TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,500}")
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9_-]")
 _HASH_CHARS = 32
+# Cloud Tasks refuses a task name for about an hour after the task ran; an instance remembers the names it
+# created for less than that, and answers "duplicate" for them without a round trip (a burst of webhook
+# notifications of one calendar makes one task, and one create_task call, per second).
+REMEMBER_SECONDS = 600.0
+REMEMBER_MAX = 10_000
 
 
 def task_id(name: str) -> str:
@@ -52,11 +60,32 @@ class CloudTasksQueue:
         self._tasks = tasks_v2
         self._already_exists = AlreadyExists
         self._client = client if client is not None else _client(settings)
+        self._created: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _known(self, name: str) -> bool:
+        """Whether this instance created (or was refused) the task `name` recently: it exists at Cloud Tasks."""
+        now = time.monotonic()
+        with self._lock:
+            while self._created and (
+                len(self._created) > REMEMBER_MAX
+                or next(iter(self._created.values())) < now - REMEMBER_SECONDS
+            ):
+                self._created.popitem(last=False)
+            return name in self._created
+
+    def _remember(self, name: str) -> None:
+        with self._lock:
+            self._created[name] = time.monotonic()
+            self._created.move_to_end(name)
 
     def enqueue(self, queue: str, name: str, payload: Mapping[str, Any], delay_seconds: float = 0) -> bool:
         """Create the task `name` in `queue`; False when a task of that name already exists."""
         settings, tasks = self._settings, self._tasks
         parent = f"projects/{settings.project_id}/locations/{settings.tasks_location}/queues/{queue}"
+        full_name = f"{parent}/tasks/{task_id(name)}"
+        if self._known(full_name):
+            return False
         url = settings.worker_url(queue)
         http_request = tasks.HttpRequest(
             http_method=tasks.HttpMethod.POST,
@@ -69,14 +98,16 @@ class CloudTasksQueue:
             http_request.oidc_token = tasks.OidcToken(
                 service_account_email=settings.tasks_service_account, audience=url
             )
-        task = tasks.Task(name=f"{parent}/tasks/{task_id(name)}", http_request=http_request)
+        task = tasks.Task(name=full_name, http_request=http_request)
         if delay_seconds > 0:
             task.schedule_time = datetime.now(UTC) + timedelta(seconds=delay_seconds)
         try:
             self._client.create_task(parent=parent, task=task)
         except self._already_exists:
             # A task of this name exists, or ran in the last hour or so: this one is a duplicate.
+            self._remember(full_name)
             return False
+        self._remember(full_name)
         return True
 
 

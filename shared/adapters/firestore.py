@@ -128,12 +128,15 @@ class FirestoreLinkStore:
 
     A link's sealed refresh token is reused for `cache_seconds` by an instance (every push and pull needs
     it; it is written once, when the link is claimed). Callers check the link's status first, so a token
-    kept after the link ended is never used for it.
+    kept after the link ended is never used for it. So is the owner of a watch channel (every notification
+    needs it; it never changes, a channel is only stopped): another instance may queue one more pull of a
+    link for a channel stopped less than `cache_seconds` ago, which the pull itself makes harmless.
     """
 
     def __init__(self, db: firestore.Client, cache_seconds: float = 0) -> None:
         self.db = db
         self._sealed_tokens: TtlCache[str, Mapping[str, Any]] = TtlCache(cache_seconds)
+        self._channel_owners: TtlCache[str, tuple[str, str]] = TtlCache(cache_seconds)
 
     def _link(self, clinic_id: str, link_id: str) -> firestore.DocumentReference:
         return self.db.collection("clinics").document(clinic_id).collection(LINKS).document(link_id)
@@ -173,13 +176,18 @@ class FirestoreLinkStore:
         if old is not None and (link.channel is None or old.id != link.channel.id):
             batch.delete(self.db.collection(CHANNELS).document(old.id))
         batch.commit()
+        if old is not None:
+            self._channel_owners.forget(old.id)
 
     def channel_owner(self, channel_id: str) -> tuple[str, str] | None:
-        snapshot = self.db.collection(CHANNELS).document(channel_id).get()
-        if not snapshot.exists:
-            return None
-        doc = snapshot.to_dict() or {}
-        return str(doc["clinicId"]), str(doc["linkId"])
+        def read() -> tuple[str, str] | None:
+            snapshot = self.db.collection(CHANNELS).document(channel_id).get()
+            if not snapshot.exists:
+                return None
+            doc = snapshot.to_dict() or {}
+            return str(doc["clinicId"]), str(doc["linkId"])
+
+        return self._channel_owners.get(channel_id, read)
 
     def _all_links(self, status: str) -> list[SyncLink]:
         query = self.db.collection_group(LINKS).where(filter=FieldFilter("status", "==", status))

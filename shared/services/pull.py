@@ -95,7 +95,8 @@ class PullService:
             since = link.last_pull_at or link.adopt_since or link.activated_at
             report, push_back = self._apply(link, clinic, items, baseline=baseline, since=since)
             if push_back:
-                self.push.push(clinic_id, link_id, push_back)
+                # The link, its clinic and its gateway are in hand: no need to read or build them again.
+                self.push.push_appointments(link, clinic, gateway, push_back)
         except AuthRevoked as exc:
             self.access.lose(link, str(exc))
             return PullReport(skipped="google access lost")

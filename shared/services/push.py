@@ -131,17 +131,19 @@ class PushService:
             gateway = self.access.gateway(link)
         except NoAccess:
             return PushReport(skipped="link has no grant")
-        return self._push_appointments(link, clinic, gateway, appointment_ids, known={})
+        return self.push_appointments(link, clinic, gateway, appointment_ids)
 
-    def _push_appointments(
+    def push_appointments(
         self,
         link: SyncLink,
         clinic: Clinic,
         gateway: CalendarGateway,
         appointment_ids: Sequence[str],
-        known: Mapping[str, Appointment],
+        known: Mapping[str, Appointment] | None = None,
     ) -> PushReport:
-        """Plan and carry out these appointments; those in `known` were just read, the others are read now."""
+        """Push these appointments of an active link whose clinic and gateway the caller holds already (a pull
+        pushing back, a backfill); those in `known` were just read, the others are read now."""
+        known = known or {}
         assert link.calendar_id
         clinic_id = clinic.id
         centers: dict[str, Center | None] = {}
@@ -200,9 +202,7 @@ class PushService:
                 link = self.links.get(clinic_id, link_id)  # stop if the link ended meanwhile
                 if link is None or link.status is not LinkStatus.ACTIVE or not link.calendar_id:
                     return replace(total, skipped="link not active")
-            report = self._push_appointments(
-                link, clinic, gateway, ids[start : start + BACKFILL_CHUNK], known
-            )
+            report = self.push_appointments(link, clinic, gateway, ids[start : start + BACKFILL_CHUNK], known)
             total = PushReport(
                 total.done + report.done, total.unchanged + report.unchanged, total.failed + report.failed
             )

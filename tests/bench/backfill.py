@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.bootstrap import Services
 from shared.domain.event import event_content, event_id
+from shared.domain.link import SyncLink
 from shared.domain.planner import Insert
 from tests.bench.harness import Clinic, Environment, FakeGoogle, Stopwatch, link_agenda, run_tasks, write_many
 from tests.bench.report import Row
@@ -42,7 +44,17 @@ def round_trip_latency(google: FakeGoogle, ms: int) -> None:
         google.admin("faults", {"route": route, "latencyMs": ms})
 
 
-def _backfill_once(env: Environment, sizes: Sizes, name: str, model: str) -> tuple[float, int, object]:
+@dataclass
+class Backfilled:
+    seconds: float
+    events: int
+    calls: int
+    services: Services
+    link: SyncLink
+    clinic: Clinic
+
+
+def _backfill_once(env: Environment, sizes: Sizes, name: str, model: str) -> Backfilled:
     env.google.reset()
     env.google.admin("quotas", UNLIMITED)
     queue = RecordingQueue()
@@ -68,7 +80,7 @@ def _backfill_once(env: Environment, sizes: Sizes, name: str, model: str) -> tup
     env.google.admin("latency", {"ms": 0})
     assert link.calendar_id
     events = _count_events(env.google, f"{name}@gmail.com", link.calendar_id)
-    return seconds, events, (services, link, clinic, calls)
+    return Backfilled(seconds, events, calls, services, link, clinic)
 
 
 def _count_events(google: FakeGoogle, email: str, calendar_id: str) -> int:
@@ -90,21 +102,20 @@ def _count_events(google: FakeGoogle, email: str, calendar_id: str) -> int:
 
 def measure(env: Environment, full: bool) -> list[Row]:
     sizes = FULL if full else QUICK
-    seconds, events, (services, link, clinic, calls) = _backfill_once(
-        env, sizes, "bench-backfill", "round trip"
-    )
+    done = _backfill_once(env, sizes, "bench-backfill", "round trip")
+    seconds, events, calls, services, link = done.seconds, done.events, done.calls, done.services, done.link
 
     # The baseline: sequential single inserts, 50 ms each, through the same adapter.
     env.google.admin("faults", {"route": "calendar.events.insert", "latencyMs": LATENCY_MS})
-    gateway = services.access.gateway(link)  # type: ignore[attr-defined]
-    clinic_doc = services.directory.clinic(clinic.id)  # type: ignore[attr-defined]
-    center = services.directory.center(clinic.id, "centro-a")  # type: ignore[attr-defined]
-    appointment = services.directory.appointment(clinic.id, "a0")  # type: ignore[attr-defined]
-    assert clinic_doc and center and appointment and link.calendar_id  # type: ignore[attr-defined]
-    content = event_content(appointment, clinic_doc, center)
+    gateway = services.access.gateway(link)
+    clinic = services.directory.clinic(done.clinic.id)
+    center = services.directory.center(done.clinic.id, "centro-a")
+    appointment = services.directory.appointment(done.clinic.id, "a0")
+    assert clinic and center and appointment and link.calendar_id
+    content = event_content(appointment, clinic, center)
     clock = Stopwatch()
     for i in range(sizes.sequential_sample):
-        [outcome] = gateway.apply(link.calendar_id, [Insert(event_id(clinic.id, f"seq{i}"), content)])  # type: ignore[attr-defined]
+        [outcome] = gateway.apply(link.calendar_id, [Insert(event_id(done.clinic.id, f"seq{i}"), content)])
         assert outcome.error is None, outcome.error
     per_call = clock.seconds / sizes.sequential_sample
     env.google.admin("faults", {})
@@ -121,8 +132,8 @@ def measure(env: Environment, full: bool) -> list[Row]:
         "latencyModel": "50 ms per HTTP round trip (batch request once)",
     }
     if sizes.global_latency:
-        g_seconds, g_events, _ = _backfill_once(env, sizes, "bench-backfill-g", "global")
-        details["underGlobalLatency"] = {"seconds": round(g_seconds, 2), "events": g_events}
+        other = _backfill_once(env, sizes, "bench-backfill-g", "global")
+        details["underGlobalLatency"] = {"seconds": round(other.seconds, 2), "events": other.events}
     ok = seconds <= 5 and ratio >= 20 and events == sizes.appointments
     return [
         Row(

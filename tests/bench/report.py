@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 from collections.abc import Sequence
@@ -30,7 +31,8 @@ class Row:
 
 def failed_row(key: str, figure: str, target: str, error: BaseException) -> Row:
     """A row whose measurement itself failed: a miss that says why."""
-    return Row(key, figure, target, f"not measured: {type(error).__name__}: {error}", False)
+    measured = f"not measured: {type(error).__name__}: {error}"
+    return Row(key, figure, target, measured, False, {"error": repr(error)})
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -57,13 +59,7 @@ def write_json(path: Path, rows: Sequence[Row], *, full: bool, seconds: float) -
         "size": "full" if full else "quick",
         "seconds": round(seconds, 1),
         "python": sys.version.split()[0],
-        "machine": {"platform": platform.platform(), "cpus": _cpus()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "rows": [{**asdict(row), "verdict": row.verdict} for row in rows],
     }
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def _cpus() -> int | None:
-    import os
-
-    return os.cpu_count()
