@@ -28,6 +28,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from . import times
 from .faults import parse_rule
+from .oauth import token_body
 from .runtime import current
 from .store import FULL_CALENDAR_SCOPE, UI_CLIENT_ID
 
@@ -100,15 +101,7 @@ def token() -> Response:
     fake.store.ensure_account(email)
     grant = fake.store.create_grant(client_id, email, frozenset(scopes), bool(body.get("offline")))
     access = fake.store.issue_access_token(grant, fake.config.token_ttl_seconds)
-    answer: dict[str, Any] = {
-        "access_token": access.token,
-        "expires_in": fake.config.token_ttl_seconds,
-        "scope": " ".join(sorted(grant.scopes)),
-        "token_type": "Bearer",
-    }
-    if grant.refresh_token:
-        answer["refresh_token"] = grant.refresh_token
-    return jsonify(answer)
+    return jsonify(token_body(fake, access.token, grant.scopes, grant.refresh_token))
 
 
 @bp.post("/revoke")

@@ -295,15 +295,22 @@ def _exchange_code(fake: FakeGoogle, client_id: str) -> Response:
         grant = fake.store.create_grant(client_id, code.email, code.scopes, code.offline)
         code.grant_id = grant.id
         access = fake.store.issue_access_token(grant, fake.config.token_ttl_seconds)
+    return _token_response(token_body(fake, access.token, grant.scopes, grant.refresh_token))
+
+
+def token_body(
+    fake: FakeGoogle, access_token: str, scopes: frozenset[str], refresh_token: str | None = None
+) -> dict[str, Any]:
+    """A token endpoint answer, as Google shapes it (the refresh token only when one was issued)."""
     body: dict[str, Any] = {
-        "access_token": access.token,
+        "access_token": access_token,
         "expires_in": fake.config.token_ttl_seconds,
-        "scope": " ".join(sorted(grant.scopes)),
+        "scope": " ".join(sorted(scopes)),
         "token_type": "Bearer",
     }
-    if grant.refresh_token:
-        body["refresh_token"] = grant.refresh_token
-    return _token_response(body)
+    if refresh_token:
+        body["refresh_token"] = refresh_token
+    return body
 
 
 def _refresh(fake: FakeGoogle, client_id: str) -> Response:
@@ -326,14 +333,7 @@ def _refresh(fake: FakeGoogle, client_id: str) -> Response:
             scopes = narrowed
         access = fake.store.issue_access_token(grant, fake.config.token_ttl_seconds)
         access.scopes = scopes
-    return _token_response(
-        {
-            "access_token": access.token,
-            "expires_in": fake.config.token_ttl_seconds,
-            "scope": " ".join(sorted(scopes)),
-            "token_type": "Bearer",
-        }
-    )
+    return _token_response(token_body(fake, access.token, scopes))
 
 
 @bp.post("/revoke")
