@@ -120,7 +120,8 @@ class MemoryLinkStore:
     keys: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     calendars: dict[str, KnownCalendar] = field(default_factory=dict)
-    event_links: dict[tuple[str, str], EventLink] = field(default_factory=dict)
+    # Keyed like Firestore's clinics/{c}/calendars/{calendarId}/eventLinks/{apptId}.
+    event_links: dict[tuple[str, str | None, str], EventLink] = field(default_factory=dict)
     channels: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
@@ -220,22 +221,28 @@ class MemoryLinkStore:
         self.calendars[account] = calendar
 
     def event_link(self, link: SyncLink, appointment_id: str) -> EventLink | None:
-        return self.event_links.get((link.id, appointment_id))
+        return self.event_links.get((link.clinic_id, link.calendar_id, appointment_id))
 
     def event_links_for(self, link: SyncLink, appointment_ids: Sequence[str]) -> dict[str, EventLink]:
-        found = {a: self.event_links.get((link.id, a)) for a in appointment_ids}
+        found = {a: self.event_links.get((link.clinic_id, link.calendar_id, a)) for a in appointment_ids}
         return {a: e for a, e in found.items() if e is not None}
 
     def event_link_by_event(self, link: SyncLink, event_id: str) -> EventLink | None:
+        calendar = (link.clinic_id, link.calendar_id)
         return next(
-            (e for (lid, _), e in self.event_links.items() if lid == link.id and e.event_id == event_id), None
+            (
+                e
+                for (*key, _), e in self.event_links.items()
+                if tuple(key) == calendar and e.event_id == event_id
+            ),
+            None,
         )
 
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
     ) -> None:
         for event_link in event_links:
-            self.event_links[(link.id, event_link.appointment_id)] = event_link
+            self.event_links[(link.clinic_id, link.calendar_id, event_link.appointment_id)] = event_link
         if pushed_at is not None:
             self.links[link.id] = replace(self.links[link.id], last_push_at=pushed_at)
 

@@ -2,7 +2,10 @@
 
 Layout of our documents (see README, "Data"):
   clinics/{c}/syncLinks/{linkId}                      the link, as the clinic app may read it
-  clinics/{c}/syncLinks/{linkId}/eventLinks/{apptId}  what we last wrote to Google for an appointment
+  clinics/{c}/calendars/{calendarId}/eventLinks/{apptId}
+                                                      what we last wrote to a Google calendar for an
+                                                      appointment: kept per calendar, not per link, so
+                                                      that a redo in the same account inherits it
   oauthStates/{state}                                 single-use consent state; `expiresAt` is a TTL field
   linkKeys/{key}                                      uniqueness keys (one Google account, one user)
   linkSecrets/{linkId}                                the encrypted refresh token, apart from the link
@@ -29,6 +32,7 @@ from shared.domain.planner import EventLink
 from shared.ports import KnownCalendar, Notice, OAuthState
 
 LINKS = "syncLinks"
+CALENDARS = "calendars"
 EVENT_LINKS = "eventLinks"
 STATES = "oauthStates"
 KEYS = "linkKeys"
@@ -326,13 +330,23 @@ class FirestoreLinkStore:
             {"calendarId": calendar.calendar_id, "lastPullAt": calendar.last_pull_at}
         )
 
+    def _event_links(self, link: SyncLink) -> firestore.CollectionReference:
+        assert link.calendar_id, "only a link with a calendar has event links"
+        return (
+            self.db.collection("clinics")
+            .document(link.clinic_id)
+            .collection(CALENDARS)
+            .document(link.calendar_id)
+            .collection(EVENT_LINKS)
+        )
+
     def event_link(self, link: SyncLink, appointment_id: str) -> EventLink | None:
-        snapshot = self._link(link.clinic_id, link.id).collection(EVENT_LINKS).document(appointment_id).get()
+        snapshot = self._event_links(link).document(appointment_id).get()
         return codec.event_link_from(snapshot.to_dict() or {}) if snapshot.exists else None
 
     def event_links_for(self, link: SyncLink, appointment_ids: Sequence[str]) -> dict[str, EventLink]:
         # One round trip (a streamed batch get) for all of them, however many: a backfill reads thousands.
-        events = self._link(link.clinic_id, link.id).collection(EVENT_LINKS)
+        events = self._event_links(link)
         refs = [events.document(appointment_id) for appointment_id in dict.fromkeys(appointment_ids)]
         if not refs:
             return {}
@@ -340,29 +354,24 @@ class FirestoreLinkStore:
         return {event_link.appointment_id: event_link for event_link in found}
 
     def event_link_by_event(self, link: SyncLink, event_id: str) -> EventLink | None:
-        query = (
-            self._link(link.clinic_id, link.id)
-            .collection(EVENT_LINKS)
-            .where(filter=FieldFilter("eventId", "==", event_id))
-            .limit(1)
-        )
+        query = self._event_links(link).where(filter=FieldFilter("eventId", "==", event_id)).limit(1)
         return next((codec.event_link_from(s.to_dict() or {}) for s in query.stream()), None)
 
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
     ) -> None:
-        ref = self._link(link.clinic_id, link.id)
+        events = self._event_links(link)
         now = pushed_at or datetime.now().astimezone()
         # A write batch holds at most 500 writes.
         for start in range(0, len(event_links), 499):
             batch = self.db.batch()
             for event_link in event_links[start : start + 499]:
                 batch.set(
-                    ref.collection(EVENT_LINKS).document(event_link.appointment_id),
+                    events.document(event_link.appointment_id),
                     codec.event_link_to(event_link, now),
                 )
             if pushed_at is not None and start == 0:
-                batch.update(ref, {"lastPushAt": pushed_at})
+                batch.update(self._link(link.clinic_id, link.id), {"lastPushAt": pushed_at})
             batch.commit()
 
 

@@ -8,6 +8,7 @@ recorded is our echo, and costs nothing.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,6 +60,11 @@ class PushBack:
 
 
 PullAction = Ignore | Remember | Reschedule | Cancel | Create | PushBack
+
+
+def appointment_id_for_event(calendar_id: str, event_id: str) -> str:
+    """The appointment an event made in Google becomes: the same one however often it is pulled."""
+    return "gcal-" + hashlib.sha256(f"{calendar_id}/{event_id}".encode()).hexdigest()[:32]
 
 
 def appointment_id_of(event: dict[str, Any], clinic_id: str) -> str | None:

@@ -7,7 +7,6 @@ writes to the clinic carry the `syncSource` marker so that the trigger does not 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -27,6 +26,7 @@ from shared.domain.pull_planner import (
     PushBack,
     Remember,
     Reschedule,
+    appointment_id_for_event,
     appointment_id_of,
     plan_pull,
 )
@@ -52,11 +52,6 @@ class PullReport:
     pushed_back: int = 0
     conflicts: int = 0
     skipped: str | None = None
-
-
-def appointment_id_for_event(calendar_id: str, event_id: str) -> str:
-    """The appointment an event made in Google becomes: the same one however often it is pulled."""
-    return "gcal-" + hashlib.sha256(f"{calendar_id}/{event_id}".encode()).hexdigest()[:32]
 
 
 @dataclass

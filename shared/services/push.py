@@ -20,7 +20,7 @@ from shared.domain.errors import DomainError
 from shared.domain.event import EventContent, event_content, event_id, event_id_for, remote_hash
 from shared.domain.link import LinkStatus, SyncLink
 from shared.domain.planner import Delete, EventLink, Insert, Nothing, Patch, PushAction, plan_push
-from shared.domain.pull_planner import appointment_id_of
+from shared.domain.pull_planner import appointment_id_for_event, appointment_id_of
 from shared.ports import (
     AlreadyExists,
     AuthRevoked,
@@ -210,28 +210,43 @@ class PushService:
         return total
 
     def _adopt(self, link: SyncLink, gateway: CalendarGateway, since: datetime) -> list[str]:
-        """Record the events of ours that the calendar holds from `since` on; answer their appointments."""
+        """Record the events of ours that the calendar holds from `since` on; answer their appointments.
+
+        Ours are the events marked with our extended properties, and the events made in Google that a
+        link of this calendar pulled before (recorded under their id) but may not have marked yet: a link
+        disabled between the pull and the marking must not leave the event behind for good.
+        """
         assert link.calendar_id
-        adopted: list[EventLink] = []
+        listed: list[tuple[str, dict[str, Any], bool]] = []
         page_token: str | None = None
         while True:
             page = gateway.list_events(
                 link.calendar_id, sync_token=None, time_min=since, page_token=page_token
             )
             for event in page.items:
-                appointment_id = appointment_id_of(event, link.clinic_id)
-                if appointment_id and event.get("status") != "cancelled":
-                    adopted.append(
-                        EventLink(appointment_id, str(event["id"]), event.get("etag"), remote_hash(event))
-                    )
+                if event.get("status") == "cancelled":
+                    continue
+                ours = appointment_id_of(event, link.clinic_id)
+                appointment_id = ours or appointment_id_for_event(link.calendar_id, str(event["id"]))
+                listed.append((appointment_id, event, ours is not None))
             if not page.next_page_token:
                 break
             page_token = page.next_page_token
-        recorded = self.links.event_links_for(link, [e.appointment_id for e in adopted])
-        fresh = [e for e in adopted if e.appointment_id not in recorded]
+        recorded = self.links.event_links_for(link, [appointment_id for appointment_id, _, _ in listed])
+        adopted: list[str] = []
+        fresh: list[EventLink] = []
+        for appointment_id, event, marked in listed:
+            known = recorded.get(appointment_id)
+            if not marked and (known is None or known.event_id != event["id"]):
+                continue  # made in Google and never pulled: the pull decides whether it is adopted
+            adopted.append(appointment_id)
+            if known is None:
+                fresh.append(
+                    EventLink(appointment_id, str(event["id"]), event.get("etag"), remote_hash(event))
+                )
         if fresh:
             self.links.record_event_links(link, fresh, None)
-        return [e.appointment_id for e in adopted]
+        return adopted
 
     def defer(self, clinic_id: str, link_id: str, appointment_id: str | None, deferrals: int) -> bool:
         """Google refused this work for quota: queue it again (`appointment_id` None: the backfill) once the

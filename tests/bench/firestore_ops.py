@@ -3,7 +3,7 @@
 Firestore bills per document: a get reads one document (found or not), a query reads each document it
 returns (at least one), a commit writes each document it names. Counting at the channel sees exactly what
 the client library sends, whatever adapter code produced it. Paths are named with their ids replaced by
-`{}`, e.g. `clinics/{}/syncLinks/{}/eventLinks/{}`.
+`{}`, e.g. `clinics/{}/calendars/{}/eventLinks/{}`.
 """
 
 from __future__ import annotations

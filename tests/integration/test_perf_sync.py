@@ -76,9 +76,9 @@ def test_a_change_on_a_warm_instance_costs_five_reads_and_one_write(
         "clinics/{}/syncLinks/{}": 1,  # the worker: the link, still active?
         "clinics/{}/appointments/{}": 1,  # its current state
         "clinics/{}/centers/{}": 1,  # its centre's time zone
-        "clinics/{}/syncLinks/{}/eventLinks/{}": 1,  # what we last wrote
+        "clinics/{}/calendars/{}/eventLinks/{}": 1,  # what we last wrote
     }  # not the clinic's document nor the sealed token: kept by the instance
-    assert counts["writes"] == {"clinics/{}/syncLinks/{}/eventLinks/{}": 1}
+    assert counts["writes"] == {"clinics/{}/calendars/{}/eventLinks/{}": 1}
 
 
 def test_a_backfill_reads_in_bulk_and_writes_in_batch_requests(
@@ -117,7 +117,7 @@ def test_a_backfill_reads_in_bulk_and_writes_in_batch_requests(
     # One query for the agenda, one batch get for the event links (however many): nothing per appointment.
     assert counts["reads"].get("clinics/{}/appointments/{}", 0) == 0
     assert counts["rpcs"]["BatchGetDocuments"] <= 6
-    assert counts["reads"]["clinics/{}/syncLinks/{}/eventLinks/{}"] == appointments  # read together
+    assert counts["reads"]["clinics/{}/calendars/{}/eventLinks/{}"] == appointments  # read together
 
 
 class RecordingGateway(GoogleCalendarGateway):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import requests
 
 from shared.domain.event import event_id
+from shared.services.push import RetryLater
 from tests.integration.conftest import Sync
 
 T = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -64,21 +66,19 @@ def test_cancelled_in_google(sync: Sync) -> None:
     assert appointment(sync, "a1")["status"] == "cancelled"
 
 
+def create_in_google(sync: Sync, calendar_id: str, summary: str, start: datetime) -> dict:
+    body = {
+        "summary": summary,
+        "start": {"dateTime": start.isoformat()},
+        "end": {"dateTime": (start + timedelta(hours=1)).isoformat()},
+    }
+    created: dict = sync.as_user(EMAIL).events().insert(calendarId=calendar_id, body=body).execute()
+    return created
+
+
 def test_created_in_google_becomes_an_appointment_without_patient(sync: Sync) -> None:
     link = pushed_link(sync)
-    created = (
-        sync.as_user(EMAIL)
-        .events()
-        .insert(
-            calendarId=link.calendar_id,
-            body={
-                "summary": "Reunión de equipo",
-                "start": {"dateTime": "2026-12-03T10:00:00+01:00"},
-                "end": {"dateTime": "2026-12-03T11:00:00+01:00"},
-            },
-        )
-        .execute()
-    )
+    created = create_in_google(sync, link.calendar_id, "Reunión de equipo", at(49))
     sync.services.pull.pull("demo", link.id)
     sync.services.pull.pull("demo", link.id)  # a duplicated pull creates nothing more
     found = [
@@ -222,3 +222,46 @@ def test_channel_renewal_and_stop_against_google(sync: Sync) -> None:
     fresh = sync.doc(f"clinics/demo/syncLinks/{link.id}")
     assert fresh and live == [fresh["channel"]["id"]] and fresh["channel"]["id"] != old.id
     assert sync.doc(f"channels/{old.id}") is None
+
+
+def made_in_google_then_link_lost_before_marking(sync: Sync):  # type: ignore[no-untyped-def]
+    """A link pulls an event made in Google, and is disabled before the push that marks the event as the
+    appointment's succeeds: the event is left unmarked, known only by the record of the pull."""
+    link = pushed_link(sync)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)  # upcoming, whenever this runs
+    created = create_in_google(sync, link.calendar_id, "Reunión", start)
+    requests.post(
+        f"{sync.google.url}/_fake/faults",
+        json={"route": "calendar.events.patch", "rate": 1, "status": 503},
+        timeout=10,
+    ).raise_for_status()
+    with pytest.raises(RetryLater):
+        sync.services.pull.pull("demo", link.id)
+    requests.post(f"{sync.google.url}/_fake/faults", json={}, timeout=10).raise_for_status()
+    sync.services.linking.disable("demo", "pautrave", link.id)
+    [pulled] = [
+        d.id for d in sync.db.collection("clinics/demo/appointments").stream() if d.id.startswith("gcal-")
+    ]
+    [unmarked] = [e for e in sync.events(EMAIL, link.calendar_id) if e["id"] == created["id"]]
+    assert "extendedProperties" not in unmarked
+    return link, pulled
+
+
+def test_a_redo_removes_an_unmarked_event_whose_appointment_was_deleted_meanwhile(sync: Sync) -> None:
+    link, pulled = made_in_google_then_link_lost_before_marking(sync)
+    sync.delete_appointment(pulled)  # no link is active: nothing is pushed
+    redo = sync.active_link()  # the backfill
+    assert redo.calendar_id == link.calendar_id
+    assert [
+        e["extendedProperties"]["private"]["appointmentId"] for e in sync.events(EMAIL, link.calendar_id)
+    ] == ["a1"]
+
+
+def test_a_redo_inherits_the_record_of_an_unmarked_event(sync: Sync) -> None:
+    link, pulled = made_in_google_then_link_lost_before_marking(sync)
+    sync.active_link()  # the backfill marks the event as the appointment's
+    marked = [e for e in sync.events(EMAIL, link.calendar_id) if e["id"] != event_id("demo", "a1")]
+    assert [e["extendedProperties"]["private"]["appointmentId"] for e in marked] == [pulled]
+    sync.appointment(pulled, **{**appointment(sync, pulled), "status": "cancelled"})
+    sync.run_tasks()
+    assert [e["id"] for e in sync.events(EMAIL, link.calendar_id)] == [event_id("demo", "a1")]

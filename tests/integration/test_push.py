@@ -137,7 +137,9 @@ def test_insert_answered_409_restores_the_cancelled_event(sync: Sync) -> None:
     sync.appointment("a1", start=at(0), end=at(1))
     sync.run_tasks()
     sync.as_user(EMAIL).events().delete(calendarId=link.calendar_id, eventId=event_id("demo", "a1")).execute()
-    sync.db.document(f"clinics/demo/syncLinks/{link.id}/eventLinks/a1").delete()  # as if we had forgotten
+    sync.db.document(
+        f"clinics/demo/calendars/{link.calendar_id}/eventLinks/a1"
+    ).delete()  # as if we had forgotten
     sync.appointment("a1", start=at(0), end=at(2))
     sync.run_tasks()
     [event] = sync.events(EMAIL, link.calendar_id)
