@@ -5,15 +5,19 @@ each write to `on_appointment_written` as Eventarc would, which queues a task in
 which calls `push_worker`, which writes the event to the fake Google. A watcher lists the calendar with a
 sync token as the user (every 20 ms) and notes when each version of each appointment shows there.
 
-Webhook: bursts of 200 notifications sent at once (a barrier releases 200 threads) to `calendar_webhook`
-with a live channel's headers; each answer's time is measured by its sender.
+Webhook: bursts of 200 notifications sent at once (200 connections opened first, then written one after
+the other by one thread) to `calendar_webhook` with a live channel's headers; each answer's time runs from
+its request's write to its answer's arrival.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import selectors
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +30,8 @@ from urllib.parse import urlencode
 
 import requests
 
-from infra.local.environment import LOCAL_WEBHOOK_TOKEN_KEY, LocalPorts
+from infra.local.environment import LOCAL_WEBHOOK_TOKEN_KEY, LocalPorts, free_port
+from infra.local.processes import ChildProcess, port_open
 from infra.local.stack import LocalStack
 from shared.domain.event import event_id
 from tests.bench.report import Row, percentile
@@ -232,6 +237,76 @@ def measure_propagation(links: StackLinks, local: LocalStack, sizes: Sizes) -> R
     )
 
 
+def burst(host: str, port: int, requests_: list[bytes]) -> list[tuple[float, str]]:
+    """Send every request at once on its own connection; answer each one's time to its answer and status.
+
+    One thread drives every connection through a selector: 200 sender threads would share this machine's
+    two cores with the server being measured, and their own scheduling would show in the figure. The
+    connections are opened first, then each request is written (a few microseconds apart) and timed from
+    its write until its answer's head has arrived.
+    """
+    sockets = [socket.create_connection((host, port)) for _ in requests_]
+    began: dict[socket.socket, float] = {}
+    received: dict[socket.socket, bytes] = {}
+    answers: list[tuple[float, str]] = []
+    with selectors.DefaultSelector() as selector:
+        for sock, data in zip(sockets, requests_, strict=True):
+            began[sock] = time.perf_counter()
+            sock.sendall(data)
+            received[sock] = b""
+            selector.register(sock, selectors.EVENT_READ)
+        while received:
+            for key, _ in selector.select(timeout=30):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                chunk = sock.recv(65536)
+                received[sock] += chunk
+                if b"\r\n\r\n" in received[sock] or not chunk:
+                    took = time.perf_counter() - began[sock]
+                    head = received.pop(sock)
+                    status = head.split(b" ", 2)[1].decode() if head.count(b" ") >= 2 else "none"
+                    answers.append((took, status))
+                    selector.unregister(sock)
+                    sock.close()
+    return answers
+
+
+def empty_function_times(local: LocalStack, sizes: Sizes) -> list[float]:
+    """The same bursts to a function that does nothing, served by functions-framework's own production
+    server (gunicorn, as in Cloud Functions) with one worker per core like the local functions server: what
+    the HTTP server and Flask cost on this machine before any of our code runs."""
+    port = free_port()
+    server = ChildProcess(
+        "empty-function",
+        [
+            sys.executable,
+            "-m",
+            "functions_framework",
+            "--target",
+            "empty",
+            "--source",
+            str(Path(__file__).with_name("empty_function.py")),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env={**os.environ, "WORKERS": str(os.cpu_count() or 1)},
+        log_dir=local.log_dir,
+    )
+    server.start()
+    try:
+        server.wait_ready(lambda: port_open("127.0.0.1", port), timeout=30)
+        request = b"POST / HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        times: list[float] = []
+        for _ in range(sizes.webhook_rounds):
+            times += [took for took, _ in burst("127.0.0.1", port, [request] * sizes.webhook_concurrency)]
+            time.sleep(1.0)
+        return times
+    finally:
+        server.stop()
+
+
 def measure_webhook(stack: StackLinks, local: LocalStack, sizes: Sizes) -> Row:
     token = hmac.new(LOCAL_WEBHOOK_TOKEN_KEY.encode(), stack.channel_id.encode(), hashlib.sha256).hexdigest()
     host, port = "127.0.0.1", local.ports.functions
@@ -275,40 +350,23 @@ def measure_webhook(stack: StackLinks, local: LocalStack, sizes: Sizes) -> Row:
 
     times: list[float] = []
     statuses: dict[str, int] = {}
-    lock = threading.Lock()
     for round_number in range(sizes.webhook_rounds):
-        barrier = threading.Barrier(sizes.webhook_concurrency)
-
-        def send(number: int, barrier: threading.Barrier = barrier) -> None:
-            data = request(number)
-            with socket.create_connection((host, port)) as sock:
-                barrier.wait()
-                began = time.perf_counter()
-                sock.sendall(data)
-                answer = answer_of(sock)
-                took = time.perf_counter() - began
-            status = answer.split(b" ", 2)[1].decode() if answer.count(b" ") >= 2 else "none"
-            with lock:
-                times.append(took)
-                statuses[status] = statuses.get(status, 0) + 1
-
-        threads = [
-            threading.Thread(target=send, args=(round_number * 1000 + n,))
-            for n in range(sizes.webhook_concurrency)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        for took, status in burst(
+            host, port, [request(round_number * 1000 + n) for n in range(sizes.webhook_concurrency)]
+        ):
+            times.append(took)
+            statuses[status] = statuses.get(status, 0) + 1
         time.sleep(1.0)
+    empty = empty_function_times(local, sizes)
     p50, p99 = percentile(times, 50), percentile(times, 99)
     return Row(
         "webhook",
         f"`calendar_webhook` answer time under {sizes.webhook_concurrency} concurrent notifications "
-        f"({sizes.webhook_rounds} bursts; one functions process, werkzeug's threaded server, 2 cores)",
+        f"({sizes.webhook_rounds} bursts; the local functions server: gunicorn, one worker per core)",
         "p99 <= 50 ms",
         f"p99 {p99 * 1000:.0f} ms (p50 {p50 * 1000:.0f} ms); one at a time: p50 "
-        f"{percentile(alone, 50) * 1000:.1f} ms",
+        f"{percentile(alone, 50) * 1000:.1f} ms; an empty function on the same server: p99 "
+        f"{percentile(empty, 99) * 1000:.0f} ms",
         p99 <= 0.05 and set(statuses) == {"200"},
         {
             "requests": len(times),
@@ -318,6 +376,7 @@ def measure_webhook(stack: StackLinks, local: LocalStack, sizes: Sizes) -> Row:
             "max": round(max(times), 4),
             "statuses": statuses,
             "oneAtATime": {"p50": round(percentile(alone, 50), 5), "p99": round(percentile(alone, 99), 5)},
+            "emptyFunction": {"p50": round(percentile(empty, 50), 4), "p99": round(percentile(empty, 99), 4)},
         },
     )
 
