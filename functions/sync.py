@@ -11,6 +11,7 @@ from pydantic import Field
 
 from functions.http import ANY_DOCUMENT_ID, DOCUMENT_ID, Reply, Request, error, json_body, json_endpoint, ok
 from shared.bootstrap import services
+from shared.services.pull import PullReport
 from shared.services.push import AppointmentWrite, RetryLater
 
 log = logging.getLogger(__name__)
@@ -92,13 +93,21 @@ class PullTask(Request):
 @functions_framework.http
 @json_endpoint("POST")
 def pull_worker(request: flask.Request) -> Reply:
-    """Cloud Tasks: apply what changed in one two-way link's Google calendar to the clinic."""
+    """Cloud Tasks: apply what changed in one two-way link's Google calendar to the clinic.
+
+    2xx means done, skipped, or put off to a new task because Google refused it for quota; 503 asks Cloud
+    Tasks to retry with backoff.
+    """
     task = json_body(request, PullTask)
     try:
         report = services().pull.pull(task.clinicId, task.linkId)
     except RetryLater as exc:
-        log.info("pull deferred", extra={"linkId": task.linkId, "cause": str(exc)})
-        return error("retry_later", "Google is busy; the task will be retried", 503)
+        if exc.quota:
+            services().channels.defer_pull(task.clinicId, task.linkId)
+            report = PullReport(skipped="deferred: Google quota")
+        else:
+            log.info("pull deferred", extra={"linkId": task.linkId, "cause": str(exc)})
+            return error("retry_later", "Google is busy; the task will be retried", 503)
     return ok(
         {
             "events": report.events,

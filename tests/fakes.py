@@ -372,7 +372,7 @@ class MemoryCalendar:
     def list_events(
         self, calendar_id: str, *, sync_token: str | None, time_min: datetime | None, page_token: str | None
     ) -> EventPage:
-        self.calls.append("events.list")
+        self._maybe_fail("events.list")
         events = self.calendars[calendar_id].values()
         since = int(sync_token[1:]) if sync_token else 0
         # As Google does, a deleted event is listed with its id, status and etag only.

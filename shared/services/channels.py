@@ -22,6 +22,7 @@ from shared.domain.errors import Forbidden
 from shared.domain.link import SyncLink
 from shared.ports import AuthRevoked, Clock, GoogleError, LinkStore, TaskQueue
 from shared.services.access import Access, NoAccess
+from shared.services.push import QUOTA_WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,22 @@ class ChannelService:
             f"pull-{why}-{link_id}-{bucket}",
             {"clinicId": clinic_id, "linkId": link_id},
             delay_seconds=max(0.0, (bucket + 1) * window - now) if wait else 0.0,
+        )
+
+    def defer_pull(self, clinic_id: str, link_id: str) -> bool:
+        """Google refused a pull for quota: pull the link again once the quota's minute has passed, instead of
+        spending the task's bounded retries while the quota is still spent.
+
+        Every refusal of the link in one minute is the same task, so deferrals never multiply; they stop with
+        the first pull that gets through (and reconcile_links pulls every two-way link anyway).
+        """
+        minute = math.floor(self.clock.now().timestamp() / QUOTA_WINDOW.total_seconds())
+        log.info("pull deferred for quota", extra={"linkId": link_id})
+        return self.queue.enqueue(
+            self.settings.pull_queue,
+            f"pull-quota-{link_id}-{minute}",
+            {"clinicId": clinic_id, "linkId": link_id},
+            delay_seconds=QUOTA_WINDOW.total_seconds(),
         )
 
     # --- renew_channels / reconcile_links ----------------------------------------------------------

@@ -98,7 +98,7 @@ class PullService:
         except NoAccess:
             return PullReport(skipped="link has no grant")
         except Transient as exc:
-            raise RetryLater(str(exc)) from None
+            raise RetryLater(str(exc), quota=exc.quota) from None
         self.links.save_pull(link, token, self.clock.now(), report.conflicts)
         log.info(
             "pulled",

@@ -362,6 +362,21 @@ def test_pull_worker_reads_the_calendar(functions: Deployed) -> None:
     assert stored is not None and stored["lastPullAt"] is not None
 
 
+def test_pull_worker_defers_a_pull_refused_for_quota(functions: Deployed) -> None:
+    link = functions.active_link()
+    faults = f"{functions.google.url}/_fake/faults"
+    rule = {"route": "calendar.events.list", "rate": 1, "status": 429, "count": 1}
+    requests.post(faults, json=rule, timeout=10).raise_for_status()
+    try:
+        response = functions.post("pull_worker", {"clinicId": "demo", "linkId": link["id"]})
+    finally:
+        requests.post(faults, json={}, timeout=10).raise_for_status()
+
+    # Answered, not retried: a new pull task runs once the quota's minute has passed.
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["skipped"] == "deferred: Google quota"
+
+
 # --- renew_channels and reconcile_links ----------------------------------------------------------------
 def test_renew_channels_reports_what_it_did(functions: Deployed) -> None:
     response = functions.post("renew_channels")

@@ -109,6 +109,23 @@ def test_deferrals_are_bounded_and_other_failures_are_not_quota(world: World) ->
     assert not failed.value.quota
 
 
+def test_a_pull_refused_for_quota_is_one_pull_of_the_link_a_minute_later(world: World) -> None:
+    link, google = active_link(world)
+    google.fail_next = [Transient("Google answered 403 rateLimitExceeded", 403, "rateLimitExceeded")]
+    with pytest.raises(RetryLater) as refused:
+        world.services.pull.pull("demo", link.id)
+    assert refused.value.quota
+
+    queue = DelayQueue()
+    world.services.channels.queue = queue
+    assert world.services.channels.defer_pull("demo", link.id)
+    assert not world.services.channels.defer_pull("demo", link.id)  # refused again that minute: same task
+    [(kind, payload, delay)] = queue.tasks.values()
+    assert (kind, payload, delay) == ("pull", {"clinicId": "demo", "linkId": link.id}, 60)
+    world.clock.advance(seconds=60)
+    assert world.services.channels.defer_pull("demo", link.id)
+
+
 # --- Cloud Tasks: a name this instance created is a duplicate without a round trip -------------------------
 class CountingTasksClient:
     def __init__(self) -> None:
