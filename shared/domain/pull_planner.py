@@ -110,19 +110,23 @@ def plan_pull(
         # Ours, but not pushed through this link yet (e.g. a backfill still running): the push will come.
         return Ignore("not pushed through this link yet")
     clinic_changed = clinic_hash != (None if recorded.deleted else recorded.content_hash)
+    # An event made in Google is recorded without a hash until we first write it (the push that marks it as
+    # its appointment's): the clinic still wins, but with no version of ours to differ from, it is no conflict.
+    ours = recorded.deleted or recorded.content_hash is not None
     if cancelled:
         if recorded.deleted or clinic_hash is None:
             return Remember(None)  # our own delete, or both agree
         if clinic_changed:
-            return PushBack(conflict=True)
+            return PushBack(conflict=ours)
         return Cancel()
     remote = remote_hash(event)
     if not recorded.deleted and remote == recorded.content_hash:
         return Remember(event.get("etag"))
     if clinic_hash is None:
-        return PushBack(conflict=not recorded.deleted)  # the clinic cancelled it: Google's copy goes
+        # The clinic cancelled it: Google's copy goes.
+        return PushBack(conflict=ours and not recorded.deleted)
     if clinic_changed:
-        return PushBack(conflict=True)
+        return PushBack(conflict=ours)
     times = event_times(event)
     if times is None:
         return PushBack(conflict=False)  # made all-day in Google: appointments keep their times

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,9 @@ from shared.domain.clinic import AppointmentStatus
 from shared.domain.errors import Forbidden
 from shared.domain.event import event_id
 from shared.domain.link import LinkStatus
+from shared.ports import Transient
 from shared.services.channels import Notification
+from shared.services.push import RetryLater
 from tests.unit.conftest import World
 from tests.unit.test_push_service import START, active_link, put
 
@@ -172,3 +175,26 @@ def test_disable_stops_the_channel(world: World) -> None:
     world.services.linking.disable("demo", "pautrave", link.id)
     assert link.channel and google.stopped == [link.channel.id]
     assert world.links.links[link.id].status is LinkStatus.DISABLED
+
+
+def test_a_pull_retried_before_the_event_was_marked_counts_no_conflict(world: World) -> None:
+    link, google = two_way(world)
+    google.user_create(
+        link.calendar_id, "gevent1", "Reunión", "2026-12-02T10:00:00+01:00", "2026-12-02T11:00:00+01:00"
+    )
+    listing = google.list_events
+
+    def list_then_fail_the_marking(*args: Any, **kwargs: Any) -> Any:
+        google.list_events = listing  # type: ignore[method-assign]
+        page = listing(*args, **kwargs)
+        google.fail_next = [Transient("Google answered 503 backendError", 503, "backendError")]
+        return page
+
+    google.list_events = list_then_fail_the_marking  # type: ignore[method-assign]
+    with pytest.raises(RetryLater):
+        world.services.pull.pull("demo", link.id)  # created the appointment; marking the event failed
+    report = world.services.pull.pull("demo", link.id)  # Cloud Tasks' retry
+    assert report.conflicts == 0 and world.links.links[link.id].conflicts == 0
+    [appointment] = [a for a in world.directory.appointments.values() if a.origin]
+    marked = google.calendars[link.calendar_id]["gevent1"]
+    assert marked["extendedProperties"]["private"]["appointmentId"] == appointment.id
