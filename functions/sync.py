@@ -12,9 +12,12 @@ from pydantic import Field
 from functions.http import ANY_DOCUMENT_ID, DOCUMENT_ID, Reply, Request, error, json_body, json_endpoint, ok
 from shared.bootstrap import services
 from shared.services.pull import PullReport
-from shared.services.push import AppointmentWrite, RetryLater
+from shared.services.push import AppointmentWrite, PushReport, RetryLater
 
 log = logging.getLogger(__name__)
+
+# A worker's `skipped` when Google refused the work for quota and a new task will carry it a minute later.
+DEFERRED = "deferred: Google quota"
 
 Id = Field(min_length=1, max_length=128, pattern=DOCUMENT_ID)
 
@@ -70,11 +73,11 @@ def push_worker(request: flask.Request) -> Reply:
             return error("invalid_request", "appointmentId or backfill is required", 400)
     except RetryLater as exc:
         appointment = None if task.backfill else task.appointmentId
-        if exc.quota and push.defer(task.clinicId, task.linkId, appointment, task.deferrals):
-            # Done for now: a new task carries the work past the quota's minute.
-            return ok({"done": 0, "unchanged": 0, "failed": 0, "skipped": "deferred: Google quota"})
-        log.info("push deferred", extra={"linkId": task.linkId, "cause": str(exc)})
-        return error("retry_later", "Google is busy; the task will be retried", 503)
+        if not (exc.quota and push.defer(task.clinicId, task.linkId, appointment, task.deferrals)):
+            log.info("push deferred", extra={"linkId": task.linkId, "cause": str(exc)})
+            return error("retry_later", "Google is busy; the task will be retried", 503)
+        # Done for now: a new task carries the work past the quota's minute.
+        report = PushReport(skipped=DEFERRED)
     return ok(
         {
             "done": report.done,
@@ -102,12 +105,11 @@ def pull_worker(request: flask.Request) -> Reply:
     try:
         report = services().pull.pull(task.clinicId, task.linkId)
     except RetryLater as exc:
-        if exc.quota:
-            services().channels.defer_pull(task.clinicId, task.linkId)
-            report = PullReport(skipped="deferred: Google quota")
-        else:
+        if not exc.quota:
             log.info("pull deferred", extra={"linkId": task.linkId, "cause": str(exc)})
             return error("retry_later", "Google is busy; the task will be retried", 503)
+        services().channels.defer_pull(task.clinicId, task.linkId)
+        report = PullReport(skipped=DEFERRED)
     return ok(
         {
             "events": report.events,

@@ -86,7 +86,7 @@ def _index_app(functions: Iterable[str]) -> WSGIApplication:
     return index
 
 
-def serve(host: str, port: int, source: Path | str = SOURCE, workers: int | None = None) -> None:
+def serve(host: str, port: int, source: Path | str = SOURCE) -> None:
     """Serve every function until SIGTERM or Ctrl-C on gunicorn's threaded workers.
 
     That is the server functions-framework runs in Cloud Functions (one worker per instance, `THREADS`
@@ -98,7 +98,7 @@ def serve(host: str, port: int, source: Path | str = SOURCE, workers: int | None
     cores = os.cpu_count() or 1
     options = {
         "bind": f"{host}:{port}",
-        "workers": workers or int(os.environ.get("WORKERS", cores)),
+        "workers": int(os.environ.get("WORKERS", cores)),
         "worker_class": "gthread",
         # functions-framework's default; the functions wait on I/O (Firestore, Google, Cloud Tasks).
         "threads": int(os.environ.get("THREADS", cores * 4)),

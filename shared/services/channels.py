@@ -96,11 +96,19 @@ class ChannelService:
         return Notification.QUEUED
 
     def enqueue_pull(
-        self, clinic_id: str, link_id: str, why: str, window: float, *, wait: bool = False
+        self,
+        clinic_id: str,
+        link_id: str,
+        why: str,
+        window: float,
+        *,
+        wait: bool = False,
+        delay_seconds: float = 0.0,
     ) -> bool:
         """One pull task per link and time window; later ones in the window are duplicates.
 
-        With `wait` the pull runs at the end of the window, so that it sees the whole burst that asked for it.
+        With `wait` the pull runs at the end of the window, so that it sees the whole burst that asked for it;
+        otherwise `delay_seconds` from now.
         """
         now = self.clock.now().timestamp()
         bucket = math.floor(now / window)
@@ -108,7 +116,7 @@ class ChannelService:
             self.settings.pull_queue,
             f"pull-{why}-{link_id}-{bucket}",
             {"clinicId": clinic_id, "linkId": link_id},
-            delay_seconds=max(0.0, (bucket + 1) * window - now) if wait else 0.0,
+            delay_seconds=max(0.0, (bucket + 1) * window - now) if wait else delay_seconds,
         )
 
     def defer_pull(self, clinic_id: str, link_id: str) -> bool:
@@ -118,14 +126,9 @@ class ChannelService:
         Every refusal of the link in one minute is the same task, so deferrals never multiply; they stop with
         the first pull that gets through (and reconcile_links pulls every two-way link anyway).
         """
-        minute = math.floor(self.clock.now().timestamp() / QUOTA_WINDOW.total_seconds())
         log.info("pull deferred for quota", extra={"linkId": link_id})
-        return self.queue.enqueue(
-            self.settings.pull_queue,
-            f"pull-quota-{link_id}-{minute}",
-            {"clinicId": clinic_id, "linkId": link_id},
-            delay_seconds=QUOTA_WINDOW.total_seconds(),
-        )
+        minute = QUOTA_WINDOW.total_seconds()
+        return self.enqueue_pull(clinic_id, link_id, "quota", minute, delay_seconds=minute)
 
     # --- renew_channels / reconcile_links ----------------------------------------------------------
     def renew(self) -> UpkeepReport:
