@@ -20,7 +20,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -257,17 +258,28 @@ def burst(host: str, port: int, requests_: list[bytes]) -> list[tuple[float, str
             selector.register(sock, selectors.EVENT_READ)
         while received:
             for key, _ in selector.select(timeout=30):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
-                chunk = sock.recv(65536)
-                received[sock] += chunk
-                if b"\r\n\r\n" in received[sock] or not chunk:
-                    took = time.perf_counter() - began[sock]
-                    head = received.pop(sock)
+                ready = key.fileobj
+                assert isinstance(ready, socket.socket)
+                chunk = ready.recv(65536)
+                received[ready] += chunk
+                if b"\r\n\r\n" in received[ready] or not chunk:
+                    took = time.perf_counter() - began[ready]
+                    head = received.pop(ready)
                     status = head.split(b" ", 2)[1].decode() if head.count(b" ") >= 2 else "none"
                     answers.append((took, status))
-                    selector.unregister(sock)
-                    sock.close()
+                    selector.unregister(ready)
+                    ready.close()
+    return answers
+
+
+def bursts(
+    host: str, port: int, requests_of: Callable[[int], list[bytes]], rounds: int
+) -> list[tuple[float, str]]:
+    """`rounds` bursts, a second apart (the pull each burst queues runs in between)."""
+    answers: list[tuple[float, str]] = []
+    for round_number in range(rounds):
+        answers += burst(host, port, requests_of(round_number))
+        time.sleep(1.0)
     return answers
 
 
@@ -298,11 +310,10 @@ def empty_function_times(local: LocalStack, sizes: Sizes) -> list[float]:
     try:
         server.wait_ready(lambda: port_open("127.0.0.1", port), timeout=30)
         request = b"POST / HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        times: list[float] = []
-        for _ in range(sizes.webhook_rounds):
-            times += [took for took, _ in burst("127.0.0.1", port, [request] * sizes.webhook_concurrency)]
-            time.sleep(1.0)
-        return times
+        answers = bursts(
+            "127.0.0.1", port, lambda _: [request] * sizes.webhook_concurrency, sizes.webhook_rounds
+        )
+        return [took for took, _ in answers]
     finally:
         server.stop()
 
@@ -321,42 +332,17 @@ def measure_webhook(stack: StackLinks, local: LocalStack, sizes: Sizes) -> Row:
             f"X-Goog-Resource-State: exists\r\nX-Goog-Resource-ID: bench\r\nX-Goog-Message-Number: {number}\r\n\r\n"
         ).encode()
 
-    def answer_of(sock: socket.socket) -> bytes:
-        # Up to the end of the body (Content-Length): the server closes the connection some ms later.
-        data = b""
-        while b"\r\n\r\n" not in data and (chunk := sock.recv(65536)):
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = next(
-            (
-                int(line.split(b":", 1)[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length:")
-            ),
-            0,
-        )
-        while len(body) < length and (chunk := sock.recv(65536)):
-            body += chunk
-        return head
-
     # One at a time first: what a single notification costs, and the HTTP server's share of it.
-    alone: list[float] = []
-    for number in range(100):
-        with socket.create_connection((host, port)) as sock:
-            began = time.perf_counter()
-            sock.sendall(request(number))
-            answer_of(sock)
-            alone.append(time.perf_counter() - began)
+    alone = [took for number in range(100) for took, _ in burst(host, port, [request(number)])]
 
-    times: list[float] = []
-    statuses: dict[str, int] = {}
-    for round_number in range(sizes.webhook_rounds):
-        for took, status in burst(
-            host, port, [request(round_number * 1000 + n) for n in range(sizes.webhook_concurrency)]
-        ):
-            times.append(took)
-            statuses[status] = statuses.get(status, 0) + 1
-        time.sleep(1.0)
+    answers = bursts(
+        host,
+        port,
+        lambda round_number: [request(round_number * 1000 + n) for n in range(sizes.webhook_concurrency)],
+        sizes.webhook_rounds,
+    )
+    times = [took for took, _ in answers]
+    statuses = dict(Counter(status for _, status in answers))
     empty = empty_function_times(local, sizes)
     p50, p99 = percentile(times, 50), percentile(times, 99)
     return Row(
