@@ -89,6 +89,16 @@ class FirestoreDirectory:
     def upcoming_appointments(
         self, clinic_id: str, professional_id: str, since: datetime, until: datetime
     ) -> list[Appointment]:
+        return [
+            appointment
+            for appointment in self.appointments_starting(clinic_id, professional_id, since, until)
+            if appointment.status is AppointmentStatus.SCHEDULED
+        ]
+
+    def appointments_starting(
+        self, clinic_id: str, professional_id: str, since: datetime, until: datetime
+    ) -> list[Appointment]:
+        """The professional's appointments starting in [since, until), whatever their status."""
         query = (
             self._clinic(clinic_id)
             .collection("appointments")
@@ -99,11 +109,9 @@ class FirestoreDirectory:
         found = []
         for snapshot in query.stream():
             try:
-                appointment = codec.appointment_from(clinic_id, snapshot.id, snapshot.to_dict() or {})
+                found.append(codec.appointment_from(clinic_id, snapshot.id, snapshot.to_dict() or {}))
             except Exception:  # noqa: S112 - a malformed appointment must not stop the others
                 continue
-            if appointment.status is AppointmentStatus.SCHEDULED:
-                found.append(appointment)
         return found
 
     def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:

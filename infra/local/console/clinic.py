@@ -14,6 +14,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.adapters import firestore_codec as codec
+from shared.adapters.firestore import FirestoreDirectory
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Professional, User
 from shared.domain.link import SyncLink
 
@@ -40,6 +41,7 @@ class ClinicSide:
         self.db = db
         self.clinic_id = clinic_id
         self._root = db.collection("clinics").document(clinic_id)
+        self._directory = FirestoreDirectory(db)
 
     # --- people and places -------------------------------------------------------------------------
     def name(self) -> str:
@@ -77,18 +79,7 @@ class ClinicSide:
     # --- the agenda --------------------------------------------------------------------------------
     def appointments(self, professional_id: str, since: datetime, until: datetime) -> list[Appointment]:
         """The professional's appointments starting in [since, until), cancelled ones included."""
-        query = (
-            self._root.collection("appointments")
-            .where(filter=FieldFilter("professionalId", "==", professional_id))
-            .where(filter=FieldFilter("start", ">=", since))
-            .where(filter=FieldFilter("start", "<", until))
-        )
-        found = []
-        for snapshot in query.stream():
-            try:
-                found.append(codec.appointment_from(self.clinic_id, snapshot.id, snapshot.to_dict() or {}))
-            except Exception:  # noqa: S112 - one malformed document must not hide the agenda
-                continue
+        found = self._directory.appointments_starting(self.clinic_id, professional_id, since, until)
         return sorted(found, key=lambda appointment: appointment.start)
 
     def appointment(self, appointment_id: str) -> Appointment | None:
