@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -53,33 +58,78 @@ class GoogleEndpoints:
         return f"{self.api_base}/batch/calendar/v3"
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything the functions need to know about where they run."""
+class _Variables(EnvSettingsSource):
+    """Environment variables read from a given mapping (the process's own when none is given).
 
-    project_id: str = "demo-clinic"
-    region: str = "europe-west1"
-    functions_base_url: str = "http://127.0.0.1:8080"
-    google: GoogleEndpoints = field(default_factory=GoogleEndpoints)
-    oauth_client_id: str = "local-client"
-    secrets_backend: str = "secretmanager"  # or "env"
-    tasks_emulator_host: str | None = None
-    tasks_location: str = "europe-west1"
-    push_queue: str = "push"
-    pull_queue: str = "pull"
-    tasks_service_account: str | None = None
-    calendar_name: str = "DASI eCLINIC"
-    backfill_days: int = 365
-    oauth_state_ttl_seconds: int = 600
-    channel_ttl_seconds: int = 7 * 24 * 3600
-    channel_renew_margin_seconds: int = 24 * 3600
-    full_sync_days_back: int = 30
-    reconcile_interval_seconds: int = 900
-    list_page_size: int = 2500
-    console_url: str | None = None
+    pydantic-settings reads `os.environ`; the local stack and the tests hand over the environment they
+    built, so the one method that loads it is pointed at that mapping.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], variables: Mapping[str, str]) -> None:
+        self._variables = variables
+        super().__init__(settings_cls, case_sensitive=True, env_ignore_empty=True)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._variables, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+def _env(*names: str) -> Any:
+    """The environment variables a setting is read from, the first one set winning."""
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Everything the functions need to know about where they run.
+
+    Built directly, only the values given count (the defaults are right for Google Cloud); `from_env`
+    reads the environment, and a variable that does not parse is named in the error.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True, validate_by_name=True, validate_by_alias=True, extra="ignore"
+    )
+
+    project_id: str = Field("demo-clinic", validation_alias=_env("GOOGLE_CLOUD_PROJECT", "GCP_PROJECT"))
+    region: str = Field("europe-west1", validation_alias=_env("FUNCTION_REGION"))
+    functions_base_url: str = Field("http://127.0.0.1:8080", validation_alias=_env("FUNCTIONS_BASE_URL"))
+    google: GoogleEndpoints = Field(default_factory=GoogleEndpoints)
+    oauth_client_id: str = Field("local-client", validation_alias=_env("OAUTH_CLIENT_ID"))
+    secrets_backend: Literal["secretmanager", "env"] = Field(
+        "secretmanager", validation_alias=_env("SECRETS_BACKEND")
+    )
+    tasks_emulator_host: str | None = Field(None, validation_alias=_env("CLOUD_TASKS_EMULATOR_HOST"))
+    tasks_location: str = Field("europe-west1", validation_alias=_env("TASKS_LOCATION"))
+    push_queue: str = Field("push", validation_alias=_env("PUSH_QUEUE"))
+    pull_queue: str = Field("pull", validation_alias=_env("PULL_QUEUE"))
+    tasks_service_account: str | None = Field(None, validation_alias=_env("TASKS_SERVICE_ACCOUNT"))
+    calendar_name: str = Field("DASI eCLINIC", validation_alias=_env("CALENDAR_NAME"))
+    backfill_days: PositiveInt = Field(365, validation_alias=_env("BACKFILL_DAYS"))
+    oauth_state_ttl_seconds: PositiveInt = Field(600, validation_alias=_env("OAUTH_STATE_TTL_SECONDS"))
+    channel_ttl_seconds: PositiveInt = Field(7 * 24 * 3600, validation_alias=_env("CHANNEL_TTL_SECONDS"))
+    channel_renew_margin_seconds: NonNegativeInt = Field(
+        24 * 3600, validation_alias=_env("CHANNEL_RENEW_MARGIN_SECONDS")
+    )
+    full_sync_days_back: NonNegativeInt = Field(30, validation_alias=_env("FULL_SYNC_DAYS_BACK"))
+    reconcile_interval_seconds: PositiveInt = Field(900, validation_alias=_env("RECONCILE_INTERVAL_SECONDS"))
+    list_page_size: PositiveInt = 2500
+    console_url: str | None = Field(None, validation_alias=_env("CONSOLE_URL"))
     # How long an instance reuses documents that change rarely (a clinic's settings, a link's sealed
     # refresh token) instead of reading them on every change: one Firestore read less per document.
     cache_seconds: float = 30.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what the caller gives: the environment is read by `from_env`, never behind a test's back.
+        return (init_settings,)
 
     @property
     def oauth_redirect_uri(self) -> str:
@@ -96,37 +146,19 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read the settings from environment variables (see README, "Configuration")."""
+        """Read the settings from environment variables (see README, "Configuration").
+
+        Raises pydantic's ValidationError naming each variable that does not parse.
+        """
         env = os.environ if env is None else env
-        defaults = cls()
+        values: dict[str, Any] = _Variables(cls, env)()
+        # Defaults that follow other settings: where Cloud Functions serves this project and region.
+        project = env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or "demo-clinic"
+        region = env.get("FUNCTION_REGION") or "europe-west1"
+        values.setdefault("FUNCTIONS_BASE_URL", f"https://{region}-{project}.cloudfunctions.net")
+        values["FUNCTIONS_BASE_URL"] = str(values["FUNCTIONS_BASE_URL"]).rstrip("/")
+        values.setdefault("TASKS_LOCATION", region)
         google_base = env.get("GOOGLE_BASE_URL")
-        google = GoogleEndpoints.under(google_base) if google_base else GoogleEndpoints()
-        project = env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or defaults.project_id
-        region = env.get("FUNCTION_REGION", defaults.region)
-        return cls(
-            project_id=project,
-            region=region,
-            functions_base_url=env.get(
-                "FUNCTIONS_BASE_URL", f"https://{region}-{project}.cloudfunctions.net"
-            ).rstrip("/"),
-            google=google,
-            oauth_client_id=env.get("OAUTH_CLIENT_ID", defaults.oauth_client_id),
-            secrets_backend=env.get("SECRETS_BACKEND", defaults.secrets_backend),
-            tasks_emulator_host=env.get("CLOUD_TASKS_EMULATOR_HOST") or None,
-            tasks_location=env.get("TASKS_LOCATION", region),
-            push_queue=env.get("PUSH_QUEUE", defaults.push_queue),
-            pull_queue=env.get("PULL_QUEUE", defaults.pull_queue),
-            tasks_service_account=env.get("TASKS_SERVICE_ACCOUNT") or None,
-            calendar_name=env.get("CALENDAR_NAME", defaults.calendar_name),
-            backfill_days=int(env.get("BACKFILL_DAYS", defaults.backfill_days)),
-            oauth_state_ttl_seconds=int(env.get("OAUTH_STATE_TTL_SECONDS", defaults.oauth_state_ttl_seconds)),
-            channel_ttl_seconds=int(env.get("CHANNEL_TTL_SECONDS", defaults.channel_ttl_seconds)),
-            channel_renew_margin_seconds=int(
-                env.get("CHANNEL_RENEW_MARGIN_SECONDS", defaults.channel_renew_margin_seconds)
-            ),
-            full_sync_days_back=int(env.get("FULL_SYNC_DAYS_BACK", defaults.full_sync_days_back)),
-            reconcile_interval_seconds=int(
-                env.get("RECONCILE_INTERVAL_SECONDS", defaults.reconcile_interval_seconds)
-            ),
-            console_url=env.get("CONSOLE_URL") or None,
-        )
+        if google_base:
+            values["google"] = GoogleEndpoints.under(google_base)
+        return cls(**values)

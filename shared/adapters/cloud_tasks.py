@@ -11,11 +11,11 @@ import hashlib
 import json
 import re
 import threading
-import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from cachetools import TTLCache
 
 from shared.config import Settings
 
@@ -60,24 +60,17 @@ class CloudTasksQueue:
         self._tasks = tasks_v2
         self._already_exists = AlreadyExists
         self._client = client if client is not None else _client(settings)
-        self._created: OrderedDict[str, float] = OrderedDict()
+        # Names this instance created (or was refused) recently: they exist at Cloud Tasks.
+        self._created: TTLCache[str, bool] = TTLCache(maxsize=REMEMBER_MAX, ttl=REMEMBER_SECONDS)
         self._lock = threading.Lock()
 
     def _known(self, name: str) -> bool:
-        """Whether this instance created (or was refused) the task `name` recently: it exists at Cloud Tasks."""
-        now = time.monotonic()
         with self._lock:
-            while self._created and (
-                len(self._created) > REMEMBER_MAX
-                or next(iter(self._created.values())) < now - REMEMBER_SECONDS
-            ):
-                self._created.popitem(last=False)
             return name in self._created
 
     def _remember(self, name: str) -> None:
         with self._lock:
-            self._created[name] = time.monotonic()
-            self._created.move_to_end(name)
+            self._created[name] = True
 
     def enqueue(self, queue: str, name: str, payload: Mapping[str, Any], delay_seconds: float = 0) -> bool:
         """Create the task `name` in `queue`; False when a task of that name already exists."""

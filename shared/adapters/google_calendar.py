@@ -12,10 +12,13 @@ import hashlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
+
+from cachetools import TLRUCache
 
 from shared.config import Settings
 from shared.domain.link import Channel
@@ -95,12 +98,30 @@ def translate(exc: BaseException, *, listing: bool = False) -> GoogleError:
     return Permanent(f"unexpected: {type(exc).__name__}", None, "unexpected")
 
 
-class _TokenCache:
-    """Access tokens by grant (keyed by a hash: no token is ever a key or a log field)."""
+# Access tokens an instance keeps: one per grant it served recently, far more than an instance holds at once.
+TOKEN_CACHE_SIZE = 1024
+# A token that came without an expiry is kept for the hour Google's access tokens live.
+TOKEN_DEFAULT_SECONDS = 3600.0
 
-    def __init__(self) -> None:
+
+def _token_expiry(_grant: str, kept: tuple[str, datetime | None], now: float) -> float:
+    """When a kept access token is dropped: at its expiry (google-auth refreshes a little before it)."""
+    expiry = kept[1]
+    if expiry is None:
+        return now + TOKEN_DEFAULT_SECONDS
+    aware = expiry if expiry.tzinfo else expiry.replace(tzinfo=UTC)  # google-auth's expiry is naive UTC
+    return aware.timestamp()
+
+
+class _TokenCache:
+    """Access tokens by grant (keyed by a hash: no token is ever a key or a log field), each dropped when it
+    expires and the least recently used first when the cache is full."""
+
+    def __init__(self, timer: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
-        self._tokens: dict[str, tuple[str, datetime | None]] = {}
+        self._tokens: TLRUCache[str, tuple[str, datetime | None]] = TLRUCache(
+            maxsize=TOKEN_CACHE_SIZE, ttu=_token_expiry, timer=timer
+        )
 
     def get(self, grant: str) -> tuple[str, datetime | None] | None:
         with self._lock:

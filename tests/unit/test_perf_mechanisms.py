@@ -62,6 +62,38 @@ def test_nothing_missing_is_cached_and_zero_seconds_caches_nothing() -> None:
     assert [off.get("k", lambda: next(counter)) for _ in range(3)] == [0, 1, 2]
 
 
+def test_a_full_cache_drops_the_least_recently_used_value_first() -> None:
+    clock = Ticks()
+    cache: TtlCache[str, str] = TtlCache(30, clock=clock, maxsize=2)
+    loads: list[str] = []
+
+    def load(key: str) -> str:
+        loads.append(key)
+        return key.upper()
+
+    for key in ("a", "b", "a", "c", "a", "b"):
+        cache.get(key, lambda key=key: load(key))
+    assert loads == ["a", "b", "c", "b"]  # "b" was the least recently used when "c" came
+
+
+def test_an_access_token_is_kept_until_it_expires_and_no_longer() -> None:
+    from datetime import UTC, datetime
+
+    from shared.adapters.google_calendar import _TokenCache
+
+    clock = Ticks()
+    clock.now = datetime(2026, 12, 1, 10, 0, tzinfo=UTC).timestamp()
+    tokens = _TokenCache(timer=clock)
+    tokens.put("grant-1", "ya29.one", datetime(2026, 12, 1, 11, 0))  # naive UTC, as google-auth gives it
+    tokens.put("grant-2", None, None)  # a failed refresh keeps nothing
+    assert tokens.get("grant-1") == ("ya29.one", datetime(2026, 12, 1, 11, 0))
+    assert tokens.get("grant-2") is None
+    clock.now += 3599
+    assert tokens.get("grant-1") is not None
+    clock.now += 1
+    assert tokens.get("grant-1") is None
+
+
 # --- work refused for quota waits for the quota's minute in a new task ---------------------------------
 class DelayQueue:
     """A TaskQueue that keeps each task's delay and refuses a name seen before, as Cloud Tasks does."""
