@@ -151,7 +151,7 @@ class RecordingGateway(GoogleCalendarGateway):
 def test_batches_of_one_account_go_a_few_at_a_time_each_on_its_own_connection(sync: Sync) -> None:
     link = sync.active_link(bidirectional=False)
     services = sync.services
-    refresh = services.cipher.decrypt(services.links.encrypted_token(link.id) or {}, context=link.id)
+    refresh = services.cipher.decrypt(services.grants.encrypted_token(link.id) or {}, context=link.id)
     credentials = Credentials(
         token=None,
         refresh_token=refresh,
