@@ -6,25 +6,11 @@ storage ports to one contract, run against its memory fake and its Firestore ada
 docs/architecture.md, "Ports"). Every name is importable from `shared.ports`.
 """
 
+from shared.ports import google
 from shared.ports.account_calendars import AccountCalendars, KnownCalendar
 from shared.ports.channel_index import ChannelIndex
 from shared.ports.clinic import AgendaReader, ClinicDirectory
-from shared.ports.google import (
-    AlreadyExists,
-    AuthRevoked,
-    CalendarConnector,
-    CalendarGateway,
-    EventPage,
-    GoogleError,
-    Grant,
-    OAuthClient,
-    Permanent,
-    PreconditionFailed,
-    PushOutcome,
-    RemoteMissing,
-    SyncTokenExpired,
-    Transient,
-)
+from shared.ports.google import *  # noqa: F403 - Google's side whole: its ports and every typed error
 from shared.ports.links import Links, SealedGrants
 from shared.ports.notices import Notice, Notifier
 from shared.ports.oauth_states import OAuthState, OAuthStates
@@ -32,34 +18,21 @@ from shared.ports.runtime import Clock, Secrets, TaskQueue, TokenCipher
 from shared.ports.sync_records import SyncRecords
 
 __all__ = [
+    *google.__all__,
     "AccountCalendars",
     "AgendaReader",
-    "AlreadyExists",
-    "AuthRevoked",
-    "CalendarConnector",
-    "CalendarGateway",
     "ChannelIndex",
     "ClinicDirectory",
     "Clock",
-    "EventPage",
-    "GoogleError",
-    "Grant",
     "KnownCalendar",
     "Links",
     "Notice",
     "Notifier",
-    "OAuthClient",
     "OAuthState",
     "OAuthStates",
-    "Permanent",
-    "PreconditionFailed",
-    "PushOutcome",
-    "RemoteMissing",
     "SealedGrants",
     "Secrets",
     "SyncRecords",
-    "SyncTokenExpired",
     "TaskQueue",
     "TokenCipher",
-    "Transient",
 ]

@@ -14,6 +14,23 @@ from typing import Any, Protocol
 from shared.domain.link import Channel
 from shared.domain.planner import PushAction
 
+__all__ = [
+    "AlreadyExists",
+    "AuthRevoked",
+    "CalendarConnector",
+    "CalendarGateway",
+    "EventPage",
+    "GoogleError",
+    "Grant",
+    "OAuthClient",
+    "Permanent",
+    "PreconditionFailed",
+    "PushOutcome",
+    "RemoteMissing",
+    "SyncTokenExpired",
+    "Transient",
+]
+
 
 # --- Google's failures, by what the caller should do about them -------------------------------------
 class GoogleError(Exception):
