@@ -14,13 +14,18 @@ from typing import Any
 from shared import config, logs
 from shared.config import Settings
 from shared.ports import (
+    AccountCalendars,
     CalendarConnector,
+    ChannelIndex,
     ClinicDirectory,
     Clock,
-    LinkStore,
+    Links,
     Notifier,
     OAuthClient,
+    OAuthStates,
+    SealedGrants,
     Secrets,
+    SyncRecords,
     TaskQueue,
     TokenCipher,
 )
@@ -58,19 +63,49 @@ class Services:
 
     @cached_property
     def directory(self) -> ClinicDirectory:
-        from shared.adapters.firestore import FirestoreDirectory
+        from shared.adapters.firestore.directory import FirestoreDirectory
 
         return FirestoreDirectory(self.db, cache_seconds=self.settings.cache_seconds)
 
     @cached_property
-    def links(self) -> LinkStore:
-        from shared.adapters.firestore import FirestoreLinkStore
+    def links(self) -> Links:
+        from shared.adapters.firestore.links import FirestoreLinks
 
-        return FirestoreLinkStore(self.db, cache_seconds=self.settings.cache_seconds)
+        return FirestoreLinks(self.db)
+
+    @cached_property
+    def grants(self) -> SealedGrants:
+        from shared.adapters.firestore.sealed_grants import FirestoreSealedGrants
+
+        return FirestoreSealedGrants(self.db, cache_seconds=self.settings.cache_seconds)
+
+    @cached_property
+    def records(self) -> SyncRecords:
+        from shared.adapters.firestore.sync_records import FirestoreSyncRecords
+
+        return FirestoreSyncRecords(self.db)
+
+    @cached_property
+    def channel_index(self) -> ChannelIndex:
+        from shared.adapters.firestore.channel_index import FirestoreChannelIndex
+
+        return FirestoreChannelIndex(self.db, cache_seconds=self.settings.cache_seconds)
+
+    @cached_property
+    def states(self) -> OAuthStates:
+        from shared.adapters.firestore.oauth_states import FirestoreOAuthStates
+
+        return FirestoreOAuthStates(self.db)
+
+    @cached_property
+    def accounts(self) -> AccountCalendars:
+        from shared.adapters.firestore.account_calendars import FirestoreAccountCalendars
+
+        return FirestoreAccountCalendars(self.db)
 
     @cached_property
     def notifier(self) -> Notifier:
-        from shared.adapters.firestore import FirestoreNotifier
+        from shared.adapters.firestore.notifier import FirestoreNotifier
 
         return FirestoreNotifier(self.db)
 
@@ -107,7 +142,15 @@ class Services:
     # --- services ----------------------------------------------------------------------------------
     @cached_property
     def access(self) -> Access:
-        return Access(self.links, self.directory, self.cipher, self.calendars, self.notifier, self.clock)
+        return Access(
+            links=self.links,
+            grants=self.grants,
+            directory=self.directory,
+            cipher=self.cipher,
+            calendars=self.calendars,
+            notifier=self.notifier,
+            clock=self.clock,
+        )
 
     @cached_property
     def linking(self) -> LinkingService:
@@ -115,6 +158,9 @@ class Services:
             settings=self.settings,
             directory=self.directory,
             links=self.links,
+            grants=self.grants,
+            states=self.states,
+            accounts=self.accounts,
             oauth=self.oauth,
             access=self.access,
             cipher=self.cipher,
@@ -126,20 +172,37 @@ class Services:
 
     @cached_property
     def push(self) -> PushService:
-        return PushService(self.settings, self.directory, self.links, self.access, self.queue, self.clock)
+        return PushService(
+            settings=self.settings,
+            directory=self.directory,
+            links=self.links,
+            records=self.records,
+            access=self.access,
+            queue=self.queue,
+            clock=self.clock,
+        )
 
     @cached_property
     def pull(self) -> PullService:
-        return PullService(self.settings, self.directory, self.links, self.access, self.push, self.clock)
+        return PullService(
+            settings=self.settings,
+            directory=self.directory,
+            links=self.links,
+            records=self.records,
+            access=self.access,
+            push=self.push,
+            clock=self.clock,
+        )
 
     @cached_property
     def channels(self) -> ChannelService:
         return ChannelService(
-            self.settings,
-            self.links,
-            self.access,
-            self.queue,
-            self.clock,
+            settings=self.settings,
+            links=self.links,
+            channel_index=self.channel_index,
+            access=self.access,
+            queue=self.queue,
+            clock=self.clock,
             webhook_key=functools.cache(lambda: self.secrets.get(config.SECRET_WEBHOOK_KEY)),
         )
 

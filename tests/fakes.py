@@ -1,15 +1,19 @@
-"""Hand-written fakes of the ports, for fast unit tests of the services (wired through build_services)."""
+"""Hand-written fakes of the ports, for fast unit tests of the services (wired through build_services).
+
+The memory fakes of ClinicDirectory, AgendaReader and our storage ports are held to the same contract as
+their Firestore adapters by tests/integration/ports/.
+"""
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.clinic import Appointment, Center, Clinic, Professional, User
+from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Professional, User
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.link import Channel, SyncLink, email_key, user_key
 from shared.domain.planner import Delete, EventLink, Insert, Patch, PushAction
@@ -97,24 +101,45 @@ class MemoryDirectory:
         return self.appointments.get((clinic_id, appointment_id))
 
     def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
-        self.appointments[(appointment.clinic_id, appointment.id)] = appointment
+        key = (appointment.clinic_id, appointment.id)
+        stored = self.appointments.get(key)
+        if stored is not None:
+            # As the adapter's merge: what a pull does not write (patient, service, notes) is kept, and so
+            # are a title and an origin it has none of.
+            appointment = replace(
+                stored,
+                professional_id=appointment.professional_id,
+                center_id=appointment.center_id,
+                start=appointment.start,
+                end=appointment.end,
+                status=appointment.status,
+                title=appointment.title or stored.title,
+                origin=appointment.origin or stored.origin,
+            )
+        self.appointments[key] = appointment
         self.pull_writes.append((appointment.id, source_link_id))
 
     def upcoming_appointments(
         self, clinic_id: str, professional_id: str, since: datetime, until: datetime
     ) -> list[Appointment]:
+        found = self.appointments_starting(clinic_id, professional_id, since, until)
+        return [a for a in found if a.status is AppointmentStatus.SCHEDULED]
+
+    def appointments_starting(
+        self, clinic_id: str, professional_id: str, since: datetime, until: datetime
+    ) -> list[Appointment]:
         return [
             a
             for (c, _), a in self.appointments.items()
-            if c == clinic_id
-            and a.professional_id == professional_id
-            and since <= a.start < until
-            and a.is_live
+            if c == clinic_id and a.professional_id == professional_id and since <= a.start < until
         ]
 
 
 @dataclass
-class MemoryLinkStore:
+class MemoryStore:
+    """Our documents in memory: one store shared by the memory fakes of our storage ports, as one Firestore
+    database is shared by their adapters (claim writes a link, its keys and its token; save_pull a link)."""
+
     links: dict[str, SyncLink] = field(default_factory=dict)
     states: dict[str, OAuthState] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
@@ -124,116 +149,125 @@ class MemoryLinkStore:
     event_links: dict[tuple[str, str | None, str], EventLink] = field(default_factory=dict)
     channels: dict[str, tuple[str, str]] = field(default_factory=dict)
 
-    def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
-        current = self.links[link.id]
-        self.links[link.id] = replace(
-            current, sync_token=sync_token, last_pull_at=pulled_at, conflicts=current.conflicts + conflicts
-        )
+    def ports(self) -> dict[str, Any]:
+        """The memory fake of each storage port over this store, named as build_services takes them."""
+        return {
+            "links": MemoryLinks(self),
+            "grants": MemorySealedGrants(self),
+            "records": MemorySyncRecords(self),
+            "channel_index": MemoryChannelIndex(self),
+            "states": MemoryOAuthStates(self),
+            "accounts": MemoryAccountCalendars(self),
+        }
 
-    def save_channel(self, link: SyncLink, old: Channel | None) -> None:
-        self.links[link.id] = replace(self.links[link.id], channel=link.channel)
-        if old is not None:
-            self.channels.pop(old.id, None)
-        if link.channel is not None:
-            self.channels[link.channel.id] = (link.clinic_id, link.id)
-
-    def channel_owner(self, channel_id: str) -> tuple[str, str] | None:
-        return self.channels.get(channel_id)
+    def update(self, link: SyncLink, **changes: Any) -> None:
+        """Change some fields of a stored link, as a Firestore update does (KeyError when it does not exist)."""
+        self.links[link.id] = replace(self.links[link.id], **changes)
 
     def active_two_way_links(self) -> list[SyncLink]:
         return [li for li in self.links.values() if li.status.value == "active" and li.bidirectional]
 
-    def links_to_renew(self, before: datetime) -> list[SyncLink]:
-        return [
-            li for li in self.active_two_way_links() if li.channel is None or li.channel.expires_at < before
-        ]
 
-    def links_awaiting_activation(self) -> list[SyncLink]:
-        return [
-            li
-            for li in self.links.values()
-            if li.status.value == "pending_approval"
-            and li.approved_by
-            and (li.last_error or {}).get("code") == "activation_pending"
-        ]
+def _oldest_first(links: Iterable[SyncLink]) -> list[SyncLink]:
+    return sorted(links, key=lambda li: li.created_at)
+
+
+@dataclass
+class MemoryLinks:
+    """Links."""
+
+    store: MemoryStore
 
     def get(self, clinic_id: str, link_id: str) -> SyncLink | None:
-        link = self.links.get(link_id)
+        link = self.store.links.get(link_id)
         return link if link and link.clinic_id == clinic_id else None
 
     def save(self, link: SyncLink) -> None:
-        self.links[link.id] = link
-
-    def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
-        self.links[link.id] = replace(self.links[link.id], last_error=dict(error))
+        self.store.links[link.id] = link
 
     def links_of_user(self, clinic_id: str, user_id: str) -> list[SyncLink]:
-        return [li for li in self.links.values() if li.clinic_id == clinic_id and li.user_id == user_id]
+        return _oldest_first(
+            li for li in self.store.links.values() if li.clinic_id == clinic_id and li.user_id == user_id
+        )
 
     def links_of_clinic(self, clinic_id: str) -> list[SyncLink]:
-        return [li for li in self.links.values() if li.clinic_id == clinic_id]
+        return _oldest_first(li for li in self.store.links.values() if li.clinic_id == clinic_id)
 
     def active_links_of_professional(self, clinic_id: str, professional_id: str) -> list[SyncLink]:
         return [
             li
-            for li in self.links.values()
+            for li in self.store.links.values()
             if li.clinic_id == clinic_id
             and li.professional_id == professional_id
             and li.status.value == "active"
         ]
 
-    def create_with_state(self, link: SyncLink, state: OAuthState) -> None:
-        self.links[link.id] = link
-        self.states[state.id] = state
+    def links_awaiting_activation(self) -> list[SyncLink]:
+        return [
+            li
+            for li in self.store.links.values()
+            if li.status.value == "pending_approval"
+            and li.approved_by
+            and (li.last_error or {}).get("code") == "activation_pending"
+        ]
 
-    def take_state(self, state_id: str, now: datetime) -> OAuthState:
-        state = self.states.pop(state_id, None)
-        if state is None or state.expires_at <= now:
-            raise NotFound("unknown, used or expired state", code="invalid_state")
-        return state
+    def active_two_way_links(self) -> list[SyncLink]:
+        return self.store.active_two_way_links()
+
+
+@dataclass
+class MemorySealedGrants:
+    """SealedGrants."""
+
+    store: MemoryStore
 
     def claim(
         self, link: SyncLink, keys: Mapping[str, str], encrypted_token: Mapping[str, Any] | None
     ) -> None:
         for code, key in keys.items():
-            if self.keys.get(key, link.id) != link.id:
+            if self.store.keys.get(key, link.id) != link.id:
                 raise Conflict("already linked", code=code)
         for key in keys.values():
-            self.keys[key] = link.id
+            self.store.keys[key] = link.id
         if encrypted_token is not None:
-            self.secrets[link.id] = encrypted_token
-        self.links[link.id] = link
+            self.store.secrets[link.id] = encrypted_token
+        self.store.links[link.id] = link
 
     def release(self, link: SyncLink) -> None:
         for key in (user_key(link.clinic_id, link.user_id), email_key(link.google_email or "")):
-            if self.keys.get(key) == link.id:
-                del self.keys[key]
-        self.secrets.pop(link.id, None)
-        self.links[link.id] = link
+            if self.store.keys.get(key) == link.id:
+                del self.store.keys[key]
+        self.store.secrets.pop(link.id, None)
+        self.store.links[link.id] = link
 
     def encrypted_token(self, link_id: str) -> Mapping[str, Any] | None:
-        return self.secrets.get(link_id)
+        return self.store.secrets.get(link_id)
 
-    def remembered_calendar(self, account: str) -> KnownCalendar | None:
-        return self.calendars.get(account)
 
-    def remember_calendar(self, account: str, calendar: KnownCalendar) -> None:
-        self.calendars[account] = calendar
+@dataclass
+class MemorySyncRecords:
+    """SyncRecords."""
+
+    store: MemoryStore
+
+    def _key(self, link: SyncLink, appointment_id: str) -> tuple[str, str | None, str]:
+        assert link.calendar_id, "only a link with a calendar has event links"
+        return link.clinic_id, link.calendar_id, appointment_id
 
     def event_link(self, link: SyncLink, appointment_id: str) -> EventLink | None:
-        return self.event_links.get((link.clinic_id, link.calendar_id, appointment_id))
+        return self.store.event_links.get(self._key(link, appointment_id))
 
     def event_links_for(self, link: SyncLink, appointment_ids: Sequence[str]) -> dict[str, EventLink]:
-        found = {a: self.event_links.get((link.clinic_id, link.calendar_id, a)) for a in appointment_ids}
+        found = {a: self.store.event_links.get(self._key(link, a)) for a in appointment_ids}
         return {a: e for a, e in found.items() if e is not None}
 
     def event_link_by_event(self, link: SyncLink, event_id: str) -> EventLink | None:
-        calendar = (link.clinic_id, link.calendar_id)
+        clinic_id, calendar_id, _ = self._key(link, event_id)
         return next(
             (
                 e
-                for (*key, _), e in self.event_links.items()
-                if tuple(key) == calendar and e.event_id == event_id
+                for (*key, _), e in self.store.event_links.items()
+                if key == [clinic_id, calendar_id] and e.event_id == event_id
             ),
             None,
         )
@@ -241,10 +275,79 @@ class MemoryLinkStore:
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
     ) -> None:
+        if not event_links:
+            return
+        # As the adapter does, each one is stamped with when it was recorded.
+        synced_at = pushed_at or datetime.now(UTC)
         for event_link in event_links:
-            self.event_links[(link.clinic_id, link.calendar_id, event_link.appointment_id)] = event_link
+            self.store.event_links[self._key(link, event_link.appointment_id)] = replace(
+                event_link, synced_at=synced_at
+            )
         if pushed_at is not None:
-            self.links[link.id] = replace(self.links[link.id], last_push_at=pushed_at)
+            self.store.update(link, last_push_at=pushed_at)
+
+    def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
+        self.store.update(link, last_error=dict(error))
+
+    def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
+        current = self.store.links[link.id]
+        self.store.update(
+            link, sync_token=sync_token, last_pull_at=pulled_at, conflicts=current.conflicts + conflicts
+        )
+
+
+@dataclass
+class MemoryChannelIndex:
+    """ChannelIndex."""
+
+    store: MemoryStore
+
+    def save_channel(self, link: SyncLink, old: Channel | None) -> None:
+        self.store.update(link, channel=link.channel)
+        if old is not None:
+            self.store.channels.pop(old.id, None)
+        if link.channel is not None:
+            self.store.channels[link.channel.id] = (link.clinic_id, link.id)
+
+    def channel_owner(self, channel_id: str) -> tuple[str, str] | None:
+        return self.store.channels.get(channel_id)
+
+    def links_to_renew(self, before: datetime) -> list[SyncLink]:
+        return [
+            li
+            for li in self.store.active_two_way_links()
+            if li.channel is None or li.channel.expires_at < before
+        ]
+
+
+@dataclass
+class MemoryOAuthStates:
+    """OAuthStates."""
+
+    store: MemoryStore
+
+    def create_with_state(self, link: SyncLink, state: OAuthState) -> None:
+        self.store.links[link.id] = link
+        self.store.states[state.id] = state
+
+    def take_state(self, state_id: str, now: datetime) -> OAuthState:
+        state = self.store.states.pop(state_id, None)
+        if state is None or state.expires_at <= now:
+            raise NotFound("unknown, used or expired state", code="invalid_state")
+        return state
+
+
+@dataclass
+class MemoryAccountCalendars:
+    """AccountCalendars."""
+
+    store: MemoryStore
+
+    def remembered_calendar(self, account: str) -> KnownCalendar | None:
+        return self.store.calendars.get(account)
+
+    def remember_calendar(self, account: str, calendar: KnownCalendar) -> None:
+        self.store.calendars[account] = calendar
 
 
 class FakeOAuth:

@@ -12,8 +12,9 @@ from shared.ports import (
     CalendarGateway,
     ClinicDirectory,
     Clock,
-    LinkStore,
+    Links,
     Notifier,
+    SealedGrants,
     TokenCipher,
 )
 from shared.services import notices
@@ -27,7 +28,8 @@ class NoAccess(Exception):
 
 @dataclass
 class Access:
-    links: LinkStore
+    links: Links
+    grants: SealedGrants
     directory: ClinicDirectory
     cipher: TokenCipher
     calendars: CalendarConnector
@@ -36,7 +38,7 @@ class Access:
 
     def gateway(self, link: SyncLink) -> CalendarGateway:
         """The Calendar API acting as the link's Google account."""
-        sealed = self.links.encrypted_token(link.id)
+        sealed = self.grants.encrypted_token(link.id)
         if sealed is None:
             raise NoAccess(link.id)
         return self.calendars.connect(self.cipher.decrypt(sealed, context=link.id))

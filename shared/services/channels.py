@@ -20,7 +20,7 @@ from enum import StrEnum
 from shared.config import Settings
 from shared.domain.errors import Forbidden
 from shared.domain.link import SyncLink
-from shared.ports import AuthRevoked, Clock, GoogleError, LinkStore, TaskQueue
+from shared.ports import AuthRevoked, ChannelIndex, Clock, GoogleError, Links, TaskQueue
 from shared.services.access import Access, NoAccess
 from shared.services.push import QUOTA_WINDOW
 
@@ -46,7 +46,8 @@ class UpkeepReport:
 @dataclass
 class ChannelService:
     settings: Settings
-    links: LinkStore
+    links: Links
+    channel_index: ChannelIndex
     access: Access
     queue: TaskQueue
     clock: Clock
@@ -68,7 +69,7 @@ class ChannelService:
             self.settings.channel_ttl_seconds,
         )
         watched = replace(link, channel=channel)
-        self.links.save_channel(watched, old=link.channel)
+        self.channel_index.save_channel(watched, old=link.channel)
         return watched
 
     def stop(self, link: SyncLink) -> None:
@@ -79,14 +80,14 @@ class ChannelService:
             self.access.gateway(link).stop_channel(link.channel.id, link.channel.resource_id)
         except (GoogleError, NoAccess) as exc:
             log.info("channel not stopped at Google", extra={"linkId": link.id, "error": type(exc).__name__})
-        self.links.save_channel(replace(link, channel=None), old=link.channel)
+        self.channel_index.save_channel(replace(link, channel=None), old=link.channel)
 
     # --- calendar_webhook --------------------------------------------------------------------------
     def notification(self, channel_id: str, token: str, state: str) -> Notification:
         """Check a notification and, for a change, queue one pull of the link (coalescing bursts)."""
         if not hmac.compare_digest(token.encode(), self.token_for(channel_id).encode()):
             raise Forbidden("bad channel token", code="bad_channel_token")
-        owner = self.links.channel_owner(channel_id)
+        owner = self.channel_index.channel_owner(channel_id)
         if owner is None:
             return Notification.IGNORED  # stopped or replaced: Google may still send a few
         if state == "sync":
@@ -135,7 +136,7 @@ class ChannelService:
         """Replace channels that expire within the margin (new first, then stop the old); start missing ones."""
         renewed = started = failed = 0
         horizon = self.clock.now() + timedelta(seconds=self.settings.channel_renew_margin_seconds)
-        for link in self.links.links_to_renew(horizon):
+        for link in self.channel_index.links_to_renew(horizon):
             old = link.channel
             try:
                 self.start(link)

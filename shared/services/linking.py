@@ -13,16 +13,19 @@ from shared.domain.clinic import Center, Professional, User
 from shared.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from shared.domain.link import LinkStatus, SyncLink, account_key, email_key, user_key
 from shared.ports import (
+    AccountCalendars,
     AuthRevoked,
     CalendarGateway,
     ClinicDirectory,
     Clock,
     GoogleError,
     KnownCalendar,
-    LinkStore,
+    Links,
     Notifier,
     OAuthClient,
     OAuthState,
+    OAuthStates,
+    SealedGrants,
     TaskQueue,
     TokenCipher,
     Transient,
@@ -51,7 +54,10 @@ class CallbackResult:
 class LinkingService:
     settings: Settings
     directory: ClinicDirectory
-    links: LinkStore
+    links: Links
+    grants: SealedGrants
+    states: OAuthStates
+    accounts: AccountCalendars
     oauth: OAuthClient
     access: Access
     cipher: TokenCipher
@@ -111,14 +117,14 @@ class LinkingService:
             code_verifier=verifier,
             expires_at=now + timedelta(seconds=self.settings.oauth_state_ttl_seconds),
         )
-        self.links.create_with_state(link, state)
+        self.states.create_with_state(link, state)
         log.info("link started", extra={"linkId": link.id, "clinicId": clinic_id})
         return link, url
 
     # --- oauth_callback ----------------------------------------------------------------------------
     def complete(self, state_id: str, code: str | None, error: str | None) -> CallbackResult:
         """Finish the consent round trip: apply the rules, hold the link, activate or ask the masters."""
-        state = self.links.take_state(state_id, self.clock.now())
+        state = self.states.take_state(state_id, self.clock.now())
         link = self.links.get(state.clinic_id, state.link_id)
         if link is None or link.status is not LinkStatus.PENDING_OAUTH:
             raise Conflict("this sign-in was already completed or cancelled", code="link_not_pending")
@@ -144,7 +150,7 @@ class LinkingService:
         }
         sealed = self.cipher.encrypt(grant.refresh_token, context=link.id)
         try:
-            self.links.claim(held, keys, sealed)
+            self.grants.claim(held, keys, sealed)
         except Conflict as exc:
             return self._fail(replace(link, google_email=held.google_email), exc.code)
         if user.is_master:
@@ -182,7 +188,7 @@ class LinkingService:
             raise Conflict(f"the link is {link.status.value}", code="link_not_pending")
         if not approve:
             rejected = link.moved(LinkStatus.REJECTED, self.clock.now(), approved_by=None, reason="rejected")
-            self.links.release(rejected)
+            self.grants.release(rejected)
             owner = self.directory.user(clinic_id, link.user_id)
             if owner is not None:
                 self.notifier.notify(notices.rejected(owner, rejected))
@@ -228,7 +234,7 @@ class LinkingService:
                 reason="activation_failed",
                 last_error={"code": exc.reason or "google_error", "message": str(exc), "at": now.isoformat()},
             )
-            self.links.release(failed)
+            self.grants.release(failed)
             return failed
         self.links.save(active)
         self.queue.enqueue(
@@ -243,13 +249,13 @@ class LinkingService:
         """The calendar we created in this account before (a redo adopts it), or a new one."""
         assert link.google_email
         account = account_key(link.google_email)
-        known = self.links.remembered_calendar(account)
+        known = self.accounts.remembered_calendar(account)
         if known and gateway.calendar_exists(known.calendar_id):
             return known
         center = self.directory.center(link.clinic_id, link.center_id)
         time_zone = center.time_zone if center else "UTC"
         created = KnownCalendar(gateway.create_calendar(self.settings.calendar_name, time_zone))
-        self.links.remember_calendar(account, created)
+        self.accounts.remember_calendar(account, created)
         return created
 
     def retry_activations(self) -> int:
@@ -270,11 +276,11 @@ class LinkingService:
             return link
         disabled = link.moved(LinkStatus.DISABLED, self.clock.now(), channel=None)
         self.channels.stop(link)
-        self.links.release(disabled)
+        self.grants.release(disabled)
         if link.calendar_id and link.google_email:
             # A later link of this account adopts the calendar, and what changed there since this pull.
             last_pull = link.last_pull_at or link.adopt_since or link.activated_at
-            self.links.remember_calendar(
+            self.accounts.remember_calendar(
                 account_key(link.google_email), KnownCalendar(link.calendar_id, last_pull)
             )
         log.info("link disabled", extra={"linkId": link.id, "by": user.id})

@@ -35,7 +35,8 @@ from shared.ports import (
     CalendarGateway,
     ClinicDirectory,
     Clock,
-    LinkStore,
+    Links,
+    SyncRecords,
     SyncTokenExpired,
     Transient,
 )
@@ -58,7 +59,8 @@ class PullReport:
 class PullService:
     settings: Settings
     directory: ClinicDirectory
-    links: LinkStore
+    links: Links
+    records: SyncRecords
     access: Access
     push: PushService
     clock: Clock
@@ -99,7 +101,7 @@ class PullService:
             return PullReport(skipped="link has no grant")
         except Transient as exc:
             raise RetryLater(str(exc), quota=exc.quota) from None
-        self.links.save_pull(link, token, self.clock.now(), report.conflicts)
+        self.records.save_pull(link, token, self.clock.now(), report.conflicts)
         log.info(
             "pulled",
             extra={
@@ -167,7 +169,7 @@ class PullService:
                 if isinstance(action, Create):
                     push_back.append(appointment_id)  # mark the event as the appointment's (see below)
         if recorded_now:
-            self.links.record_event_links(link, recorded_now, None)
+            self.records.record_event_links(link, recorded_now, None)
         return PullReport(len(items), applied, len(push_back), conflicts), push_back
 
     def _identify(self, link: SyncLink, event: dict[str, Any]) -> tuple[str, EventLink | None]:
@@ -179,11 +181,11 @@ class PullService:
         assert link.calendar_id
         appointment_id = appointment_id_of(event, link.clinic_id)
         if appointment_id is None:
-            recorded = self.links.event_link_by_event(link, str(event.get("id")))
+            recorded = self.records.event_link_by_event(link, str(event.get("id")))
             if recorded is not None:
                 return recorded.appointment_id, recorded
             appointment_id = appointment_id_for_event(link.calendar_id, str(event.get("id")))
-        return appointment_id, self.links.event_link(link, appointment_id)
+        return appointment_id, self.records.event_link(link, appointment_id)
 
     @staticmethod
     def _adopts(event: dict[str, Any], baseline: bool, since: datetime | None) -> bool:

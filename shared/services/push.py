@@ -28,11 +28,12 @@ from shared.ports import (
     ClinicDirectory,
     Clock,
     GoogleError,
-    LinkStore,
+    Links,
     Permanent,
     PreconditionFailed,
     PushOutcome,
     RemoteMissing,
+    SyncRecords,
     TaskQueue,
     Transient,
 )
@@ -88,7 +89,8 @@ class PushReport:
 class PushService:
     settings: Settings
     directory: ClinicDirectory
-    links: LinkStore
+    links: Links
+    records: SyncRecords
     access: Access
     queue: TaskQueue
     clock: Clock
@@ -232,7 +234,7 @@ class PushService:
             if not page.next_page_token:
                 break
             page_token = page.next_page_token
-        recorded = self.links.event_links_for(link, [appointment_id for appointment_id, _, _ in listed])
+        recorded = self.records.event_links_for(link, [appointment_id for appointment_id, _, _ in listed])
         adopted: list[str] = []
         fresh: list[EventLink] = []
         for appointment_id, event, marked in listed:
@@ -245,7 +247,7 @@ class PushService:
                     EventLink(appointment_id, str(event["id"]), event.get("etag"), remote_hash(event))
                 )
         if fresh:
-            self.links.record_event_links(link, fresh, None)
+            self.records.record_event_links(link, fresh, None)
         return adopted
 
     def defer(self, clinic_id: str, link_id: str, appointment_id: str | None, deferrals: int) -> bool:
@@ -297,7 +299,7 @@ class PushService:
     ) -> PushReport:
         assert link.calendar_id
         plans: dict[str, PushAction] = {}
-        recorded = self.links.event_links_for(link, list(desired))
+        recorded = self.records.event_links_for(link, list(desired))
         for appointment_id, (content, eid) in desired.items():
             plans[appointment_id] = plan_push(content, eid, recorded.get(appointment_id))
         unchanged = sum(isinstance(a, Nothing) for a in plans.values())
@@ -365,11 +367,11 @@ class PushService:
             return
         now = self.clock.now()
         stale = link.last_push_at is None or now - link.last_push_at >= LAST_PUSH_RESOLUTION
-        self.links.record_event_links(link, results, now if stale else None)
+        self.records.record_event_links(link, results, now if stale else None)
 
     def _record_error(self, link: SyncLink, code: str, message: str) -> None:
         now = self.clock.now()
-        self.links.save_error(link, {"code": code, "message": message, "at": now.isoformat()})
+        self.records.save_error(link, {"code": code, "message": message, "at": now.isoformat()})
         log.warning("push failed", extra={"linkId": link.id, "code": code})
 
 

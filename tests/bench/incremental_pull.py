@@ -87,7 +87,7 @@ def measure(env: Environment, full: bool) -> list[Row]:
         page_token = page.next_page_token
     current = services.links.get(clinic.id, link.id)
     assert current is not None
-    services.links.save_pull(current, page.next_sync_token, services.clock.now(), 0)
+    services.records.save_pull(current, page.next_sync_token, services.clock.now(), 0)
 
     # The user moves one event in Google.
     headers = {"Authorization": f"Bearer {token}"}

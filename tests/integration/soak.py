@@ -417,7 +417,7 @@ class Soak:
                     self.figures.details.append(f"{user}: {appointment_id} at {start} != {doc['start']}")
             for appointment_id in live.keys() - shown.keys():
                 self.figures.lost += 1
-                recorded = self.sync.services.links.event_link(link, appointment_id)
+                recorded = self.sync.services.records.event_link(link, appointment_id)
                 self.figures.details.append(f"{user}: live {appointment_id} not in the calendar; {recorded}")
 
     def no_loop(self) -> tuple[int, int]:

@@ -151,7 +151,7 @@ class RecordingGateway(GoogleCalendarGateway):
 def test_batches_of_one_account_go_a_few_at_a_time_each_on_its_own_connection(sync: Sync) -> None:
     link = sync.active_link(bidirectional=False)
     services = sync.services
-    refresh = services.cipher.decrypt(services.links.encrypted_token(link.id) or {}, context=link.id)
+    refresh = services.cipher.decrypt(services.grants.encrypted_token(link.id) or {}, context=link.id)
     credentials = Credentials(
         token=None,
         refresh_token=refresh,
@@ -186,13 +186,13 @@ def test_a_channel_owner_is_read_once_per_instance_until_the_channel_changes(
     sync, ops = counted
     link = sync.active_link()
     assert link.channel
-    store = sync.services.links
+    index = sync.services.channel_index
     ops.reset()
-    assert store.channel_owner(link.channel.id) == ("demo", link.id)
-    assert store.channel_owner(link.channel.id) == ("demo", link.id)
+    assert index.channel_owner(link.channel.id) == ("demo", link.id)
+    assert index.channel_owner(link.channel.id) == ("demo", link.id)
     assert ops.snapshot()["reads"] == {"channels/{}": 1}
     sync.services.linking.disable("demo", "pautrave", link.id)  # stops the channel
-    assert store.channel_owner(link.channel.id) is None
+    assert index.channel_owner(link.channel.id) is None
 
 
 def test_a_pull_pushing_back_reads_its_link_once(counted: tuple[Sync, FirestoreOps]) -> None:

@@ -18,7 +18,7 @@ from tests.fakes import (
     FakeOAuth,
     FixedClock,
     MemoryDirectory,
-    MemoryLinkStore,
+    MemoryStore,
     RecordingNotifier,
     RecordingQueue,
 )
@@ -28,7 +28,7 @@ from tests.fakes import (
 class World:
     services: Services
     directory: MemoryDirectory
-    links: MemoryLinkStore
+    store: MemoryStore
     oauth: FakeOAuth
     calendars: FakeCalendars
     queue: RecordingQueue
@@ -61,13 +61,13 @@ def demo_directory() -> MemoryDirectory:
 
 @pytest.fixture
 def world() -> World:
-    directory, links, oauth = demo_directory(), MemoryLinkStore(), FakeOAuth()
+    directory, store, oauth = demo_directory(), MemoryStore(), FakeOAuth()
     clock = FixedClock()
     calendars, queue, notifier = FakeCalendars(clock), RecordingQueue(), RecordingNotifier()
     services = build_services(
         Settings(),
         directory=directory,
-        links=links,
+        **store.ports(),
         oauth=oauth,
         calendars=calendars,
         queue=queue,
@@ -76,4 +76,4 @@ def world() -> World:
         cipher=AesGcmCipher(new_keyring()),
         secrets=EnvSecrets({"SECRET_WEBHOOK_TOKEN_KEY": "unit-webhook-key"}),
     )
-    return World(services, directory, links, oauth, calendars, queue, notifier, clock)
+    return World(services, directory, store, oauth, calendars, queue, notifier, clock)

@@ -52,7 +52,7 @@ def test_approval_from_the_wrong_centre_is_refused_then_the_right_one_activates(
     with pytest.raises(Forbidden) as refused:
         world.services.linking.decide("demo", "centro-a", "admin", link.id, approve=True)
     assert refused.value.code == "wrong_center"
-    assert world.links.links[link.id].status is LinkStatus.PENDING_APPROVAL
+    assert world.store.links[link.id].status is LinkStatus.PENDING_APPROVAL
     active = world.services.linking.decide("demo", "centro-b", "admin", link.id, approve=True)
     assert active.status is LinkStatus.ACTIVE and active.approved_by == "admin"
     with pytest.raises(Conflict) as again:
@@ -73,7 +73,7 @@ def test_rejection_frees_the_account_and_tells_the_user(world: World) -> None:
     link = link_as(world, "pautrave", "pau@gmail.com").link
     rejected = world.services.linking.decide("demo", "centro-b", "admin", link.id, approve=False)
     assert rejected.status is LinkStatus.REJECTED
-    assert world.links.keys == {} and world.links.secrets == {}
+    assert world.store.keys == {} and world.store.secrets == {}
     assert world.notifier.notices[-1].user.id == "pautrave"
     assert (
         link_as(world, "pautrave", "pau@gmail.com", code="again").link.status is LinkStatus.PENDING_APPROVAL
@@ -84,7 +84,7 @@ def test_one_google_account_syncs_one_agenda(world: World) -> None:
     link_as(world, "pautrave", "shared@gmail.com")
     second = link_as(world, "marina", "Shared@Gmail.com")
     assert second.link.status is LinkStatus.FAILED and second.reason == "email_already_linked"
-    assert world.links.encrypted_token(second.link.id) is None
+    assert world.services.grants.encrypted_token(second.link.id) is None
 
 
 def test_a_user_syncs_one_agenda(world: World) -> None:
@@ -122,7 +122,7 @@ def test_unknown_ids_are_refused_and_nothing_is_written(
     with pytest.raises(DomainError) as refused:
         world.services.linking.start(clinic, center, user, None, False, None)
     assert refused.value.code == code
-    assert world.links.links == {} and world.links.states == {}
+    assert world.store.links == {} and world.store.states == {}
 
 
 def test_state_is_single_use_and_expires(world: World) -> None:
@@ -132,8 +132,8 @@ def test_state_is_single_use_and_expires(world: World) -> None:
     with pytest.raises(NotFound) as replay:
         world.services.linking.complete(state, "c1", None)
     assert replay.value.code == "invalid_state"
-    world.links.links.clear()  # a fresh attempt, left to expire
-    world.links.keys.clear()
+    world.store.links.clear()  # a fresh attempt, left to expire
+    world.store.keys.clear()
     _, late = start(world)
     world.clock.advance(minutes=11)
     with pytest.raises(NotFound):
@@ -147,7 +147,7 @@ def test_denied_consent_and_missing_scope_fail_the_link(world: World) -> None:
     _, state = start(world)
     world.consent("partial", "pau@gmail.com", scopes=frozenset({"openid", "email"}))
     partial = world.services.linking.complete(state, "partial", None)
-    assert partial.reason == "missing_scope" and world.links.keys == {}
+    assert partial.reason == "missing_scope" and world.store.keys == {}
     _, state = start(world)
     world.consent("full", "pau@gmail.com", scopes=frozenset({SCOPE_CALENDAR}))
     assert world.services.linking.complete(state, "full", None).link.status is LinkStatus.PENDING_APPROVAL
@@ -160,7 +160,7 @@ def test_disable_keeps_the_calendar_and_a_redo_adopts_it(world: World) -> None:
         world.services.linking.disable("demo", "marina", link.id)  # someone else's link
     disabled = world.services.linking.disable("demo", "pautrave", link.id)
     assert disabled.status is LinkStatus.DISABLED
-    assert world.links.secrets == {} and world.links.keys == {}
+    assert world.store.secrets == {} and world.store.keys == {}
     redo = link_as(world, "pautrave", "pau@gmail.com", code="redo").link
     again = world.services.linking.decide("demo", "centro-b", "admin", redo.id, approve=True)
     assert again.calendar_id == active.calendar_id

@@ -97,7 +97,7 @@ def test_both_sides_changed_the_clinic_wins_and_the_conflict_is_counted(world: W
     put(world, start=START + timedelta(hours=1), end=START + timedelta(hours=2))  # clinic moved it too
     report = world.services.pull.pull("demo", link.id)
     assert report.conflicts == 1
-    assert world.links.links[link.id].conflicts == 1
+    assert world.store.links[link.id].conflicts == 1
     event = google.calendars[link.calendar_id][event_id("demo", "a1")]
     assert event["start"]["dateTime"] == "2026-12-01T11:00:00+01:00"
     assert world.directory.appointments[("demo", "a1")].start == START + timedelta(hours=1)
@@ -120,12 +120,12 @@ def test_first_pull_takes_a_baseline_without_importing_existing_events(world: Wo
     world.services.pull.pull("demo", link.id)
     [(created, _)] = world.directory.pull_writes
     assert world.directory.appointments[("demo", created)].title == "Despues"
-    assert world.links.links[link.id].sync_token is not None
+    assert world.store.links[link.id].sync_token is not None
 
 
 def test_one_way_links_never_write_to_the_clinic(world: World) -> None:
     link, _google = active_link(world)
-    world.links.links[link.id] = replace(world.links.links[link.id], bidirectional=False)
+    world.store.links[link.id] = replace(world.store.links[link.id], bidirectional=False)
     assert world.services.pull.pull("demo", link.id).skipped
 
 
@@ -164,17 +164,19 @@ def test_renewal_replaces_expiring_channels_new_first_then_stops_the_old(world: 
     world.clock.advance(days=6, hours=12)
     report = world.services.channels.renew()
     assert report.renewed == 1
-    fresh = world.links.links[link.id].channel
+    fresh = world.store.links[link.id].channel
     assert fresh and fresh.id != old.id
     assert google.stopped == [old.id]
-    assert world.links.channel_owner(old.id) is None and world.links.channel_owner(fresh.id)
+    assert world.services.channel_index.channel_owner(
+        old.id
+    ) is None and world.services.channel_index.channel_owner(fresh.id)
 
 
 def test_disable_stops_the_channel(world: World) -> None:
     link, google = two_way(world)
     world.services.linking.disable("demo", "pautrave", link.id)
     assert link.channel and google.stopped == [link.channel.id]
-    assert world.links.links[link.id].status is LinkStatus.DISABLED
+    assert world.store.links[link.id].status is LinkStatus.DISABLED
 
 
 def test_a_pull_retried_before_the_event_was_marked_counts_no_conflict(world: World) -> None:
@@ -194,7 +196,7 @@ def test_a_pull_retried_before_the_event_was_marked_counts_no_conflict(world: Wo
     with pytest.raises(RetryLater):
         world.services.pull.pull("demo", link.id)  # created the appointment; marking the event failed
     report = world.services.pull.pull("demo", link.id)  # Cloud Tasks' retry
-    assert report.conflicts == 0 and world.links.links[link.id].conflicts == 0
+    assert report.conflicts == 0 and world.store.links[link.id].conflicts == 0
     [appointment] = [a for a in world.directory.appointments.values() if a.origin]
     marked = google.calendars[link.calendar_id]["gevent1"]
     assert marked["extendedProperties"]["private"]["appointmentId"] == appointment.id

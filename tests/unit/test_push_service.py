@@ -123,7 +123,7 @@ def test_insert_answered_409_adopts_the_event_and_restores_it(world: World) -> N
     appointment = put(world)
     world.services.push.push("demo", link.id, ["a1"])
     google.live(link.calendar_id or "")[event_id("demo", "a1")]["status"] = "cancelled"
-    world.links.event_links.clear()  # as after a redo: we remember nothing
+    world.store.event_links.clear()  # as after a redo: we remember nothing
     world.services.push.push("demo", link.id, ["a1"])
     assert google.calls[-2:] == ["events.insert", "events.patch"]
     [event] = google.live(link.calendar_id or "").values()
@@ -158,7 +158,7 @@ def test_revoked_access_marks_the_link_and_notifies_once(world: World) -> None:
     google.fail_next = [AuthRevoked("invalid_grant", 400, "invalid_grant")]
     report = world.services.push.push("demo", link.id, ["a1"])
     assert report.skipped == "google access lost"
-    assert world.links.links[link.id].status is LinkStatus.NEEDS_RECONNECT
+    assert world.store.links[link.id].status is LinkStatus.NEEDS_RECONNECT
     notified = {n.user.id for n in world.notifier.notices if n.type == "link_needs_reconnect"}
     assert notified == {"admin", "pautrave"}
     count = len(world.notifier.notices)
@@ -172,7 +172,7 @@ def test_bad_time_zone_is_recorded_not_retried(world: World) -> None:
     put(world)
     report = world.services.push.push("demo", link.id, ["a1"])
     assert report.failed == 1 and google.calls == []
-    assert (world.links.links[link.id].last_error or {})["code"] == "invalid_time_zone"
+    assert (world.store.links[link.id].last_error or {})["code"] == "invalid_time_zone"
 
 
 def test_backfill_pushes_upcoming_appointments_of_the_agenda_only(world: World) -> None:
@@ -200,6 +200,6 @@ def test_backfill_pushes_upcoming_appointments_of_the_agenda_only(world: World) 
 
 def test_disabled_link_is_not_pushed(world: World) -> None:
     link, _google = active_link(world)
-    world.links.links[link.id] = replace(link, status=LinkStatus.DISABLED)
+    world.store.links[link.id] = replace(link, status=LinkStatus.DISABLED)
     put(world)
     assert world.services.push.push("demo", link.id, ["a1"]).skipped == "link not active"

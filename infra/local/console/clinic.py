@@ -14,9 +14,10 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.adapters import firestore_codec as codec
-from shared.adapters.firestore import FirestoreDirectory
+from shared.adapters.firestore.directory import FirestoreDirectory
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Professional, User
 from shared.domain.link import SyncLink
+from shared.ports import AgendaReader
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ class ClinicSide:
         self.db = db
         self.clinic_id = clinic_id
         self._root = db.collection("clinics").document(clinic_id)
-        self._directory = FirestoreDirectory(db)
+        # The agenda is read through its port, by the same adapter (and codec) the functions use.
+        self._agenda: AgendaReader = FirestoreDirectory(db)
 
     # --- people and places -------------------------------------------------------------------------
     def name(self) -> str:
@@ -79,7 +81,7 @@ class ClinicSide:
     # --- the agenda --------------------------------------------------------------------------------
     def appointments(self, professional_id: str, since: datetime, until: datetime) -> list[Appointment]:
         """The professional's appointments starting in [since, until), cancelled ones included."""
-        found = self._directory.appointments_starting(self.clinic_id, professional_id, since, until)
+        found = self._agenda.appointments_starting(self.clinic_id, professional_id, since, until)
         return sorted(found, key=lambda appointment: appointment.start)
 
     def appointment(self, appointment_id: str) -> Appointment | None:

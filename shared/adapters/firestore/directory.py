@@ -1,0 +1,107 @@
+"""ClinicDirectory and AgendaReader over the clinic app's documents (clinics/{c}/...)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.adapters import firestore_codec as codec
+from shared.adapters.ttl_cache import TtlCache
+from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Professional, User
+
+
+class FirestoreDirectory:
+    """ClinicDirectory and AgendaReader over the clinic app's documents.
+
+    A clinic's own document (its name and privacy settings) is reused for `cache_seconds` by an instance:
+    every push reads it, and it changes rarely.
+    """
+
+    def __init__(self, db: firestore.Client, cache_seconds: float = 0) -> None:
+        self.db = db
+        self._clinics: TtlCache[str, Clinic] = TtlCache(cache_seconds)
+
+    def _clinic(self, clinic_id: str) -> firestore.DocumentReference:
+        return self.db.collection("clinics").document(clinic_id)
+
+    def _get(self, ref: firestore.DocumentReference) -> dict[str, Any] | None:
+        snapshot = ref.get()
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def clinic(self, clinic_id: str) -> Clinic | None:
+        def read() -> Clinic | None:
+            doc = self._get(self._clinic(clinic_id))
+            return codec.clinic_from(clinic_id, doc) if doc is not None else None
+
+        return self._clinics.get(clinic_id, read)
+
+    def center(self, clinic_id: str, center_id: str) -> Center | None:
+        doc = self._get(self._clinic(clinic_id).collection("centers").document(center_id))
+        return codec.center_from(clinic_id, center_id, doc) if doc is not None else None
+
+    def professional(self, clinic_id: str, professional_id: str) -> Professional | None:
+        doc = self._get(self._clinic(clinic_id).collection("professionals").document(professional_id))
+        return codec.professional_from(clinic_id, professional_id, doc) if doc is not None else None
+
+    def user(self, clinic_id: str, user_id: str) -> User | None:
+        doc = self._get(self._clinic(clinic_id).collection("users").document(user_id))
+        return codec.user_from(clinic_id, user_id, doc) if doc is not None else None
+
+    def masters(self, clinic_id: str) -> list[User]:
+        query = self._clinic(clinic_id).collection("users").where(filter=FieldFilter("isMaster", "==", True))
+        return [codec.user_from(clinic_id, s.id, s.to_dict() or {}) for s in query.stream()]
+
+    def appointment(self, clinic_id: str, appointment_id: str) -> Appointment | None:
+        doc = self._get(self._clinic(clinic_id).collection("appointments").document(appointment_id))
+        return codec.appointment_from(clinic_id, appointment_id, doc) if doc is not None else None
+
+    def upcoming_appointments(
+        self, clinic_id: str, professional_id: str, since: datetime, until: datetime
+    ) -> list[Appointment]:
+        return [
+            appointment
+            for appointment in self.appointments_starting(clinic_id, professional_id, since, until)
+            if appointment.status is AppointmentStatus.SCHEDULED
+        ]
+
+    def appointments_starting(
+        self, clinic_id: str, professional_id: str, since: datetime, until: datetime
+    ) -> list[Appointment]:
+        """The professional's appointments starting in [since, until), whatever their status."""
+        query = (
+            self._clinic(clinic_id)
+            .collection("appointments")
+            .where(filter=FieldFilter("professionalId", "==", professional_id))
+            .where(filter=FieldFilter("start", ">=", since))
+            .where(filter=FieldFilter("start", "<", until))
+        )
+        found = []
+        for snapshot in query.stream():
+            try:
+                found.append(codec.appointment_from(clinic_id, snapshot.id, snapshot.to_dict() or {}))
+            except Exception:  # noqa: S112 - a malformed appointment must not stop the others
+                continue
+        return found
+
+    def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
+        fields: dict[str, Any] = {
+            "professionalId": appointment.professional_id,
+            "centerId": appointment.center_id,
+            "start": appointment.start,
+            "end": appointment.end,
+            "status": appointment.status.value,
+            # A new value on every pull write, so that the trigger can tell this write from later clinic edits.
+            "syncSource": {"linkId": source_link_id, "at": firestore.SERVER_TIMESTAMP},
+        }
+        if appointment.title:
+            fields["title"] = appointment.title
+        if appointment.origin:
+            fields["origin"] = {
+                "calendarId": appointment.origin.calendar_id,
+                "eventId": appointment.origin.event_id,
+            }
+        ref = self._clinic(appointment.clinic_id).collection("appointments").document(appointment.id)
+        ref.set(fields, merge=True)

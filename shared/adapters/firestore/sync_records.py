@@ -1,0 +1,66 @@
+"""SyncRecords: event links (clinics/{c}/calendars/{calendarId}/eventLinks/{apptId}) and the fields of a
+link document that only the sync writes (lastError, syncToken, lastPullAt, conflicts, lastPushAt)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.adapters import firestore_codec as codec
+from shared.adapters.firestore import documents
+from shared.domain.link import SyncLink
+from shared.domain.planner import EventLink
+
+# A write batch holds at most 500 writes: 499 event links and the link's lastPushAt.
+_BATCH = 499
+
+
+class FirestoreSyncRecords:
+    def __init__(self, db: firestore.Client) -> None:
+        self.db = db
+
+    def event_link(self, link: SyncLink, appointment_id: str) -> EventLink | None:
+        snapshot = documents.event_links(self.db, link).document(appointment_id).get()
+        return codec.event_link_from(snapshot.to_dict() or {}) if snapshot.exists else None
+
+    def event_links_for(self, link: SyncLink, appointment_ids: Sequence[str]) -> dict[str, EventLink]:
+        # One round trip (a streamed batch get) for all of them, however many: a backfill reads thousands.
+        events = documents.event_links(self.db, link)
+        refs = [events.document(appointment_id) for appointment_id in dict.fromkeys(appointment_ids)]
+        if not refs:
+            return {}
+        found = (codec.event_link_from(s.to_dict() or {}) for s in self.db.get_all(refs) if s.exists)
+        return {event_link.appointment_id: event_link for event_link in found}
+
+    def event_link_by_event(self, link: SyncLink, event_id: str) -> EventLink | None:
+        query = (
+            documents.event_links(self.db, link).where(filter=FieldFilter("eventId", "==", event_id)).limit(1)
+        )
+        return next((codec.event_link_from(s.to_dict() or {}) for s in query.stream()), None)
+
+    def record_event_links(
+        self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
+    ) -> None:
+        events = documents.event_links(self.db, link)
+        now = pushed_at or datetime.now().astimezone()
+        for start in range(0, len(event_links), _BATCH):
+            batch = self.db.batch()
+            for event_link in event_links[start : start + _BATCH]:
+                batch.set(events.document(event_link.appointment_id), codec.event_link_to(event_link, now))
+            if pushed_at is not None and start == 0:
+                batch.update(documents.link(self.db, link.clinic_id, link.id), {"lastPushAt": pushed_at})
+            batch.commit()
+
+    def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
+        documents.link(self.db, link.clinic_id, link.id).update({"lastError": dict(error)})
+
+    def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
+        changes: dict[str, Any] = {"syncToken": sync_token, "lastPullAt": pulled_at}
+        if conflicts:
+            changes["conflicts"] = firestore.Increment(conflicts)
+            changes["lastConflictAt"] = pulled_at
+        documents.link(self.db, link.clinic_id, link.id).update(changes)

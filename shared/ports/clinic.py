@@ -1,0 +1,48 @@
+"""The clinic app's documents: read by the sync, written only by two-way links' pulls."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from shared.domain.clinic import Appointment, Center, Clinic, Professional, User
+
+
+class ClinicDirectory(Protocol):
+    """The clinic app's documents, read-only except for the appointment writes of two-way links."""
+
+    def clinic(self, clinic_id: str) -> Clinic | None: ...
+
+    def center(self, clinic_id: str, center_id: str) -> Center | None: ...
+
+    def professional(self, clinic_id: str, professional_id: str) -> Professional | None: ...
+
+    def user(self, clinic_id: str, user_id: str) -> User | None: ...
+
+    def masters(self, clinic_id: str) -> list[User]:
+        """The clinic's master users (none of another clinic's)."""
+        ...
+
+    def appointment(self, clinic_id: str, appointment_id: str) -> Appointment | None: ...
+
+    def upcoming_appointments(
+        self, clinic_id: str, professional_id: str, since: datetime, until: datetime
+    ) -> list[Appointment]:
+        """The professional's scheduled appointments starting in [since, until); cancelled ones and
+        malformed documents are left out."""
+        ...
+
+    def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
+        """Write a change that came from a linked Google calendar, marked with that link (syncSource)."""
+        ...
+
+
+class AgendaReader(Protocol):
+    """A professional's agenda as the clinic app shows it, cancelled appointments included (the console)."""
+
+    def appointments_starting(
+        self, clinic_id: str, professional_id: str, since: datetime, until: datetime
+    ) -> list[Appointment]:
+        """The professional's appointments starting in [since, until), whatever their status; malformed
+        documents are left out."""
+        ...

@@ -1,0 +1,148 @@
+"""Google's side: OAuth consent and Calendar, and Google's failures as typed errors.
+
+Google's failures reach the services as the typed errors below, translated once at the adapter, so that a
+service reacts to a kind, never to a status code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.domain.link import Channel
+from shared.domain.planner import PushAction
+
+__all__ = [
+    "AlreadyExists",
+    "AuthRevoked",
+    "CalendarConnector",
+    "CalendarGateway",
+    "EventPage",
+    "GoogleError",
+    "Grant",
+    "OAuthClient",
+    "Permanent",
+    "PreconditionFailed",
+    "PushOutcome",
+    "RemoteMissing",
+    "SyncTokenExpired",
+    "Transient",
+]
+
+
+# --- Google's failures, by what the caller should do about them -------------------------------------
+class GoogleError(Exception):
+    """A call to Google failed; `reason` is Google's own word for it (never a token)."""
+
+    def __init__(self, message: str, status: int | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class Transient(GoogleError):
+    """Rate limits, 5xx, timeouts: try again later, with backoff."""
+
+    @property
+    def quota(self) -> bool:
+        """Refused for a usage quota (403/429 rateLimitExceeded): only the quota's minute passing helps."""
+        return self.status in (403, 429)
+
+
+class AuthRevoked(GoogleError):
+    """The grant is gone (invalid_grant, or 401 after a refresh): the user must reconnect."""
+
+
+class RemoteMissing(GoogleError):
+    """404/410: the calendar or event does not exist (any more)."""
+
+
+class AlreadyExists(GoogleError):
+    """409 on insert: an event with that id exists, possibly cancelled."""
+
+
+class PreconditionFailed(GoogleError):
+    """412: the event changed since the etag we hold."""
+
+
+class SyncTokenExpired(GoogleError):
+    """410 on an incremental list: start again with a full sync."""
+
+
+class Permanent(GoogleError):
+    """Any other 4xx: retrying will not help."""
+
+
+# --- Google ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Grant:
+    """What a finished OAuth consent gave us."""
+
+    refresh_token: str | None
+    access_token: str
+    scopes: frozenset[str]
+    email: str
+
+
+class OAuthClient(Protocol):
+    def authorization_url(self, state: str) -> tuple[str, str]:
+        """Google's consent URL for `state`, and the PKCE code verifier to keep for the callback."""
+        ...
+
+    def exchange(self, code: str, code_verifier: str) -> Grant:
+        """Trade an authorization code for tokens and the account's e-mail."""
+        ...
+
+    def revoke(self, token: str) -> None:
+        """Revoke a grant at Google (best effort)."""
+        ...
+
+
+@dataclass(frozen=True)
+class EventPage:
+    items: list[dict[str, Any]]
+    next_page_token: str | None = None
+    next_sync_token: str | None = None
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    """What Google answered to one push action: the event it holds now, or the error."""
+
+    action: PushAction
+    event: dict[str, Any] | None = None
+    error: GoogleError | None = None
+
+
+class CalendarGateway(Protocol):
+    """Google Calendar, acting as one Google account."""
+
+    def create_calendar(self, summary: str, time_zone: str) -> str: ...
+
+    def calendar_exists(self, calendar_id: str) -> bool: ...
+
+    def get_event(self, calendar_id: str, event_id: str) -> dict[str, Any]: ...
+
+    def apply(self, calendar_id: str, actions: Sequence[PushAction]) -> list[PushOutcome]:
+        """Carry out push actions (in batch requests when there are several); never raises per action."""
+        ...
+
+    def list_events(
+        self, calendar_id: str, *, sync_token: str | None, time_min: datetime | None, page_token: str | None
+    ) -> EventPage:
+        """Changes since `sync_token`, or (without one) every event from `time_min`, cancelled ones too."""
+        ...
+
+    def watch(
+        self, calendar_id: str, channel_id: str, token: str, address: str, ttl_seconds: int
+    ) -> Channel: ...
+
+    def stop_channel(self, channel_id: str, resource_id: str) -> None: ...
+
+
+class CalendarConnector(Protocol):
+    def connect(self, refresh_token: str) -> CalendarGateway:
+        """A gateway acting with this grant (access tokens are refreshed, and cached, by the adapter)."""
+        ...

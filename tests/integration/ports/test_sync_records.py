@@ -1,0 +1,127 @@
+"""SyncRecords: the contract its memory fake and its Firestore adapter both keep."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from shared.domain.link import LinkStatus
+from shared.domain.planner import EventLink
+from tests.integration.ports.conftest import T0, Backend, a_channel, a_link
+
+PUSHED = T0 + timedelta(minutes=5)
+
+
+def event(appointment_id: str, event_id: str | None = None, etag: str = '"1"') -> EventLink:
+    return EventLink(appointment_id, event_id or "ev" + appointment_id, etag, "hash-" + appointment_id)
+
+
+def test_recorded_event_links_read_back_stamped_with_when_they_were_pushed(backend: Backend) -> None:
+    link = a_link("l1")
+    backend.links.save(link)
+    assert backend.records.event_link(link, "a1") is None
+    backend.records.record_event_links(link, [event("a1"), replace(event("a2"), deleted=True)], PUSHED)
+    assert backend.records.event_link(link, "a1") == replace(event("a1"), synced_at=PUSHED)
+    assert backend.records.event_link(link, "a2") == replace(event("a2"), deleted=True, synced_at=PUSHED)
+
+
+def test_without_pushed_at_event_links_are_stamped_now_and_last_push_at_is_left(backend: Backend) -> None:
+    link = a_link("l1", last_push_at=T0)
+    backend.links.save(link)
+    before = datetime.now(UTC)
+    backend.records.record_event_links(link, [event("a1")], None)
+    recorded = backend.records.event_link(link, "a1")
+    assert recorded is not None and recorded.synced_at is not None
+    assert before - timedelta(seconds=1) <= recorded.synced_at <= datetime.now(UTC) + timedelta(seconds=1)
+    assert backend.links.get("demo", "l1") == link
+
+
+def test_record_event_links_sets_last_push_at_when_given_and_nothing_else(backend: Backend) -> None:
+    link = a_link("l1", last_push_at=T0, last_error={"code": "quota"}, sync_token="tok")
+    backend.links.save(link)
+    backend.records.record_event_links(link, [event("a1")], PUSHED)
+    assert backend.links.get("demo", "l1") == replace(link, last_push_at=PUSHED)
+
+
+def test_recording_no_event_links_writes_nothing(backend: Backend) -> None:
+    link = a_link("l1")
+    backend.links.save(link)
+    backend.records.record_event_links(link, [], PUSHED)
+    assert backend.links.get("demo", "l1") == link
+
+
+def test_a_new_record_replaces_the_appointments_event_link(backend: Backend) -> None:
+    link = a_link("l1")
+    backend.links.save(link)
+    backend.records.record_event_links(link, [event("a1", etag='"1"')], PUSHED)
+    later = PUSHED + timedelta(minutes=1)
+    backend.records.record_event_links(link, [event("a1", etag='"2"')], later)
+    assert backend.records.event_link(link, "a1") == replace(event("a1", etag='"2"'), synced_at=later)
+
+
+def test_event_links_for_reads_only_those_that_exist(backend: Backend) -> None:
+    link = a_link("l1")
+    backend.links.save(link)
+    backend.records.record_event_links(link, [event("a1"), event("a3")], PUSHED)
+    found = backend.records.event_links_for(link, ["a1", "a2", "a3", "a1"])
+    assert found == {
+        "a1": replace(event("a1"), synced_at=PUSHED),
+        "a3": replace(event("a3"), synced_at=PUSHED),
+    }
+    assert backend.records.event_links_for(link, []) == {}
+    assert backend.records.event_links_for(link, ["a2"]) == {}
+
+
+def test_more_event_links_than_one_write_batch_holds_are_all_recorded(backend: Backend) -> None:
+    link = a_link("l1")
+    backend.links.save(link)
+    many = [event(f"a{i:04}") for i in range(620)]
+    backend.records.record_event_links(link, many, PUSHED)
+    found = backend.records.event_links_for(link, [e.appointment_id for e in many])
+    assert found == {e.appointment_id: replace(e, synced_at=PUSHED) for e in many}
+    assert backend.links.get("demo", "l1") == replace(link, last_push_at=PUSHED)
+
+
+def test_event_link_by_event_finds_the_calendars_event(backend: Backend) -> None:
+    link = a_link("l1")
+    backend.links.save(link)
+    backend.records.record_event_links(link, [event("a1", "ev-x"), event("a2", "ev-y")], PUSHED)
+    assert backend.records.event_link_by_event(link, "ev-y") == replace(event("a2", "ev-y"), synced_at=PUSHED)
+    assert backend.records.event_link_by_event(link, "ev-unknown") is None
+
+
+def test_event_links_are_kept_per_calendar_not_per_link(backend: Backend) -> None:
+    first = a_link("l1", calendar_id="cal-shared", status=LinkStatus.DISABLED)
+    redo = a_link("l2", calendar_id="cal-shared", created_minutes=5)
+    elsewhere = a_link("l3", user_id="marina", calendar_id="cal-other")
+    other_clinic = a_link("l4", clinic_id="other", calendar_id="cal-shared")
+    for link in (first, redo, elsewhere, other_clinic):
+        backend.links.save(link)
+    backend.records.record_event_links(first, [event("a1", "ev-1")], PUSHED)
+    assert backend.records.event_link(redo, "a1") == replace(event("a1", "ev-1"), synced_at=PUSHED)
+    assert backend.records.event_link_by_event(redo, "ev-1") is not None
+    assert backend.records.event_link(elsewhere, "a1") is None
+    assert backend.records.event_link_by_event(elsewhere, "ev-1") is None
+    assert backend.records.event_links_for(other_clinic, ["a1"]) == {}
+
+
+def test_save_error_records_the_last_error_and_touches_nothing_else(backend: Backend) -> None:
+    link = a_link("l1", last_push_at=T0, sync_token="tok", channel=a_channel("ch1", timedelta(days=1)))
+    backend.links.save(link)
+    error = {"code": "invalid_time_zone", "message": "zona horaria no válida", "at": T0.isoformat()}
+    stale = replace(link, status=LinkStatus.DISABLED, sync_token=None)  # what the caller holds may be old
+    backend.records.save_error(stale, error)
+    assert backend.links.get("demo", "l1") == replace(link, last_error=error)
+
+
+def test_save_pull_records_the_token_the_time_and_adds_conflicts(backend: Backend) -> None:
+    link = a_link("l1", conflicts=1, last_push_at=T0, last_error={"code": "quota"})
+    backend.links.save(link)
+    pulled = T0 + timedelta(minutes=3)
+    backend.records.save_pull(link, "tok-2", pulled, 2)
+    assert backend.links.get("demo", "l1") == replace(
+        link, sync_token="tok-2", last_pull_at=pulled, conflicts=3
+    )
+    again = pulled + timedelta(minutes=1)
+    backend.records.save_pull(link, None, again, 0)  # a full sync starts again without a token
+    assert backend.links.get("demo", "l1") == replace(link, sync_token=None, last_pull_at=again, conflicts=3)
