@@ -15,7 +15,7 @@ from googleapiclient.errors import HttpError
 
 from infra.local.fake_google import RunningServer
 
-from .google_client import END, START, event, list_all, reason
+from .google_client import END, START, Receiver, event, list_all, reason
 
 WEEKLY = ["RRULE:FREQ=WEEKLY;COUNT=5"]
 PROPS = {"private": {"appointmentId": "a-1"}}
@@ -294,3 +294,25 @@ def test_this_and_following_ends_the_series_and_starts_a_new_one(
         (following_id, "Nueva serie"),
     ]
     assert expanded[2]["id"] == f"{following_id}_20260316T080000Z"
+
+
+def test_changes_to_instances_notify_watch_channels(
+    fake_google: RunningServer,
+    service: Resource,
+    calendar_id: str,
+    weekly: dict[str, Any],
+    receiver: Receiver,
+) -> None:
+    service.events().watch(
+        calendarId=calendar_id, body={"id": "chan-series", "type": "web_hook", "address": receiver.url}
+    ).execute()
+    assert receiver.take()["X-Goog-Resource-State"] == "sync"
+    service.events().patch(calendarId=calendar_id, eventId=IDS[0], body={"summary": "x"}).execute()
+    service.events().delete(calendarId=calendar_id, eventId=IDS[1]).execute()
+    requests.post(
+        f"{fake_google.url}/_fake/calendars/{calendar_id}/events/{IDS[3]}/split", json={}, timeout=5
+    )
+    states = [receiver.take()["X-Goog-Resource-State"] for _ in range(4)]
+    assert states == ["exists"] * 4  # patch, delete, and the split's two changes
+    assert fake_google.wait_for_notifications()
+    assert receiver.received.empty()
