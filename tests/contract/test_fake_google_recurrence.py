@@ -254,6 +254,7 @@ def test_deleting_a_series_deletes_its_instances(
     _, token = list_all(service, calendar_id, singleEvents=True)
     service.events().delete(calendarId=calendar_id, eventId="series001").execute()
     assert list_all(service, calendar_id, singleEvents=True)[0] == []
+    assert list_all(service, calendar_id)[0] == []  # no cancelled exception of a deleted series either
     changes, _ = list_all(service, calendar_id, syncToken=token, singleEvents=True)
     assert sorted(item["id"] for item in changes) == sorted(IDS)
     assert {item["status"] for item in changes} == {"cancelled"}

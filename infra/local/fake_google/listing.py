@@ -4,7 +4,8 @@ Google's reference for events.list says:
 - `singleEvents=true` expands recurring events into their instances and leaves out the series
   themselves; `orderBy=startTime` is allowed only then (400 otherwise).
 - `showDeleted`: cancelled instances of recurring events (cancelled exceptions) still come when
-  `showDeleted` and `singleEvents` are both false; with both true, only single instances of deleted
+  `showDeleted` and `singleEvents` are both false (those of a live series: the Event reference speaks of
+  "cancelled exceptions of an uncancelled recurring event"); with both true, only single instances of deleted
   events come, not the underlying recurring events.
 - `timeMin` bounds an event's end (exclusive), `timeMax` its start (exclusive); a series matches a
   window when one of its instances does.
@@ -118,7 +119,8 @@ def full_ids(
         series = recurrence.is_series(resource)
         if record.cancelled and updated_min is None:
             # Deleted events since updatedMin always come; otherwise showDeleted decides, as documented.
-            cancelled_instance = "recurringEventId" in resource
+            series_of = records.get(resource.get("recurringEventId", ""))
+            cancelled_instance = series_of is not None and not series_of.cancelled
             visible = show_deleted if single_events else show_deleted or cancelled_instance
             if not visible:
                 continue
