@@ -124,6 +124,22 @@ def test_exdate_and_rdate_shape_the_instances_and_all_day_ids_are_dates(
     assert days[1]["originalStartTime"] == {"date": "2026-03-03"} and days[1]["end"] == {"date": "2026-03-04"}
 
 
+def test_an_exrule_removes_its_occurrences_even_from_an_endless_series(
+    service: Resource, calendar_id: str
+) -> None:
+    service.events().insert(
+        calendarId=calendar_id,
+        body=event(id="odd000001", recurrence=["RRULE:FREQ=DAILY;COUNT=6", "EXRULE:FREQ=DAILY;INTERVAL=2"]),
+    ).execute()
+    days = [item["start"]["dateTime"][:10] for item in instances(service, calendar_id, "odd000001")]
+    assert days == ["2026-03-03", "2026-03-05", "2026-03-07"]
+    service.events().insert(
+        calendarId=calendar_id,
+        body=event(id="none00001", recurrence=["RRULE:FREQ=DAILY", "EXRULE:FREQ=DAILY"]),
+    ).execute()
+    assert instances(service, calendar_id, "none00001") == []
+
+
 def test_single_events_expands_series_and_orders_by_start_only_then(
     service: Resource, calendar_id: str, weekly: dict[str, Any]
 ) -> None:

@@ -25,7 +25,7 @@ from . import events as event_model
 from . import recurrence
 from .store import CalendarRecord, EventRecord
 
-# How a list orders its entries: (orderBy value) -> key of (record, start, updated, original).
+# A list entry's place: by start, by last change, or by insertion, with the id breaking ties.
 SortKey = tuple[Any, ...]
 
 

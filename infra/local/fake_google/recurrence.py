@@ -13,14 +13,16 @@ Expansion is python-dateutil's (`rrulestr`, `rruleset`); only the iCalendar cont
 (`NAME;PARAM=V:VALUE`) is split here. Choices where Google documents nothing:
 - a timed rule whose UNTIL is a date or a floating time is read in the series' zone, and a bare date
   UNTIL includes that whole day; RDATE/EXDATE without TZID are read in the series' zone;
-- a series without an end (no COUNT/UNTIL) is expanded at most `MAX_INSTANCES` times.
+- a series without an end (no COUNT/UNTIL) is expanded at most `MAX_INSTANCES` times, and no list walks
+  more than `MAX_STEPS` of its occurrences to reach a window.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 
@@ -32,6 +34,8 @@ from .errors import invalid, required
 from .store import CalendarRecord, EventRecord
 
 MAX_INSTANCES = 730
+# Occurrences walked to reach a window: keeps a minutely rule without end from walking for ever.
+MAX_STEPS = 20_000
 _PROPERTIES = ("RRULE", "EXRULE", "RDATE", "EXDATE")
 _TIMED_STAMP = re.compile(r"\d{8}T\d{6}Z")
 _DAY_STAMP = re.compile(r"\d{8}")
@@ -124,9 +128,43 @@ def _rule(value: str, dtstart: datetime) -> rrule:
     return parsed
 
 
-def rule_set(lines: Iterable[str], dtstart: datetime) -> rruleset:
+@dataclass
+class Occurrences:
+    """A series' occurrences: dateutil's set of RRULEs, RDATEs and EXDATEs, and the EXRULEs apart.
+
+    EXRULEs are applied one occurrence at a time (not inside dateutil's set) so that a walk over the
+    occurrences always advances: a set whose EXRULE removes everything would never yield at all.
+    """
+
+    included: rruleset
+    excluded: list[rrule]
+
+    def walk(self, steps: int) -> Iterator[datetime]:
+        """The occurrences in order, looking at no more than `steps` candidates."""
+        removals = [iter(rule) for rule in self.excluded]
+        heads: list[datetime | None] = [next(removal, None) for removal in removals]
+        for seen, moment in enumerate(self.included):
+            if seen >= steps:
+                return
+            removed = False
+            for index, removal in enumerate(removals):
+                while heads[index] is not None and heads[index] < moment:  # type: ignore[operator]
+                    heads[index] = next(removal, None)
+                removed = removed or heads[index] == moment
+            if not removed:
+                yield moment
+
+    def has(self, moment: datetime) -> bool:
+        """Whether the series has an occurrence starting exactly then."""
+        if self.included.after(moment, inc=True) != moment:
+            return False
+        return all(rule.after(moment, inc=True) != moment for rule in self.excluded)
+
+
+def rule_set(lines: Iterable[str], dtstart: datetime) -> Occurrences:
     """The occurrences that `recurrence` lines give from DTSTART (400 `invalid` when they do not parse)."""
     result = rruleset()
+    excluded: list[rrule] = []
     has_rule = False
     for line in lines:
         if not isinstance(line, str):
@@ -138,7 +176,7 @@ def rule_set(lines: Iterable[str], dtstart: datetime) -> rruleset:
             result.rrule(_rule(value, dtstart))
             has_rule = True
         elif name == "EXRULE":
-            result.exrule(_rule(value, dtstart))
+            excluded.append(_rule(value, dtstart))
         elif name == "RDATE":
             for moment in _dates(value, params, dtstart):
                 result.rdate(moment)
@@ -150,7 +188,7 @@ def rule_set(lines: Iterable[str], dtstart: datetime) -> rruleset:
         raise _bad_rule()
     # As RFC 5545 says, DTSTART is the first instance even when the rule would not produce it.
     result.rdate(dtstart)
-    return result
+    return Occurrences(result, excluded)
 
 
 def check(resource: dict[str, Any], calendar: CalendarRecord) -> None:
@@ -166,12 +204,13 @@ def check(resource: dict[str, Any], calendar: CalendarRecord) -> None:
             if not resource[side].get("timeZone"):
                 raise required(f"Missing time zone definition for {side} time.")
     try:
-        next(iter(rule_set(lines, first_start(resource, calendar))), None)
+        rule_set(lines, first_start(resource, calendar))
     except (TypeError, ValueError, OverflowError):
         raise _bad_rule() from None
 
 
-def _duration(resource: Mapping[str, Any], calendar: CalendarRecord) -> timedelta:
+def _duration(resource: Mapping[str, Any]) -> timedelta:
+    """How long each instance lasts: the first one's length."""
     if is_all_day(resource):
         return datetime.fromisoformat(resource["end"]["date"]) - datetime.fromisoformat(
             resource["start"]["date"]
@@ -198,10 +237,10 @@ def occurrences(
 ) -> list[datetime]:
     """Original starts of the series' instances that overlap [time_min, time_max), in order."""
     rules = rule_set(resource["recurrence"], first_start(resource, calendar))
-    duration = _duration(resource, calendar)
+    duration = _duration(resource)
     low, high = _local(time_min, resource, calendar), _local(time_max, resource, calendar)
     found: list[datetime] = []
-    for original in rules:
+    for original in rules.walk(MAX_STEPS):
         if high is not None and original >= high:
             break
         if low is not None and original + duration <= low and original < low:
@@ -260,7 +299,7 @@ def instance(series: Mapping[str, Any], original: datetime, calendar: CalendarRe
     resource["id"] = instance_id(series["id"], original)
     resource["recurringEventId"] = series["id"]
     resource["start"] = _event_time(original, series["start"], calendar)
-    resource["end"] = _event_time(original + _duration(series, calendar), series["end"], calendar)
+    resource["end"] = _event_time(original + _duration(series), series["end"], calendar)
     resource["originalStartTime"] = dict(resource["start"])
     return resource
 
@@ -284,10 +323,9 @@ def virtual_instance(
     if verify:
         try:
             rules = rule_set(series.resource["recurrence"], first_start(series.resource, calendar))
-            hit = rules.after(original, inc=True)
+            if not rules.has(original):
+                return None
         except (TypeError, ValueError):
-            return None
-        if hit != original:
             return None
     return series, instance(series.resource, original, calendar)
 
