@@ -333,3 +333,34 @@ def test_changes_to_instances_notify_watch_channels(
     assert states == ["exists"] * 4  # patch, delete, and the split's two changes
     assert fake_google.wait_for_notifications()
     assert receiver.received.empty()
+
+
+def test_this_and_following_on_an_all_day_series_ends_it_the_day_before(
+    fake_google: RunningServer, service: Resource, calendar_id: str
+) -> None:
+    service.events().insert(
+        calendarId=calendar_id,
+        body=event(
+            id="dates0002",
+            start={"date": "2026-03-02"},
+            end={"date": "2026-03-03"},
+            recurrence=["RRULE:FREQ=DAILY"],
+        ),
+    ).execute()
+    answer = requests.post(
+        f"{fake_google.url}/_fake/calendars/{calendar_id}/events/dates0002_20260305/split", json={}, timeout=5
+    )
+    assert answer.status_code == 200, answer.text
+    following = answer.json()["following"]
+    assert following["start"] == {"date": "2026-03-05"} and following["recurrence"] == ["RRULE:FREQ=DAILY"]
+    original = service.events().get(calendarId=calendar_id, eventId="dates0002").execute()
+    assert original["recurrence"] == ["RRULE:FREQ=DAILY;UNTIL=20260304"]
+    assert [item["id"] for item in instances(service, calendar_id, "dates0002")] == [
+        "dates0002_20260302",
+        "dates0002_20260303",
+        "dates0002_20260304",
+    ]
+    missing = requests.post(
+        f"{fake_google.url}/_fake/calendars/{calendar_id}/events/dates0002_20260401/split", json={}, timeout=5
+    )
+    assert missing.status_code == 404  # the series now ends on 4 March
