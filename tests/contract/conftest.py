@@ -1,6 +1,5 @@
-"""Fixtures for the fake Google: one in-process server per session, reset before each test.
-
-Self-contained on purpose (imports only the fake and public libraries), so it can move to tests/conftest.py.
+"""Fixtures for the fake Google: one in-process server per session, reset before each test; clients,
+credentials, a calendar of the test account, and a webhook receiver.
 """
 
 from __future__ import annotations
@@ -17,9 +16,14 @@ from googleapiclient.discovery import Resource, build
 
 from infra.local.fake_google import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, RunningServer, serve
 
+from .google_client import EMAIL, Receiver
+
 APP_CREATED = "https://www.googleapis.com/auth/calendar.app.created"
 FULL_CALENDAR = "https://www.googleapis.com/auth/calendar"
 REDIRECT_URI = "http://127.0.0.1:8080/oauth_callback"
+
+ServiceFactory = Callable[[Credentials], Resource]
+CredentialsFactory = Callable[..., Credentials]
 
 
 @pytest.fixture(scope="session")
@@ -115,3 +119,20 @@ def oauth_login(fake_google: RunningServer, monkeypatch: pytest.MonkeyPatch) -> 
         return credentials
 
     return login
+
+
+@pytest.fixture
+def service(calendar_service: ServiceFactory, credentials_for: CredentialsFactory) -> Resource:
+    return calendar_service(credentials_for(EMAIL))
+
+
+@pytest.fixture
+def calendar_id(service: Resource) -> str:
+    return str(service.calendars().insert(body={"summary": "DASI eCLINIC"}).execute()["id"])
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    handle = Receiver()
+    yield handle
+    handle.stop()

@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from googleapiclient.errors import HttpError
 
 from infra.local.fake_google import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, RunningServer
 from shared.adapters.google_calendar import GoogleCalendarConnector, GoogleCalendarGateway
@@ -163,3 +165,116 @@ def test_watch_and_stop(target: Target) -> None:
     assert channel.expires_at > datetime.now(UTC) + timedelta(minutes=50)
     target.gateway.stop_channel(channel.id, channel.resource_id)
     target.gateway.stop_channel(channel.id, channel.resource_id)  # stopping twice is harmless
+
+
+# What users do in Google Calendar, which the sync meets: recurring events, all-day events, the list entry.
+
+
+def _madrid_morning(days: int) -> datetime:
+    local = datetime.now(ZoneInfo("Europe/Madrid")) + timedelta(days=days)
+    return local.replace(hour=9, minute=0, second=0, microsecond=0)
+
+
+def _timed(moment: datetime, minutes: int = 0) -> dict[str, str]:
+    return {"dateTime": (moment + timedelta(minutes=minutes)).isoformat(), "timeZone": "Europe/Madrid"}
+
+
+def test_a_series_expands_into_instances_whose_changes_are_exceptions(target: Target) -> None:
+    events = target.gateway.api.events()
+    start = _madrid_morning(3)
+    props = {"private": {"appointmentId": f"r-{uuid.uuid4().hex}"}}
+    series = events.insert(
+        calendarId=target.calendar_id,
+        body={
+            "summary": "Serie",
+            "start": _timed(start),
+            "end": _timed(start, 30),
+            "recurrence": ["RRULE:FREQ=DAILY;COUNT=3"],
+            "extendedProperties": props,
+        },
+    ).execute()
+    found = events.instances(calendarId=target.calendar_id, eventId=series["id"]).execute()["items"]
+    stamps = [(start + timedelta(days=n)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") for n in range(3)]
+    assert [item["id"] for item in found] == [f"{series['id']}_{stamp}" for stamp in stamps]
+    assert {item["recurringEventId"] for item in found} == {series["id"]}
+    assert datetime.fromisoformat(found[1]["originalStartTime"]["dateTime"]) == start + timedelta(days=1)
+    assert found[1]["extendedProperties"]["private"] == props["private"]
+
+    page = target.gateway.list_events(target.calendar_id, sync_token=None, time_min=None, page_token=None)
+    while page.next_page_token:
+        page = target.gateway.list_events(
+            target.calendar_id, sync_token=None, time_min=None, page_token=page.next_page_token
+        )
+    assert page.next_sync_token
+    changed = events.patch(calendarId=target.calendar_id, eventId=found[1]["id"], body={"summary": "Movida"})
+    exception = changed.execute()
+    assert exception["recurringEventId"] == series["id"] and exception["originalStartTime"]
+    assert exception["extendedProperties"]["private"] == props["private"]
+    events.delete(calendarId=target.calendar_id, eventId=found[2]["id"]).execute()
+
+    changes = target.gateway.list_events(
+        target.calendar_id, sync_token=page.next_sync_token, time_min=None, page_token=None
+    )
+    by_id = {item["id"]: item for item in changes.items}
+    assert by_id[found[1]["id"]]["summary"] == "Movida"
+    assert by_id[found[2]["id"]]["status"] == "cancelled"
+    assert by_id[found[2]["id"]]["recurringEventId"] == series["id"]
+
+    single = events.list(calendarId=target.calendar_id, singleEvents=True, orderBy="startTime").execute()
+    mine = [item for item in single["items"] if item.get("recurringEventId") == series["id"]]
+    assert [item["summary"] for item in mine] == ["Serie", "Movida"]
+    with pytest.raises(HttpError) as unordered:
+        events.list(calendarId=target.calendar_id, orderBy="startTime").execute()
+    assert unordered.value.resp.status == 400
+    # Google allows singleEvents beside a sync token (the other filters it refuses).
+    expanded = events.list(calendarId=target.calendar_id, singleEvents=True).execute()
+    incremental = events.list(
+        calendarId=target.calendar_id, syncToken=expanded["nextSyncToken"], singleEvents=True
+    )
+    assert incremental.execute()["items"] == []
+
+
+def test_a_timed_series_without_a_time_zone_is_refused(target: Target) -> None:
+    start = _madrid_morning(4)
+    with pytest.raises(HttpError) as refused:
+        target.gateway.api.events().insert(
+            calendarId=target.calendar_id,
+            body={
+                "summary": "Serie",
+                "start": {"dateTime": start.isoformat()},
+                "end": {"dateTime": (start + timedelta(minutes=30)).isoformat()},
+                "recurrence": ["RRULE:FREQ=DAILY;COUNT=2"],
+            },
+        ).execute()
+    assert refused.value.resp.status == 400
+
+
+def test_an_all_day_event_ends_on_a_later_date_and_can_be_free(target: Target) -> None:
+    events = target.gateway.api.events()
+    day = (datetime.now(UTC) + timedelta(days=5)).date()
+    created = events.insert(
+        calendarId=target.calendar_id,
+        body={
+            "summary": "Vacaciones",
+            "start": {"date": day.isoformat()},
+            "end": {"date": (day + timedelta(days=1)).isoformat()},
+            "transparency": "transparent",
+        },
+    ).execute()
+    assert created["start"] == {"date": day.isoformat()} and created["transparency"] == "transparent"
+    with pytest.raises(HttpError) as empty:
+        events.insert(
+            calendarId=target.calendar_id,
+            body={"summary": "Nada", "start": {"date": day.isoformat()}, "end": {"date": day.isoformat()}},
+        ).execute()
+    assert empty.value.resp.status == 400
+
+
+def test_our_calendar_list_entry_can_be_read_and_shown_again(target: Target) -> None:
+    entries = target.gateway.api.calendarList()
+    entry = entries.get(calendarId=target.calendar_id).execute()
+    assert entry["id"] == target.calendar_id and entry["accessRole"] == "owner"
+    hidden = entries.patch(calendarId=target.calendar_id, body={"hidden": True}).execute()
+    assert hidden["hidden"] is True
+    shown = entries.patch(calendarId=target.calendar_id, body={"hidden": False, "selected": True}).execute()
+    assert not shown.get("hidden") and shown["selected"] is True

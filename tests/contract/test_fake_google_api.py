@@ -8,95 +8,24 @@ refresh and revocation, batches, quotas, injected faults, and Google's error sha
 from __future__ import annotations
 
 import json
-import queue
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from google.auth.exceptions import RefreshError
-from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import Resource
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
 from infra.local.fake_google import RunningServer
 
-APP_CREATED = "https://www.googleapis.com/auth/calendar.app.created"
-FULL_CALENDAR = "https://www.googleapis.com/auth/calendar"
-EMAIL = "pro@clinic.test"
-START = {"dateTime": "2026-03-02T09:00:00+01:00", "timeZone": "Europe/Madrid"}
-END = {"dateTime": "2026-03-02T09:30:00+01:00", "timeZone": "Europe/Madrid"}
-
-ServiceFactory = Callable[[Credentials], Resource]
-CredentialsFactory = Callable[..., Credentials]
-
-
-def event(**fields: Any) -> dict[str, Any]:
-    return {"summary": "Cita", "start": START, "end": END, **fields}
-
-
-def reason(error: HttpError) -> str:
-    body = json.loads(error.content)
-    assert set(body["error"]) >= {"code", "message", "errors"}
-    assert body["error"]["code"] == error.resp.status
-    return str(body["error"]["errors"][0]["reason"])
-
-
-@pytest.fixture
-def service(calendar_service: ServiceFactory, credentials_for: CredentialsFactory) -> Resource:
-    return calendar_service(credentials_for(EMAIL))
-
-
-@pytest.fixture
-def calendar_id(service: Resource) -> str:
-    return str(service.calendars().insert(body={"summary": "DASI eCLINIC"}).execute()["id"])
-
-
-class Receiver:
-    """A webhook endpoint on a free port that records the headers of every notification."""
-
-    def __init__(self) -> None:
-        self.received: queue.Queue[dict[str, str]] = queue.Queue()
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                received.put({**dict(self.headers.items()), "body": body.decode()})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/calendar_webhook"
-
-    def take(self, timeout: float = 5.0) -> dict[str, str]:
-        return self.received.get(timeout=timeout)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    handle = Receiver()
-    yield handle
-    handle.stop()
-
+from .conftest import CredentialsFactory, ServiceFactory
+from .google_client import APP_CREATED, EMAIL, FULL_CALENDAR, Receiver, event, list_all, reason
 
 # Events: ids, tombstones, etags ----------------------------------------------------------------------
 
@@ -203,18 +132,6 @@ def test_times_come_back_in_the_event_time_zone(service: Resource, calendar_id: 
 
 
 # Listing and incremental sync ------------------------------------------------------------------------
-
-
-def list_all(service: Resource, calendar_id: str, **params: Any) -> tuple[list[dict[str, Any]], str]:
-    items: list[dict[str, Any]] = []
-    page_token = None
-    while True:
-        page = service.events().list(calendarId=calendar_id, pageToken=page_token, **params).execute()
-        items += page["items"]
-        page_token = page.get("nextPageToken")
-        if not page_token:
-            return items, page["nextSyncToken"]
-        assert "nextSyncToken" not in page
 
 
 def test_paging_gives_every_event_once_and_the_sync_token_only_on_the_last_page(

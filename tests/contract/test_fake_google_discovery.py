@@ -134,6 +134,73 @@ def test_every_calendar_events_and_channel_body_fits_its_schema(fake_google: Run
         json={"id": "ch-schema", "type": "web_hook", "address": "http://127.0.0.1:9/none", "token": "t"},
     )
 
-    assert len(bodies) == 14
+    call("calendar.calendarList.get", "GET", f"/users/me/calendarList/{cid}")
+    call("calendar.calendarList.patch", "PATCH", f"/users/me/calendarList/{cid}", json={"hidden": True})
+    call("calendar.calendarList.update", "PUT", f"/users/me/calendarList/{cid}", json={"selected": False})
+    call(
+        "calendar.events.insert",
+        "POST",
+        f"/calendars/{cid}/events",
+        json={
+            **body,
+            "id": "schema003",
+            "recurrence": ["RRULE:FREQ=DAILY;COUNT=3"],
+            "attendees": [{"email": "guest@mail.test"}],
+            "transparency": "transparent",
+        },
+    )
+    instances = call(
+        "calendar.events.instances",
+        "GET",
+        f"/calendars/{cid}/events/schema003/instances",
+        params={"maxResults": 2},
+    )
+    call(
+        "calendar.events.instances",
+        "GET",
+        f"/calendars/{cid}/events/schema003/instances",
+        params={"pageToken": instances["nextPageToken"]},
+    )
+    instance_id = instances["items"][1]["id"]
+    call("calendar.events.get", "GET", f"/calendars/{cid}/events/{instance_id}")
+    call("calendar.events.patch", "PATCH", f"/calendars/{cid}/events/{instance_id}", json={"summary": "y"})
+    requests.delete(
+        f"{base}/calendars/{cid}/events/{instances['items'][0]['id']}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
+    call("calendar.events.list", "GET", f"/calendars/{cid}/events", params={"singleEvents": "true"})
+    call("calendar.events.list", "GET", f"/calendars/{cid}/events")
+
+    assert len(bodies) == 24
     for ref, answer in bodies:
         assert check(answer, {"$ref": ref}) == [], (ref, answer)
+
+
+def test_the_fake_serves_each_method_the_sync_meets_at_google_with_discovery_paths(
+    fake_google: RunningServer,
+) -> None:
+    served: dict[str, set[str]] = {}
+    for rule in fake_google.app.url_map.iter_rules():
+        served.setdefault(rule.rule, set()).update(rule.methods or ())
+    for method_id in (
+        "calendar.calendars.insert",
+        "calendar.calendars.get",
+        "calendar.calendars.delete",
+        "calendar.calendarList.list",
+        "calendar.calendarList.get",
+        "calendar.calendarList.patch",
+        "calendar.calendarList.update",
+        "calendar.events.insert",
+        "calendar.events.get",
+        "calendar.events.list",
+        "calendar.events.instances",
+        "calendar.events.patch",
+        "calendar.events.update",
+        "calendar.events.delete",
+        "calendar.events.watch",
+        "calendar.channels.stop",
+    ):
+        method = discovery.method(method_id)
+        rule = "/calendar/v3" + method.flask_rule
+        assert method.http_method in served.get(rule, set()), (method_id, rule)

@@ -10,6 +10,11 @@
 | POST /_fake/tokens/expire {email?} | expire the access tokens (of one account) now: the next API call gets 401 |
 | POST /_fake/sync-tokens/invalidate {email?} | existing sync tokens (of that account's calendars) -> 410 fullSyncRequired |
 | POST /_fake/channels/expire {id?} | expire one or every watch channel now |
+| POST /_fake/refresh-failure {email, error} | that account's refresh tokens get `error` at /token (`invalid_grant`, `admin_policy_enforced`, `org_internal`, `deleted_client`, `unauthorized_client`; statuses in oauth.py); `error: null` lifts it |
+| DELETE /_fake/calendars/{id} | the user deletes the calendar in Google Calendar (see ui.py) |
+| POST /_fake/calendars/{id}/list-entry {hidden?, selected?} | the user hides/unselects the calendar in their list |
+| POST /_fake/calendars/{id}/events/{instanceId}/split {changes?} | the user edits "this and following events" of a series from that instance; answers `{original, following}` |
+| GET /_fake/mails | the e-mails Google would have sent to guests (`to`, `kind`: invitation/update/cancellation, `calendarId`, `eventId`, `sendUpdates`) |
 | GET/POST /_fake/faults {route?, rate?, status?, latencyMs?, count?} | list / add a fault (see faults.py); `{}` clears |
 | GET/POST /_fake/quotas {perUserPerMinute?, perProjectPerMinute?} | read / set quotas |
 | GET/POST /_fake/latency {ms} | read / set the latency added to every non-admin request |
@@ -26,11 +31,12 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from . import times
+from . import times, ui
+from .errors import GoogleApiError
 from .faults import parse_rule
-from .oauth import token_body
+from .oauth import REFRESH_FAILURES, token_body
 from .runtime import current
-from .store import FULL_CALENDAR_SCOPE, UI_CLIENT_ID
+from .store import FULL_CALENDAR_SCOPE, UI_CLIENT_ID, CalendarRecord
 
 bp = Blueprint("admin", __name__, url_prefix="/_fake")
 
@@ -150,6 +156,63 @@ def expire_channels() -> Response:
         for channel in chosen:
             channel.expiration_ms = min(channel.expiration_ms, expired_ms)
     return jsonify({"expired": len(chosen)})
+
+
+@bp.post("/refresh-failure")
+def refresh_failure() -> Response:
+    fake = current()
+    body = _body()
+    email = _email(body)
+    assert email is not None
+    error = body.get("error")
+    if error is not None and error not in REFRESH_FAILURES:
+        raise AdminError(f"'error' must be null or one of {sorted(REFRESH_FAILURES)}")
+    with fake.store.lock:
+        if error is None:
+            fake.store.refresh_failures.pop(email, None)
+        else:
+            fake.store.refresh_failures[email] = error
+    return jsonify({"email": email, "error": error})
+
+
+def _calendar(calendar_id: str) -> CalendarRecord:
+    found = current().store.calendars.get(calendar_id)
+    if found is None:
+        raise AdminError(f"no calendar {calendar_id!r}", 404)
+    return found
+
+
+def _ui_answer(action: Any, *args: Any) -> Response:
+    """Run a UI action; the errors it raises are Google's, shown in the admin API's shape."""
+    try:
+        result = action(current(), *args)
+    except GoogleApiError as error:
+        raise AdminError(error.message, error.code) from None
+    return jsonify(result if result is not None else {"done": True})
+
+
+@bp.delete("/calendars/<calendar_id>")
+def delete_calendar(calendar_id: str) -> Response:
+    return _ui_answer(ui.delete_calendar, _calendar(calendar_id))
+
+
+@bp.post("/calendars/<calendar_id>/list-entry")
+def list_entry(calendar_id: str) -> Response:
+    return _ui_answer(ui.set_list_entry, _calendar(calendar_id), _body())
+
+
+@bp.post("/calendars/<calendar_id>/events/<event_id>/split")
+def split_series(calendar_id: str, event_id: str) -> Response:
+    changes = _body().get("changes") or {}
+    if not isinstance(changes, dict):
+        raise AdminError("'changes' must be an object of event fields")
+    return _ui_answer(ui.split_following, _calendar(calendar_id), event_id, changes)
+
+
+@bp.get("/mails")
+def mails() -> Response:
+    with current().store.lock:
+        return jsonify({"mails": [dict(mail) for mail in current().store.mails]})
 
 
 @bp.route("/faults", methods=["GET", "POST"])

@@ -1,4 +1,4 @@
-"""Calendar API v3 under /calendar/v3: calendars, calendarList.list, events and channels.stop.
+"""Calendar API v3 under /calendar/v3: calendars, calendarList, events (instances too) and channels.stop.
 
 Paths, verbs and scopes come from the discovery document (see `access.api_method`). Sync and paging:
 - `nextSyncToken` comes only on the last page; it stands for the state when the first page was read, so
@@ -9,6 +9,12 @@ Paths, verbs and scopes come from the discovery document (see `access.api_method
   included. An unknown, foreign or invalidated token answers 410 `fullSyncRequired`, as Google answers
   tokens it no longer honours. Window filters of the original full sync are not re-applied to later
   incremental syncs (a superset: the client sees every change on the calendar).
+- `singleEvents` may come with a sync token (Google's reference allows it): the incremental result then
+  shows a changed series as its instances (see listing.py).
+- an instance id (`{seriesId}_{stamp}`, recurrence.py) answers get, patch, update and delete; its first
+  change stores it as an exception, a delete as a cancelled one. events.instances pages end without a
+  nextSyncToken (the method takes no syncToken).
+- insert, patch, update and delete read `sendUpdates` and record the guests' e-mails (guest_mail.py).
 - watch addresses may be plain http (Google demands https with a valid certificate; locally there is none).
 """
 
@@ -20,8 +26,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from . import calendars, guest_mail, ids, listing, recurrence, times
 from . import events as event_model
-from . import ids, times
 from .access import Caller, api_method
 from .errors import (
     GoogleApiError,
@@ -125,22 +131,6 @@ def _no_content() -> Response:
 # Calendars -------------------------------------------------------------------------------------------
 
 
-def _calendar_resource(calendar: CalendarRecord) -> dict[str, Any]:
-    resource: dict[str, Any] = {
-        "kind": "calendar#calendar",
-        "etag": calendar.etag,
-        "id": calendar.id,
-        "summary": calendar.summary,
-        "timeZone": calendar.time_zone,
-        "conferenceProperties": {"allowedConferenceSolutionTypes": ["hangoutsMeet"]},
-    }
-    if calendar.description is not None:
-        resource["description"] = calendar.description
-    if calendar.location is not None:
-        resource["location"] = calendar.location
-    return resource
-
-
 @api_method(bp, "calendar.calendars.insert")
 def calendars_insert(caller: Caller) -> Response:
     body = json_body()
@@ -168,12 +158,12 @@ def calendars_insert(caller: Caller) -> Response:
         )
         fake.store.calendars[calendar.id] = calendar
         fake.store.events[calendar.id] = {}
-        return _ok(_calendar_resource(calendar))
+        return _ok(calendars.calendar_resource(calendar))
 
 
 @api_method(bp, "calendar.calendars.get")
 def calendars_get(caller: Caller, calendar_id: str) -> Response:
-    return _ok(_calendar_resource(caller.calendar(calendar_id)))
+    return _ok(calendars.calendar_resource(caller.calendar(calendar_id)))
 
 
 @api_method(bp, "calendar.calendars.delete")
@@ -182,16 +172,7 @@ def calendars_delete(caller: Caller, calendar_id: str) -> Response:
     if calendar.primary:
         # Google refuses too: a primary calendar can only be cleared (calendars.clear).
         raise bad_request("Cannot delete primary calendar.", reason="cannotDeletePrimaryCalendar")
-    fake = current()
-    with fake.store.lock:
-        fake.notifier.calendar_changed(calendar.id, "not_exists")
-        del fake.store.calendars[calendar.id]
-        fake.store.events.pop(calendar.id, None)
-        for channel in fake.store.channels.values():
-            if channel.calendar_id == calendar.id:
-                channel.stopped = True
-        for token in [t for t, s in fake.store.sync_tokens.items() if s.calendar_id == calendar.id]:
-            del fake.store.sync_tokens[token]
+    calendars.remove(current(), calendar)
     return _no_content()
 
 
@@ -199,6 +180,7 @@ def calendars_delete(caller: Caller, calendar_id: str) -> Response:
 def calendar_list_list(caller: Caller) -> Response:
     fake = current()
     max_results = _int_arg("maxResults", 100, 1, 250)
+    show_hidden = bool(_bool_arg("showHidden"))
     offset = 0
     page_token = request.args.get("pageToken")
     if page_token:
@@ -207,28 +189,15 @@ def calendar_list_list(caller: Caller) -> Response:
         except ValueError:
             raise invalid("Invalid page token.") from None
     with fake.store.lock:
-        owned = [c for c in fake.store.calendars.values() if c.owner == caller.email]
+        # Google's reference: hidden entries come only with showHidden=true.
+        owned = [
+            c
+            for c in fake.store.calendars.values()
+            if c.owner == caller.email and (show_hidden or not c.hidden)
+        ]
         owned.sort(key=lambda c: (not c.primary, c.summary.lower(), c.id))
         page = owned[offset : offset + max_results]
-        items = []
-        for calendar in page:
-            entry: dict[str, Any] = {
-                "kind": "calendar#calendarListEntry",
-                "etag": calendar.etag,
-                "id": calendar.id,
-                "summary": calendar.summary,
-                "timeZone": calendar.time_zone,
-                "colorId": "14",
-                "backgroundColor": "#9fe1e7",
-                "foregroundColor": "#000000",
-                "selected": True,
-                "accessRole": "owner",
-                "defaultReminders": [],
-                "conferenceProperties": {"allowedConferenceSolutionTypes": ["hangoutsMeet"]},
-            }
-            if calendar.primary:
-                entry["primary"] = True
-            items.append(entry)
+        items = [calendars.list_entry(calendar) for calendar in page]
         body: dict[str, Any] = {"kind": "calendar#calendarList", "etag": fake.store.etag(), "items": items}
         if offset + max_results < len(owned):
             body["nextPageToken"] = f"o{offset + max_results}"
@@ -237,17 +206,62 @@ def calendar_list_list(caller: Caller) -> Response:
         return _ok(body)
 
 
+@api_method(bp, "calendar.calendarList.get")
+def calendar_list_get(caller: Caller, calendar_id: str) -> Response:
+    return _ok(calendars.list_entry(caller.calendar(calendar_id)))
+
+
+def _change_list_entry(caller: Caller, calendar_id: str, *, patch: bool) -> Response:
+    calendar = caller.calendar(calendar_id)
+    body = json_body()
+    for name in ("hidden", "selected"):
+        if body.get(name) is not None and not isinstance(body[name], bool):
+            raise invalid("Invalid Value", location=name, location_type="parameter")
+    if body.get("summaryOverride") is not None and not isinstance(body["summaryOverride"], str):
+        raise invalid("Invalid Value", location="summaryOverride", location_type="parameter")
+    fake = current()
+    with fake.store.lock:
+        if patch:
+            calendar.hidden = bool(body.get("hidden", calendar.hidden))
+            calendar.selected = bool(body.get("selected", calendar.selected))
+            if "summaryOverride" in body:
+                calendar.summary_override = body["summaryOverride"]
+        else:
+            # update replaces the entry's writable fields: what the body leaves out returns to its default.
+            calendar.hidden = bool(body.get("hidden", False))
+            calendar.selected = bool(body.get("selected", True))
+            calendar.summary_override = body.get("summaryOverride")
+        calendar.etag = fake.store.etag()
+        return _ok(calendars.list_entry(calendar))
+
+
+@api_method(bp, "calendar.calendarList.patch")
+def calendar_list_patch(caller: Caller, calendar_id: str) -> Response:
+    return _change_list_entry(caller, calendar_id, patch=True)
+
+
+@api_method(bp, "calendar.calendarList.update")
+def calendar_list_update(caller: Caller, calendar_id: str) -> Response:
+    return _change_list_entry(caller, calendar_id, patch=False)
+
+
 # Events ----------------------------------------------------------------------------------------------
 
 
 def _record(calendar: CalendarRecord, event_id: str) -> EventRecord:
-    record = current().store.calendar_events(calendar.id).get(event_id)
-    if record is None:
+    """The stored event, or an instance of a series not stored yet (its first change makes it an exception)."""
+    records = current().store.calendar_events(calendar.id)
+    record = records.get(event_id)
+    if record is not None:
+        return record
+    found = recurrence.virtual_instance(records, calendar, event_id)
+    if found is None:
         raise not_found()
-    return record
+    series, resource = found
+    return EventRecord(calendar.id, resource, series.serial, series.order)
 
 
-def _store_change(calendar: CalendarRecord, record: EventRecord) -> None:
+def store_change(calendar: CalendarRecord, record: EventRecord) -> None:
     """Persist a changed event under the lock and tell the watch channels."""
     fake = current()
     fake.store.calendar_events(calendar.id)[record.id] = record
@@ -258,6 +272,7 @@ def _store_change(calendar: CalendarRecord, record: EventRecord) -> None:
 def events_insert(caller: Caller, calendar_id: str) -> Response:
     calendar = caller.calendar(calendar_id)
     body = json_body()
+    mail_mode = guest_mail.requested_mode()
     fake = current()
     with fake.store.lock:
         existing = fake.store.calendar_events(calendar.id)
@@ -273,7 +288,8 @@ def events_insert(caller: Caller, calendar_id: str) -> Response:
             body, calendar, event_id, caller.email, times.now(), fake.store.etag(), request.host_url
         )
         record = EventRecord(calendar.id, resource, serial, order=serial)
-        _store_change(calendar, record)
+        store_change(calendar, record)
+        guest_mail.record(fake, calendar, None, resource, mail_mode)
         return _ok(event_model.representation(record, minimal_if_cancelled=False))
 
 
@@ -290,6 +306,7 @@ def events_get(caller: Caller, calendar_id: str, event_id: str) -> Response:
 def _modify(caller: Caller, calendar_id: str, event_id: str, *, patch: bool) -> Response:
     calendar = caller.calendar(calendar_id)
     body = json_body()
+    mail_mode = guest_mail.requested_mode()
     fake = current()
     with fake.store.lock:
         record = _record(calendar, event_id)
@@ -297,11 +314,19 @@ def _modify(caller: Caller, calendar_id: str, event_id: str, *, patch: bool) -> 
         if "id" in body and body["id"] != event_id:
             raise invalid("Invalid Value", location="id", location_type="parameter")
         resource = event_model.changed_event(record.resource, body, calendar, patch=patch)
-        resource["etag"] = fake.store.etag()
-        resource["updated"] = times.rfc3339_ms(times.now())
-        changed = EventRecord(calendar.id, resource, fake.store.next_serial(), record.order)
-        _store_change(calendar, changed)
+        changed = save(calendar, record, resource)
+        guest_mail.record(fake, calendar, record.resource, resource, mail_mode)
         return _ok(event_model.representation(changed, minimal_if_cancelled=False))
+
+
+def save(calendar: CalendarRecord, record: EventRecord, resource: dict[str, Any]) -> EventRecord:
+    """Store a new version of an event (an instance's first change stores it as an exception)."""
+    store = current().store
+    resource["etag"] = store.etag()
+    resource["updated"] = times.rfc3339_ms(times.now())
+    changed = EventRecord(calendar.id, resource, store.next_serial(), record.order)
+    store_change(calendar, changed)
+    return changed
 
 
 @api_method(bp, "calendar.events.patch")
@@ -317,27 +342,36 @@ def events_update(caller: Caller, calendar_id: str, event_id: str) -> Response:
 @api_method(bp, "calendar.events.delete")
 def events_delete(caller: Caller, calendar_id: str, event_id: str) -> Response:
     calendar = caller.calendar(calendar_id)
+    mail_mode = guest_mail.requested_mode()
     fake = current()
     with fake.store.lock:
         record = _record(calendar, event_id)
         if record.cancelled:
             raise deleted()
         _check_if_match(record)
-        resource = dict(record.resource)
-        resource.update(status="cancelled", etag=fake.store.etag(), updated=times.rfc3339_ms(times.now()))
-        _store_change(calendar, EventRecord(calendar.id, resource, fake.store.next_serial(), record.order))
+        cancel(calendar, record)
+        guest_mail.record(
+            fake, calendar, record.resource, {**record.resource, "status": "cancelled"}, mail_mode
+        )
     return _no_content()
 
 
-def _matching_ids(calendar: CalendarRecord, incremental_since: int | None) -> list[str]:
-    """The ids a fresh list returns, in the requested order (called under the store lock)."""
-    records = list(current().store.calendar_events(calendar.id).values())
-    if incremental_since is not None:
-        chosen = [r for r in records if r.serial > incremental_since]
-        chosen.sort(key=lambda r: r.serial)
-        return [r.id for r in chosen]
+def cancel(calendar: CalendarRecord, record: EventRecord) -> None:
+    """Delete an event (a tombstone stays); a deleted series takes its changed instances with it.
 
-    show_deleted = bool(_bool_arg("showDeleted"))
+    Google documents nothing about a deleted series' exceptions; the fake cancels them too, so that no
+    changed instance of a deleted series stays visible.
+    """
+    save(calendar, record, {**record.resource, "status": "cancelled"})
+    if recurrence.is_series(record.resource):
+        records = current().store.calendar_events(calendar.id)
+        for exception in recurrence.exceptions_of(records, record.id):
+            if not exception.cancelled:
+                save(calendar, exception, {**exception.resource, "status": "cancelled"})
+
+
+def _list_filters() -> dict[str, Any]:
+    """The events.list parameters of a full list, checked as Google checks them."""
     single_events = bool(_bool_arg("singleEvents"))
     order_by = request.args.get("orderBy")
     if order_by not in (None, "startTime", "updated"):
@@ -347,41 +381,35 @@ def _matching_ids(calendar: CalendarRecord, incremental_since: int | None) -> li
     time_min, time_max = _time_arg("timeMin"), _time_arg("timeMax")
     if time_min is not None and time_max is not None and time_min >= time_max:
         raise time_range_empty("timeMax")
-    updated_min = _time_arg("updatedMin")
     private_filters = request.args.getlist("privateExtendedProperty")
     text = request.args.get("q")
     ical_uid = request.args.get("iCalUID")
 
-    chosen = []
-    for record in records:
-        resource = record.resource
-        if updated_min is not None:
-            updated = times.parse_datetime(resource["updated"], require_offset=True)
-            if updated is not None and updated < updated_min:
-                continue
-        elif record.cancelled and not show_deleted:
-            # Deleted events since updatedMin always come; otherwise only with showDeleted.
-            continue
-        if time_min is not None or time_max is not None:
-            starts, ends = event_model.bounds(resource, calendar)
-            if time_min is not None and ends <= time_min:
-                continue
-            if time_max is not None and starts >= time_max:
-                continue
+    def matches(resource: dict[str, Any]) -> bool:
         if private_filters and not event_model.matches_private_properties(resource, private_filters):
-            continue
+            return False
         if text and not event_model.matches_text(resource, text):
-            continue
-        if ical_uid and resource.get("iCalUID") != ical_uid:
-            continue
-        chosen.append(record)
-    if order_by == "startTime":
-        chosen.sort(key=lambda r: (event_model.bounds(r.resource, calendar)[0], r.order))
-    elif order_by == "updated":
-        chosen.sort(key=lambda r: (r.resource["updated"], r.serial))
-    else:
-        chosen.sort(key=lambda r: r.order)
-    return [r.id for r in chosen]
+            return False
+        return not ical_uid or resource.get("iCalUID") == ical_uid
+
+    return {
+        "single_events": single_events,
+        "show_deleted": bool(_bool_arg("showDeleted")),
+        "order_by": order_by,
+        "time_min": time_min,
+        "time_max": time_max,
+        "updated_min": _time_arg("updatedMin"),
+        "matches": matches,
+    }
+
+
+def _matching_ids(calendar: CalendarRecord, incremental_since: int | None) -> list[str]:
+    """The ids a fresh list returns, in the requested order (called under the store lock)."""
+    records = current().store.calendar_events(calendar.id)
+    if incremental_since is not None:
+        single_events = bool(_bool_arg("singleEvents"))
+        return listing.incremental_ids(records, calendar, incremental_since, single_events=single_events)
+    return listing.full_ids(records, calendar, **_list_filters())
 
 
 @api_method(bp, "calendar.events.list")
@@ -393,10 +421,7 @@ def events_list(caller: Caller, calendar_id: str) -> Response:
     with store.lock:
         page_token = request.args.get("pageToken")
         if page_token:
-            cursor = store.page_cursors.get(page_token)
-            if cursor is None or cursor.calendar_id != calendar.id or cursor.owner != caller.email:
-                raise invalid("Invalid page token value.", location="pageToken", location_type="parameter")
-            cursor = PageCursor(**{**cursor.__dict__, "max_results": max_results})
+            cursor = _cursor(caller, calendar, page_token, None, max_results)
         else:
             sync_token = request.args.get("syncToken")
             since: int | None = None
@@ -426,16 +451,76 @@ def events_list(caller: Caller, calendar_id: str) -> Response:
         return _ok(_events_page(calendar, cursor))
 
 
+def _cursor(
+    caller: Caller, calendar: CalendarRecord, page_token: str, series_id: str | None, max_results: int
+) -> PageCursor:
+    """The rest of a list from its page token: only for the same caller, calendar and method."""
+    cursor = current().store.page_cursors.get(page_token)
+    if (
+        cursor is None
+        or cursor.calendar_id != calendar.id
+        or cursor.owner != caller.email
+        or cursor.series_id != series_id
+    ):
+        raise invalid("Invalid page token value.", location="pageToken", location_type="parameter")
+    return PageCursor(**{**cursor.__dict__, "max_results": max_results})
+
+
+@api_method(bp, "calendar.events.instances")
+def events_instances(caller: Caller, calendar_id: str, event_id: str) -> Response:
+    calendar = caller.calendar(calendar_id)
+    store = current().store
+    max_results = _int_arg("maxResults", DEFAULT_EVENTS_PAGE, 1, MAX_EVENTS_PAGE)
+    with store.lock:
+        page_token = request.args.get("pageToken")
+        if page_token:
+            return _ok(_events_page(calendar, _cursor(caller, calendar, page_token, event_id, max_results)))
+        records = store.calendar_events(calendar.id)
+        series = records.get(event_id)
+        if series is None:
+            raise not_found()
+        if series.cancelled:
+            raise deleted()
+        time_min, time_max = _time_arg("timeMin"), _time_arg("timeMax")
+        if time_min is not None and time_max is not None and time_min >= time_max:
+            raise time_range_empty("timeMax")
+        show_deleted = bool(_bool_arg("showDeleted"))
+        found = listing.instance_ids(
+            records,
+            calendar,
+            series,
+            show_deleted=show_deleted,
+            time_min=time_min,
+            time_max=time_max,
+            original_start=_time_arg("originalStart"),
+        )
+        cursor = PageCursor(
+            calendar_id=calendar.id,
+            event_ids=found,
+            offset=0,
+            as_of=store.serial,
+            owner=caller.email,
+            incremental=False,
+            max_results=max_results,
+            show_full_cancelled=show_deleted,
+            series_id=event_id,
+        )
+        return _ok(_events_page(calendar, cursor))
+
+
 def _events_page(calendar: CalendarRecord, cursor: PageCursor) -> dict[str, Any]:
-    """One page of events.list from a cursor (under the store lock), with the token for what follows."""
+    """One page of a list from a cursor (under the store lock), with the token for what follows.
+
+    events.instances pages end without a nextSyncToken: that method takes no syncToken.
+    """
     store = current().store
     records = store.calendar_events(calendar.id)
     window = cursor.event_ids[cursor.offset : cursor.offset + cursor.max_results]
-    items = [
-        event_model.representation(records[event_id], minimal_if_cancelled=not cursor.show_full_cancelled)
-        for event_id in window
-        if event_id in records
-    ]
+    items = []
+    for event_id in window:
+        resource = listing.resolve(records, calendar, event_id)
+        if resource is not None:
+            items.append(event_model.shown(resource, minimal_if_cancelled=not cursor.show_full_cancelled))
     latest = max((r.resource["updated"] for r in records.values()), default=times.rfc3339_ms(times.now()))
     body: dict[str, Any] = {
         "kind": "calendar#events",
@@ -453,7 +538,7 @@ def _events_page(calendar: CalendarRecord, cursor: PageCursor) -> dict[str, Any]
         token = ids.opaque("pg", 18)
         store.page_cursors[token] = PageCursor(**{**cursor.__dict__, "offset": next_offset})
         body["nextPageToken"] = token
-    else:
+    elif cursor.series_id is None:
         token = ids.opaque("sy", 18)
         store.sync_tokens[token] = SyncToken(calendar.id, cursor.as_of, cursor.owner)
         body["nextSyncToken"] = token

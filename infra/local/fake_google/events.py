@@ -9,9 +9,13 @@ Behaviour follows the Calendar API reference and what Google answers in practice
   removed), replaces arrays, and replaces `start`/`end` as a whole; update replaces every writable field.
 - deleted events stay as tombstones (`status: cancelled`); in list results a tombstone shows only
   `kind`, `etag`, `id` and `status`, as incremental syncs show deleted events.
-Not modelled: recurrence expansion (recurring events are stored and listed as single events; `singleEvents`
-is accepted and only gates `orderBy=startTime`), attendees' own copies, `fields` partial responses, and
-`q` beyond a case-insensitive substring match on summary, description and location.
+- all-day events: `end.date` is exclusive, so it must come after `start.date` (same day: 400
+  `timeRangeEmpty`); a timed event may last zero minutes. `transparency` is `opaque` (the default, busy)
+  or `transparent` (free); anything else is 400 `invalid`.
+- attendees need an `email` (400 `required`); each comes back with `responseStatus` (`needsAction` unless
+  given). Recurrence lives in `recurrence.py`, the e-mails to guests in `guest_mail.py`.
+Not modelled: attendees' own copies, `fields` partial responses, and `q` beyond a case-insensitive
+substring match on summary, description and location.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import copy
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
-from . import times
+from . import recurrence, times
 from .errors import invalid, required, time_range_empty
 from .store import CalendarRecord, EventRecord
 
@@ -47,6 +51,8 @@ WRITABLE_FIELDS = frozenset(
 )
 STRING_FIELDS = frozenset({"summary", "description", "location", "colorId", "transparency", "visibility"})
 STATUSES = frozenset({"confirmed", "tentative", "cancelled"})
+TRANSPARENCIES = frozenset({"opaque", "transparent"})
+RESPONSE_STATUSES = frozenset({"needsAction", "declined", "tentative", "accepted"})
 MINIMAL_FIELDS = ("kind", "etag", "id", "status")
 
 
@@ -73,6 +79,18 @@ def _check_types(body: dict[str, Any]) -> None:
     for name in ("recurrence", "attendees"):
         if body.get(name) is not None and not isinstance(body[name], list):
             raise invalid("Invalid Value", location=name, location_type="parameter")
+    if body.get("transparency") is not None and body["transparency"] not in TRANSPARENCIES:
+        raise invalid("Invalid Value", location="transparency", location_type="parameter")
+    for attendee in body.get("attendees") or []:
+        if not isinstance(attendee, dict):
+            raise invalid("Invalid Value", location="attendees", location_type="parameter")
+        email = attendee.get("email")
+        if email is None:
+            raise required("Missing attendee email.")
+        if not isinstance(email, str) or "@" not in email:
+            raise invalid("Invalid attendee email.")
+        if attendee.get("responseStatus") not in (None, *RESPONSE_STATUSES):
+            raise invalid("Invalid Value", location="attendees.responseStatus", location_type="parameter")
 
 
 def _normalise_time(value: Any, side: str, calendar_zone: tzinfo) -> tuple[dict[str, Any], datetime, bool]:
@@ -118,9 +136,20 @@ def normalise_times(resource: dict[str, Any], calendar: CalendarRecord) -> None:
     end, end_at, end_all_day = _normalise_time(resource.get("end"), "end", calendar_zone)
     if start_all_day != end_all_day:
         raise invalid("Start and end times must either both be date or both be dateTime.")
-    if end_at < start_at:
+    # An all-day end date is exclusive: the day after the last one, so never the start day itself.
+    if end_at < start_at or (end_all_day and end_at == start_at):
         raise time_range_empty("end.date" if end_all_day else "end.dateTime")
     resource["start"], resource["end"] = start, end
+
+
+def _complete(resource: dict[str, Any], calendar: CalendarRecord) -> None:
+    """What every stored event goes through: times, recurrence, attendees' defaults, dropped nulls."""
+    _drop_nulls(resource.get("extendedProperties"))
+    normalise_times(resource, calendar)
+    recurrence.check(resource, calendar)
+    for attendee in resource.get("attendees") or []:
+        attendee["email"] = attendee["email"].strip().lower()
+        attendee.setdefault("responseStatus", "needsAction")
 
 
 def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
@@ -179,8 +208,7 @@ def new_event(
     if calendar.primary:
         resource["organizer"] = {"email": calendar.id, "self": True}
         resource["creator"] = {"email": creator_email, "self": creator_email == calendar.id}
-    _drop_nulls(resource.get("extendedProperties"))
-    normalise_times(resource, calendar)
+    _complete(resource, calendar)
     return resource
 
 
@@ -207,8 +235,7 @@ def changed_event(
         result.setdefault("reminders", {"useDefault": True})
     if not result.get("status"):
         result["status"] = "confirmed"
-    _drop_nulls(result.get("extendedProperties"))
-    normalise_times(result, calendar)
+    _complete(result, calendar)
     if (result["start"], result["end"]) != (current.get("start"), current.get("end")):
         result["sequence"] = int(current.get("sequence", 0)) + 1
     return result
@@ -222,9 +249,19 @@ def html_link(base_url: str, calendar_id: str, event_id: str) -> str:
 
 def representation(record: EventRecord, *, minimal_if_cancelled: bool) -> dict[str, Any]:
     """The event as an API response shows it."""
-    if minimal_if_cancelled and record.cancelled:
-        return {k: record.resource[k] for k in MINIMAL_FIELDS}
-    return copy.deepcopy(record.resource)
+    return shown(record.resource, minimal_if_cancelled=minimal_if_cancelled)
+
+
+def shown(resource: dict[str, Any], *, minimal_if_cancelled: bool) -> dict[str, Any]:
+    """An event resource (stored or an instance) as an API response shows it.
+
+    A cancelled instance keeps `recurringEventId` and `originalStartTime` in its short form, so that a
+    client knows which occurrence went away.
+    """
+    if minimal_if_cancelled and resource.get("status") == "cancelled":
+        fields = (*MINIMAL_FIELDS, "recurringEventId", "originalStartTime")
+        return {k: copy.deepcopy(resource[k]) for k in fields if k in resource}
+    return copy.deepcopy(resource)
 
 
 def bounds(resource: dict[str, Any], calendar: CalendarRecord) -> tuple[datetime, datetime]:
@@ -240,6 +277,12 @@ def bounds(resource: dict[str, Any], calendar: CalendarRecord) -> tuple[datetime
         return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
     return instant(resource["start"]), instant(resource["end"])
+
+
+def updated_before(resource: dict[str, Any], moment: datetime) -> bool:
+    """Whether the event was last changed before `moment` (for `updatedMin`)."""
+    updated = times.parse_datetime(resource["updated"], require_offset=True)
+    return updated is not None and updated < moment
 
 
 def matches_private_properties(resource: dict[str, Any], constraints: list[str]) -> bool:

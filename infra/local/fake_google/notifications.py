@@ -5,7 +5,8 @@ in order, with a short timeout, and logs and drops what fails (Google does not r
 never wait for delivery. The headers are Google's: X-Goog-Channel-ID, X-Goog-Channel-Token (when the
 channel has one), X-Goog-Channel-Expiration (RFC 1123), X-Goog-Resource-ID, X-Goog-Resource-URI,
 X-Goog-Resource-State (`sync` once after watch, then `exists`; `not_exists` when the calendar is deleted)
-and X-Goog-Message-Number (increasing per channel); the body is empty.
+and X-Goog-Message-Number (increasing per channel); the body is empty. A `not_exists` message is the
+channel's last: it is delivered although the channel stops with its calendar.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Notification:
     channel_id: str
     address: str
     headers: dict[str, str]
+    final: bool = False
 
 
 class Notifier:
@@ -74,7 +76,7 @@ class Notifier:
         if channel.token is not None:
             headers["X-Goog-Channel-Token"] = channel.token
         self._ensure_worker()
-        self._queue.put(Notification(channel.id, channel.address, headers))
+        self._queue.put(Notification(channel.id, channel.address, headers, final=state == "not_exists"))
 
     # Delivering ----------------------------------------------------------------------------------------
 
@@ -104,7 +106,7 @@ class Notifier:
             "state": item.headers["X-Goog-Resource-State"],
             "messageNumber": int(item.headers["X-Goog-Message-Number"]),
         }
-        if not live:
+        if not live and not item.final:
             # Stopped or expired between the change and the delivery: Google sends nothing either.
             record["outcome"] = "dropped: channel stopped or expired"
             self.deliveries.append(record)

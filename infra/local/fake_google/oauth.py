@@ -9,6 +9,8 @@ Like Google:
   issued from it; PKCE (S256 or plain) is verified when the authorization carried a challenge; a refresh
   token comes only with `access_type=offline`; refreshing never returns a new refresh token.
 - no `id_token` is issued: clients read the e-mail from /oauth2/v3/userinfo.
+- refresh failures other than a revoked grant, set per account through the admin API, answer as
+  `REFRESH_FAILURES` says (JSON `{"error", "error_description"}` like every /token error).
 Scripted shortcut for tests: `login_hint=EMAIL&fake_decision=allow|deny` (and optionally
 `fake_scopes=space-separated scopes` to grant only those) answers the redirect at once.
 """
@@ -38,6 +40,21 @@ USERINFO_PROFILE = "https://www.googleapis.com/auth/userinfo.profile"
 SCOPE_ALIASES = {"email": USERINFO_EMAIL, "profile": USERINFO_PROFILE}
 ALWAYS_GRANTED = frozenset({"openid", USERINFO_EMAIL, USERINFO_PROFILE})
 PENDING_TTL_SECONDS = 600
+
+# error -> (HTTP status, description) of a refused refresh. Google's OAuth guides name these errors at
+# the authorization step; the statuses at /token are the fake's choice, following RFC 6749 section 5.2
+# (400 for every error but a failed client authentication), except `deleted_client`, which Google has
+# been seen answering with 401 (the client itself no longer authenticates).
+REFRESH_FAILURES: dict[str, tuple[int, str]] = {
+    "invalid_grant": (400, "Token has been expired or revoked."),
+    "admin_policy_enforced": (
+        400,
+        "The account's Google Workspace administrator does not allow this app the requested scopes.",
+    ),
+    "org_internal": (400, "This OAuth client is limited to accounts of its own Google Cloud organization."),
+    "deleted_client": (401, "The OAuth client was deleted."),
+    "unauthorized_client": (400, "Unauthorized"),
+}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -322,6 +339,10 @@ def _refresh(fake: FakeGoogle, client_id: str) -> Response:
         grant = fake.store.grants.get(grant_id) if grant_id else None
         if grant is None or grant.revoked:
             raise OAuthError("invalid_grant", "Token has been expired or revoked.")
+        failure = fake.store.refresh_failures.get(grant.email)
+        if failure is not None:
+            status, description = REFRESH_FAILURES[failure]
+            raise OAuthError(failure, description, status)
         if grant.client_id != client_id:
             raise OAuthError("unauthorized_client", "Unauthorized")
         scopes = grant.scopes

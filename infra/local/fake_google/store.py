@@ -101,6 +101,10 @@ class CalendarRecord:
     created_by_client: str | None = None
     description: str | None = None
     location: str | None = None
+    # The owner's calendar-list entry (calendarList.get/patch, or the user in Google's UI).
+    hidden: bool = False
+    selected: bool = True
+    summary_override: str | None = None
 
 
 @dataclass
@@ -163,6 +167,8 @@ class PageCursor:
     incremental: bool
     max_results: int
     show_full_cancelled: bool
+    # events.instances pages belong to one series; events.list pages have none.
+    series_id: str | None = None
 
 
 @dataclass
@@ -181,6 +187,10 @@ class Store:
     channels: dict[str, Channel] = field(default_factory=dict)
     sync_tokens: dict[str, SyncToken] = field(default_factory=dict)
     page_cursors: dict[str, PageCursor] = field(default_factory=dict)
+    # E-mails Google would have sent to guests (guest_mail.py), oldest first.
+    mails: list[dict[str, Any]] = field(default_factory=list)
+    # Account e-mail -> the OAuth error its refresh tokens get (set through the admin API).
+    refresh_failures: dict[str, str] = field(default_factory=dict)
     serial: int = 0
     default_time_zone: str = "UTC"
 
@@ -199,6 +209,8 @@ class Store:
                 "channels",
                 "sync_tokens",
                 "page_cursors",
+                "mails",
+                "refresh_failures",
             ):
                 getattr(self, name).clear()
             self.serial = 0
@@ -316,6 +328,8 @@ class Store:
                         "timeZone": c.time_zone,
                         "primary": c.primary,
                         "createdByClient": c.created_by_client,
+                        "hidden": c.hidden,
+                        "selected": c.selected,
                     }
                     for c in self.calendars.values()
                 ],
@@ -338,4 +352,6 @@ class Store:
                     }
                     for ch in self.channels.values()
                 ],
+                "mails": [dict(mail) for mail in self.mails],
+                "refreshFailures": dict(self.refresh_failures),
             }
