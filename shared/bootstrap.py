@@ -29,6 +29,7 @@ from shared.services.channels import ChannelService
 from shared.services.linking import LinkingService
 from shared.services.pull import PullService
 from shared.services.push import PushService
+from shared.services.tasks import Tasks
 
 
 class Services:
@@ -119,14 +120,18 @@ class Services:
             access=self.access,
             cipher=self.cipher,
             notifier=self.notifier,
-            queue=self.queue,
+            tasks=self.tasks,
             clock=self.clock,
             channels=self.channels,
         )
 
     @cached_property
+    def tasks(self) -> Tasks:
+        return Tasks(self.settings, self.queue, self.clock)
+
+    @cached_property
     def push(self) -> PushService:
-        return PushService(self.settings, self.directory, self.links, self.access, self.queue, self.clock)
+        return PushService(self.settings, self.directory, self.links, self.access, self.tasks, self.clock)
 
     @cached_property
     def pull(self) -> PullService:
@@ -138,7 +143,7 @@ class Services:
             self.settings,
             self.links,
             self.access,
-            self.queue,
+            self.tasks,
             self.clock,
             webhook_key=functools.cache(lambda: self.secrets.get(config.SECRET_WEBHOOK_KEY)),
         )

@@ -19,7 +19,7 @@ from google.cloud import firestore as firestore_lib
 
 from infra.local.bridge import build_event
 from infra.local.environment import TASKS_LOCATION
-from shared.domain.event import event_id
+from shared.domain.event_link import event_id
 from tests.integration.functions_app import (
     HTTP_FUNCTIONS,
     Deployed,
