@@ -5,7 +5,7 @@ background work is named and read back."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -43,28 +43,15 @@ from shared.ports import (
 from shared.services.access import LoseAccess, Need, Opened, Refused, Skipped, TryLater, judge
 from shared.services.tasks import PushWork, RetryLater, push_work
 from tests.unit.conftest import World
+from tests.unit.test_domain import MADRID, T0, appointment
 from tests.unit.test_push_service import active_link, put
 
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 CLINIC = Clinic("demo")
-CENTER = Center("demo", "centro-a", "Centro A", "Europe/Madrid")
+CENTER = MADRID
 CALENDAR = "cal@group.calendar.google.com"
 LINK = SyncLink(
     "l1", "demo", "centro-a", "pau", "marina", True, LinkStatus.ACTIVE, T0, "pau@gmail.com", CALENDAR
 )
-
-
-def appointment(**changes: Any) -> Appointment:
-    fields: dict[str, Any] = {
-        "clinic_id": "demo",
-        "id": "a1",
-        "professional_id": "marina",
-        "center_id": "centro-a",
-        "start": T0,
-        "end": T0 + timedelta(minutes=30),
-    }
-    fields.update(changes)
-    return Appointment(**fields)
 
 
 def centers(center_id: str) -> Center | None:
