@@ -1,7 +1,7 @@
 """Every entry point through functions-framework's own app, configured from the environment as deployed,
 on the Firestore emulator, an in-process fake Google and the Cloud Tasks emulator.
 
-What each function answers (DESIGN.md section 3), and that bad input of any kind is a 4xx with the
+What each function answers (the clinic app's contract: README, "HTTP functions"), and that bad input of any kind is a 4xx with the
 contract's error body, never a 5xx.
 """
 
