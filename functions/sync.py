@@ -45,6 +45,15 @@ def on_appointment_written(event: CloudEvent) -> None:
     log.info("appointment written", extra={"document": document.path, "tasks": enqueued})
 
 
+def _retry(work: tasks.Work, exc: RetryLater) -> Reply | None:
+    """A worker's answer when Google is busy: None when a new task carries the work past a quota's window
+    (the worker reports it done for now), else 503 so that Cloud Tasks retries with backoff."""
+    if services().tasks.defer(work, exc):
+        return None
+    log.info("task to be retried", extra={"linkId": work.link_id, "cause": str(exc)})
+    return error("retry_later", "Google is busy; the task will be retried", 503)
+
+
 class PushTask(Request):
     clinicId: str = Id
     linkId: str = Id
@@ -70,10 +79,8 @@ def push_worker(request: flask.Request) -> Reply:
     try:
         report = services().push.run(work)
     except RetryLater as exc:
-        if not services().tasks.defer(work, exc):
-            log.info("push deferred", extra={"linkId": work.link_id, "cause": str(exc)})
-            return error("retry_later", "Google is busy; the task will be retried", 503)
-        # Done for now: a new task carries the work past the quota's window.
+        if (busy := _retry(work, exc)) is not None:
+            return busy
         report = PushReport(skipped=DEFERRED)
     return ok(
         {
@@ -102,9 +109,8 @@ def pull_worker(request: flask.Request) -> Reply:
     try:
         report = services().pull.pull(work.clinic_id, work.link_id)
     except RetryLater as exc:
-        if not services().tasks.defer(work, exc):
-            log.info("pull deferred", extra={"linkId": work.link_id, "cause": str(exc)})
-            return error("retry_later", "Google is busy; the task will be retried", 503)
+        if (busy := _retry(work, exc)) is not None:
+            return busy
         report = PullReport(skipped=DEFERRED)
     return ok(
         {
