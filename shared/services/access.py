@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import NoReturn, TypeVar
 
 from shared.domain.clinic import Clinic
@@ -47,8 +47,6 @@ from shared.services.tasks import QUOTA_WINDOW, RetryLater
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-ACCESS_LOST = "google access lost"
 
 
 # --- what a failure means -------------------------------------------------------------------------
@@ -104,12 +102,22 @@ def judge(error: GoogleError) -> Verdict:
 
 
 # --- opening a link -------------------------------------------------------------------------------
-class Need(Enum):
-    """What the work needs of the link, and the skip reason when the link does not have it."""
+class SkipReason(StrEnum):
+    """Why work on a link is not done (the workers report it as `skipped`)."""
 
-    GRANT = "link has no grant"  # only the grant (activation, channels): any status the caller chose
-    ACTIVE = "link not active"  # an active link with its calendar (push, backfill)
-    TWO_WAY = "not an active two-way link"  # an active two-way link with its calendar (pull)
+    LINK_NOT_ACTIVE = "link not active"
+    NOT_TWO_WAY = "not an active two-way link"
+    CLINIC_NOT_FOUND = "clinic not found"
+    NO_GRANT = "link has no grant"
+    ACCESS_LOST = "google access lost"
+
+
+class Need(Enum):
+    """What the work needs of the link; its value is the skip reason when the link does not have it."""
+
+    GRANT = SkipReason.NO_GRANT  # only the grant (activation, channels): any status the caller chose
+    ACTIVE = SkipReason.LINK_NOT_ACTIVE  # an active link with its calendar (push, backfill)
+    TWO_WAY = SkipReason.NOT_TWO_WAY  # an active two-way link with its calendar (pull)
 
     def admits(self, link: SyncLink | None) -> bool:
         if link is None:
@@ -133,7 +141,7 @@ class Opened:
 class Skipped:
     """Why the work is not done; `link` is the link as it is now when that changed (access lost)."""
 
-    reason: str
+    reason: SkipReason
     link: SyncLink | None = None
 
 
@@ -156,10 +164,10 @@ class Access:
             return Skipped(need.value)
         clinic = self.directory.clinic(link.clinic_id)
         if clinic is None:
-            return Skipped("clinic not found")
+            return Skipped(SkipReason.CLINIC_NOT_FOUND)
         sealed = self.links.encrypted_token(link.id)
         if sealed is None:
-            return Skipped(Need.GRANT.value)  # disabled meanwhile, or its token was deleted
+            return Skipped(SkipReason.NO_GRANT)  # disabled meanwhile, or its token was deleted
         gateway = self.calendars.connect(self.cipher.decrypt(sealed, context=link.id))
         return Opened(link, clinic, gateway)
 
@@ -183,7 +191,7 @@ class Access:
         """Act on a failure that concerns the whole link; re-raise one that concerns a single request."""
         verdict = judge(error)
         if isinstance(verdict, LoseAccess):
-            return Skipped(ACCESS_LOST, self.lose(link, verdict))
+            return Skipped(SkipReason.ACCESS_LOST, self.lose(link, verdict))
         if isinstance(verdict, TryLater):
             raise verdict.retry() from None
         _reraise(error)

@@ -19,7 +19,7 @@ from shared.config import Settings
 from shared.domain.errors import Forbidden
 from shared.domain.link import SyncLink
 from shared.ports import Clock, GoogleError, LinkStore
-from shared.services.access import Access, Need, Opened, Skipped
+from shared.services.access import Access, Need, Opened, Skipped, SkipReason
 from shared.services.tasks import RetryLater, Tasks
 
 log = logging.getLogger(__name__)
@@ -112,9 +112,9 @@ class ChannelService:
         for link in self.links.links_to_renew(horizon):
             old = link.channel
             opened = self.access.open_link(link, Need.GRANT)
-            watched = opened if isinstance(opened, Skipped) else self._watch(opened)
-            if isinstance(watched, Skipped):
-                log.warning("channel not renewed", extra={"linkId": link.id, "error": watched.reason})
+            watched = opened.reason if isinstance(opened, Skipped) else self._watch(opened)
+            if not isinstance(watched, SyncLink):
+                log.warning("channel not renewed", extra={"linkId": link.id, "error": str(watched)})
                 failed += 1
                 continue
             if old is None:
@@ -126,12 +126,14 @@ class ChannelService:
             self._stop_at_google(opened, old.id, old.resource_id)
         return UpkeepReport(renewed, started, failed)
 
-    def _watch(self, opened: Opened) -> SyncLink | Skipped:
-        """Start a channel; any failure leaves the link to the next upkeep (lost access, as always, ends it)."""
+    def _watch(self, opened: Opened) -> SyncLink | SkipReason | str:
+        """Start a channel, or say why not: any failure leaves the link to the next upkeep (lost access, as
+        always, ends it)."""
         try:
-            return self.access.run(opened.link, lambda: self.start(opened))
+            watched = self.access.run(opened.link, lambda: self.start(opened))
         except (RetryLater, GoogleError) as exc:
-            return Skipped(type(exc).__name__)
+            return type(exc).__name__
+        return watched.reason if isinstance(watched, Skipped) else watched
 
     def reconcile(self, window_seconds: float | None = None) -> int:
         """Queue a pull of every active two-way link: catches notifications Google dropped.

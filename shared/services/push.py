@@ -36,13 +36,13 @@ from shared.domain.planner import (
 )
 from shared.ports import ClinicDirectory, Clock, GoogleError, LinkStore, PushOutcome
 from shared.services.access import (
-    ACCESS_LOST,
     Access,
     LoseAccess,
     Need,
     Opened,
     Refused,
     Skipped,
+    SkipReason,
     TryLater,
     Verdict,
     judge,
@@ -219,7 +219,7 @@ class PushService:
                 if isinstance(verdict, LoseAccess):
                     self._record(opened, results)
                     self.access.lose(link, verdict)
-                    return PushReport(done=len(results), unchanged=unchanged, skipped=ACCESS_LOST)
+                    return PushReport(done=len(results), unchanged=unchanged, skipped=SkipReason.ACCESS_LOST)
                 if isinstance(verdict, TryLater):
                     retry_later = verdict.retry().joined(retry_later)
                 elif isinstance(step, Record):
