@@ -55,6 +55,5 @@ def renew_channels(request: flask.Request) -> Reply:
 @json_endpoint("POST")
 def reconcile_links(request: flask.Request) -> Reply:
     """Cloud Scheduler: queue a pull of every active two-way link, catching dropped notifications."""
-    settings = services().settings
-    queued = services().channels.reconcile(settings.reconcile_interval_seconds)
+    queued = services().channels.reconcile()
     return ok({"queued": queued})

@@ -11,8 +11,10 @@ from pydantic import Field
 
 from functions.http import ANY_DOCUMENT_ID, DOCUMENT_ID, Reply, Request, error, json_body, json_endpoint, ok
 from shared.bootstrap import services
+from shared.services import tasks
 from shared.services.pull import PullReport
-from shared.services.push import AppointmentWrite, PushReport, RetryLater
+from shared.services.push import PushReport
+from shared.services.tasks import RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -27,21 +29,29 @@ def on_appointment_written(event: CloudEvent) -> None:
     """Eventarc: a document under clinics/{clinicId}/appointments/{apptId} was created, changed or deleted."""
     # Imported here: decoding pulls in Firestore's protobuf types (~0.15 s), which only this function needs;
     # every function's instance imports this module at its cold start.
-    from shared.adapters.document_events import decode_document_event
+    from shared.adapters.document_events import appointment_change, decode_document_event
 
     try:
-        change = decode_document_event(event.data)
+        document = decode_document_event(event.data)
     except ValueError:
         # Not a Firestore document event: retrying cannot help, so acknowledge it (logged, no crash loop).
         log.error("undecodable document event", extra={"eventId": event["id"], "type": event["type"]})
         return
-    parts = change.path.split("/")
-    if len(parts) != 4 or parts[0] != "clinics" or parts[2] != "appointments":
-        log.warning("ignored a write outside clinics/*/appointments", extra={"document": change.path})
+    change = appointment_change(document)
+    if change is None:
+        log.warning("ignored a write outside clinics/*/appointments", extra={"document": document.path})
         return
-    write = AppointmentWrite(parts[1], parts[3], change.old, change.new, change.update_time)
-    enqueued = services().push.fan_out(write)
-    log.info("appointment written", extra={"document": change.path, "tasks": enqueued})
+    enqueued = services().push.fan_out(change)
+    log.info("appointment written", extra={"document": document.path, "tasks": enqueued})
+
+
+def _retry(work: tasks.Work, exc: RetryLater) -> Reply | None:
+    """A worker's answer when Google is busy: None when a new task carries the work past a quota's window
+    (the worker reports it done for now), else 503 so that Cloud Tasks retries with backoff."""
+    if services().tasks.defer(work, exc):
+        return None
+    log.info("task to be retried", extra={"linkId": work.link_id, "cause": str(exc)})
+    return error("retry_later", "Google is busy; the task will be retried", 503)
 
 
 class PushTask(Request):
@@ -62,21 +72,15 @@ def push_worker(request: flask.Request) -> Reply:
     2xx means done, failed for good (recorded on the link), or put off to a new task because Google refused
     it for quota; 503 asks Cloud Tasks to retry with backoff.
     """
-    task = json_body(request, PushTask)
-    push = services().push
     try:
-        if task.backfill:
-            report = push.backfill(task.clinicId, task.linkId)
-        elif task.appointmentId:
-            report = push.push(task.clinicId, task.linkId, [task.appointmentId])
-        else:
-            return error("invalid_request", "appointmentId or backfill is required", 400)
+        work = tasks.push_work(json_body(request, PushTask).model_dump())
+    except ValueError as exc:
+        return error("invalid_request", str(exc), 400)
+    try:
+        report = services().push.run(work)
     except RetryLater as exc:
-        appointment = None if task.backfill else task.appointmentId
-        if not (exc.quota and push.defer(task.clinicId, task.linkId, appointment, task.deferrals)):
-            log.info("push deferred", extra={"linkId": task.linkId, "cause": str(exc)})
-            return error("retry_later", "Google is busy; the task will be retried", 503)
-        # Done for now: a new task carries the work past the quota's minute.
+        if (busy := _retry(work, exc)) is not None:
+            return busy
         report = PushReport(skipped=DEFERRED)
     return ok(
         {
@@ -101,14 +105,12 @@ def pull_worker(request: flask.Request) -> Reply:
     2xx means done, skipped, or put off to a new task because Google refused it for quota; 503 asks Cloud
     Tasks to retry with backoff.
     """
-    task = json_body(request, PullTask)
+    work = tasks.pull_work(json_body(request, PullTask).model_dump())
     try:
-        report = services().pull.pull(task.clinicId, task.linkId)
+        report = services().pull.pull(work.clinic_id, work.link_id)
     except RetryLater as exc:
-        if not exc.quota:
-            log.info("pull deferred", extra={"linkId": task.linkId, "cause": str(exc)})
-            return error("retry_later", "Google is busy; the task will be retried", 503)
-        services().channels.defer_pull(task.clinicId, task.linkId)
+        if (busy := _retry(work, exc)) is not None:
+            return busy
         report = PullReport(skipped=DEFERRED)
     return ok(
         {

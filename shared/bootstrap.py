@@ -34,6 +34,7 @@ from shared.services.channels import ChannelService
 from shared.services.linking import LinkingService
 from shared.services.pull import PullService
 from shared.services.push import PushService
+from shared.services.tasks import Tasks
 
 
 class Services:
@@ -165,10 +166,14 @@ class Services:
             access=self.access,
             cipher=self.cipher,
             notifier=self.notifier,
-            queue=self.queue,
+            tasks=self.tasks,
             clock=self.clock,
             channels=self.channels,
         )
+
+    @cached_property
+    def tasks(self) -> Tasks:
+        return Tasks(self.settings, self.queue, self.clock)
 
     @cached_property
     def push(self) -> PushService:
@@ -178,7 +183,7 @@ class Services:
             links=self.links,
             records=self.records,
             access=self.access,
-            queue=self.queue,
+            tasks=self.tasks,
             clock=self.clock,
         )
 
@@ -201,7 +206,7 @@ class Services:
             links=self.links,
             channel_index=self.channel_index,
             access=self.access,
-            queue=self.queue,
+            tasks=self.tasks,
             clock=self.clock,
             webhook_key=functools.cache(lambda: self.secrets.get(config.SECRET_WEBHOOK_KEY)),
         )

@@ -15,8 +15,9 @@ from typing import Any
 
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Professional, User
 from shared.domain.errors import Conflict, NotFound
+from shared.domain.event_link import EventLink
 from shared.domain.link import Channel, SyncLink, email_key, user_key
-from shared.domain.planner import Delete, EventLink, Insert, Patch, PushAction
+from shared.domain.planner import Delete, Insert, Patch, PushAction
 from shared.ports import (
     AlreadyExists,
     EventPage,

@@ -1,4 +1,5 @@
-"""The demo clinic of the local stack, as the clinic app would have written it (DESIGN.md section 3).
+"""The demo clinic of the local stack, as the clinic app would have written it (the documents
+of the clinic app's contract, laid out as shared/adapters/firestore_codec.py reads them).
 
 Clinic `demo` with two centres, one professional (Marina) and three users: the master `admin`, the
 receptionist `pautrave` linked to Marina's agenda (the product description's example), and `marina`

@@ -5,8 +5,9 @@ Eventarc sends the change as a binary-mode CloudEvent whose body is a protobuf
 the document after the write (absent on delete), `old_value` the document before it (absent on
 create), and `update_mask` the changed field paths (updates only).
 
-`decode_document_event` turns that body into a `DocumentChange` of plain Python values;
-`encode_document_event` builds the same body, for the local bridge and for tests.
+`decode_document_event` turns that body into a `DocumentChange` of plain Python values, and
+`appointment_change` a change of `clinics/{clinicId}/appointments/{apptId}` into the domain's
+`AppointmentChange`; `encode_document_event` builds the same body, for the local bridge and for tests.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from google.cloud.firestore_v1.field_path import FieldPath
 from google.cloud.firestore_v1.types import Document as FirestoreDocument
 from google.events.cloud.firestore_v1.types import Document, DocumentEventData, DocumentMask
 from google.protobuf.message import DecodeError
+
+from shared.adapters import firestore_codec as codec
+from shared.domain.clinic import AppointmentChange
 
 DEFAULT_DATABASE = "(default)"
 _DOCUMENT_NAME = re.compile(r"^projects/[^/]+/databases/[^/]+/documents/(?P<path>.+)$")
@@ -73,6 +77,14 @@ def decode_document_event(data: bytes) -> DocumentChange:
         update_time=_to_datetime(update_time) if update_time is not None else None,
         update_mask=tuple(event.update_mask.field_paths),
     )
+
+
+def appointment_change(change: DocumentChange) -> AppointmentChange | None:
+    """The write of an appointment this change is, or None when the document is not an appointment."""
+    parts = change.path.split("/")
+    if len(parts) != 4 or parts[0] != "clinics" or parts[2] != "appointments":
+        return None
+    return codec.appointment_change(parts[1], parts[3], change.old, change.new, change.update_time)
 
 
 def encode_document_event(

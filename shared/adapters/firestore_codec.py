@@ -8,6 +8,7 @@ from typing import Any
 
 from shared.domain.clinic import (
     Appointment,
+    AppointmentChange,
     AppointmentStatus,
     Center,
     Clinic,
@@ -17,8 +18,12 @@ from shared.domain.clinic import (
     User,
 )
 from shared.domain.errors import InvalidRequest
+from shared.domain.event_link import EventLink
 from shared.domain.link import Channel, LinkStatus, SyncLink
-from shared.domain.planner import EventLink
+
+# Set on appointments written by a pull, naming the link whose calendar the change came from (with a
+# new `at` on every pull write, so that a later clinic edit, which leaves it as it was, is told apart).
+SYNC_SOURCE = "syncSource"
 
 
 def aware(value: Any) -> datetime | None:
@@ -85,6 +90,34 @@ def appointment_from(clinic_id: str, appointment_id: str, doc: Mapping[str, Any]
         title=doc.get("title") or None,
         origin=_origin(doc.get("origin")),
     )
+
+
+def appointment_change(
+    clinic_id: str,
+    appointment_id: str,
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    update_time: datetime | None,
+) -> AppointmentChange:
+    """One write of an appointment document (before and after, None when absent) in the domain's terms."""
+    professionals = {doc.get("professionalId") for doc in (old, new) if doc and doc.get("professionalId")}
+    return AppointmentChange(
+        clinic_id=clinic_id,
+        appointment_id=appointment_id,
+        professional_ids=tuple(sorted(str(p) for p in professionals)),
+        written_by_link=_written_by_link(old, new),
+        update_time=update_time,
+    )
+
+
+def _written_by_link(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str | None:
+    """The link a pull wrote this change for; a later clinic edit leaves the marker as it was."""
+    before = (old or {}).get(SYNC_SOURCE)
+    after = (new or {}).get(SYNC_SOURCE)
+    if isinstance(after, Mapping) and after != before:
+        link_id = after.get("linkId")
+        return str(link_id) if link_id else None
+    return None
 
 
 def _origin(value: Any) -> EventOrigin | None:

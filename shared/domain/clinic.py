@@ -97,3 +97,17 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidRequest(f"unknown time zone {name!r}", code="invalid_time_zone") from None
+
+
+@dataclass(frozen=True)
+class AppointmentChange:
+    """One write of an appointment, as the trigger saw it, in the terms the push needs."""
+
+    clinic_id: str
+    appointment_id: str
+    # The agendas that showed the appointment before the write or show it after (one, or two on a move).
+    professional_ids: tuple[str, ...]
+    # The link whose pull made this write (its own calendar already shows it), None for the clinic's writes.
+    written_by_link: str | None
+    # When Firestore applied the write: with the appointment, it tells one write from a repeated delivery.
+    update_time: datetime | None

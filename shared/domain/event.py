@@ -1,40 +1,26 @@
-"""What an appointment looks like as a Google Calendar event, and the id it always has there.
+"""What an appointment looks like as a Google Calendar event: the one rule for what it shows.
 
-The event id is derived from the clinic and the appointment, so that every push of the same appointment,
-including after a link is disabled and redone, addresses the same event: a redo adopts instead of duplicating.
+The event's identity (its id, and the record of what we wrote) lives in `event_link`.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.domain.clinic import Appointment, Center, Clinic, Privacy
+from shared.domain.errors import DomainError
 
 DEFAULT_TITLE = "Cita"
 # Keys in the event's extendedProperties.private that tell our events apart and suppress echoes on pull.
 PROP_APPOINTMENT = "appointmentId"
 PROP_CLINIC = "clinicId"
 PROP_HASH = "contentHash"
-
-
-def event_id(clinic_id: str, appointment_id: str) -> str:
-    """A Calendar event id (base32hex, lower case, 5-1024 chars) that only this appointment has."""
-    digest = hashlib.sha256(f"{clinic_id}/{appointment_id}".encode()).digest()
-    return "cc" + base64.b32hexencode(digest).decode().rstrip("=").lower()
-
-
-def event_id_for(appointment: Appointment, calendar_id: str) -> str:
-    """The event an appointment has in a calendar: the one it came from, or its derived id."""
-    origin = appointment.origin
-    if origin is not None and origin.calendar_id == calendar_id:
-        return origin.event_id
-    return event_id(appointment.clinic_id, appointment.id)
 
 
 def initials(name: str) -> str:
@@ -104,6 +90,28 @@ def event_content(appointment: Appointment, clinic: Clinic, center: Center) -> E
         appointment_id=appointment.id,
         clinic_id=appointment.clinic_id,
     )
+
+
+def desired_event(
+    appointment: Appointment | None,
+    professional_id: str,
+    clinic: Clinic,
+    center_of: Callable[[str], Center | None],
+) -> EventContent | None:
+    """What a calendar linked to `professional_id`'s agenda should show for an appointment: the one rule that
+    both the push (what to write) and the pull (what the clinic holds now) apply.
+
+    None when it must not show: gone, cancelled, without a real time range, or in another agenda. The
+    appointment's centre (its time zone) is asked of `center_of` only when the event shows; an appointment
+    whose centre does not exist cannot be shown, and is refused (`center_not_found`) rather than taken for
+    a cancellation.
+    """
+    if appointment is None or not appointment.is_live or appointment.professional_id != professional_id:
+        return None
+    center = center_of(appointment.center_id)
+    if center is None:
+        raise DomainError("the appointment's centre does not exist", code="center_not_found")
+    return event_content(appointment, clinic, center)
 
 
 def _instant(moment: datetime) -> str:

@@ -1,27 +1,21 @@
-"""Decide first, act second: what one push must do to bring one event in line with its appointment.
+"""The push planner: decide first, act second, for one event of one linked calendar.
 
-The planner compares what the appointment should look like with what we last recorded for its event
-(`EventLink`), and returns one action; the push service carries it out and records the result.
+Before a push, `plan_push` compares what the appointment should look like (`event.desired_event`) with
+what we last recorded for its event (`EventLink`) and answers one action. After Google answered it,
+`after_push` says what follows: record the event as it is now, try again with another action, read the
+event's etag first, or give up. Google's failures reach it already judged (`Refusal`, by the access
+module); failures that concern the whole link (access lost, Google busy) never reach it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
 
-from shared.domain.event import EventContent
-
-
-@dataclass(frozen=True)
-class EventLink:
-    """What we last wrote to Google for one appointment in one linked calendar."""
-
-    appointment_id: str
-    event_id: str
-    etag: str | None
-    content_hash: str | None
-    deleted: bool = False
-    synced_at: datetime | None = None
+from shared.domain.event import EventContent, remote_hash
+from shared.domain.event_link import EventLink, appointment_id_for_event, appointment_id_of
 
 
 @dataclass(frozen=True)
@@ -65,3 +59,131 @@ def plan_push(desired: EventContent | None, event_id: str, recorded: EventLink |
     if recorded.content_hash == desired.content_hash:
         return Nothing("event already up to date")
     return Patch(recorded.event_id, desired, recorded.etag)
+
+
+# --- after Google answered ----------------------------------------------------------------------------
+class Refusal(StrEnum):
+    """What Google's refusal of one action says about that one event."""
+
+    EXISTS = "exists"  # an insert found an event of that id (possibly cancelled)
+    MISSING = "missing"  # the event does not exist (any more)
+    CHANGED = "changed"  # the event changed since the etag we sent
+    REFUSED = "refused"  # anything else: retrying will not help
+
+
+@dataclass(frozen=True)
+class Record:
+    """Done: this is what the calendar holds now."""
+
+    event_link: EventLink
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Send this action instead, in the next round."""
+
+    action: PushAction
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Someone changed the event since our etag: read its etag, then send `action` again with it."""
+
+    action: Patch | Delete
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """Leave this event as it is; `failed` when the link must show the error."""
+
+    failed: bool
+
+
+Step = Record | Retry | Refresh | GiveUp
+
+
+def after_push(
+    appointment_id: str, action: PushAction, event: Mapping[str, Any] | None, refusal: Refusal | None
+) -> Step:
+    """What follows Google's answer to one action: `event` when it was carried out, else the refusal."""
+    if refusal is None:
+        return Record(_done(appointment_id, action, event))
+    if isinstance(action, Insert) and refusal is Refusal.EXISTS:
+        # Ours from before (a redo, or a lost response): adopt it, restoring it if it was cancelled.
+        return Retry(Patch(action.event_id, action.content, etag=None))
+    if isinstance(action, Delete) and refusal is Refusal.MISSING:
+        return Record(EventLink(appointment_id, action.event_id, None, None, deleted=True))
+    if isinstance(action, Patch) and refusal is Refusal.MISSING:
+        return Retry(Insert(action.event_id, action.content))
+    if isinstance(action, (Patch, Delete)) and refusal is Refusal.CHANGED:
+        # The clinic is the source of truth: write again over whatever changed it.
+        return Refresh(action)
+    return GiveUp(failed=refusal is Refusal.REFUSED)
+
+
+def refreshed(step: Refresh, etag: str | None) -> Retry:
+    """The retry of a refreshed action, with the etag the event has now (None: it is gone)."""
+    return Retry(replace(step.action, etag=etag))
+
+
+def refresh_refused(step: Refresh, refusal: Refusal) -> Step:
+    """What follows when Google refused to read the event's etag: gone meanwhile, the action is sent
+    again without an etag (and its own refusal says what follows); otherwise the event is left as it is."""
+    if refusal is Refusal.MISSING:
+        return refreshed(step, None)
+    return GiveUp(failed=refusal is Refusal.REFUSED)
+
+
+def _done(appointment_id: str, action: PushAction, event: Mapping[str, Any] | None) -> EventLink:
+    etag = (event or {}).get("etag")
+    if isinstance(action, Delete):
+        return EventLink(appointment_id, action.event_id, etag, None, deleted=True)
+    assert isinstance(action, (Insert, Patch))
+    return EventLink(appointment_id, action.event_id, etag, action.content.content_hash)
+
+
+# --- adopting a calendar on activation ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Listed:
+    """One live event of the calendar, with the appointment it stands for and whether it carries our mark."""
+
+    appointment_id: str
+    event: Mapping[str, Any]
+    marked: bool
+
+
+def listed(events: Iterable[Mapping[str, Any]], clinic_id: str, calendar_id: str) -> list[Listed]:
+    """The live events of a calendar, each named after its appointment (ours) or its own id (made in Google)."""
+    found: list[Listed] = []
+    for event in events:
+        if event.get("status") == "cancelled":
+            continue
+        ours = appointment_id_of(dict(event), clinic_id)
+        appointment_id = ours or appointment_id_for_event(calendar_id, str(event["id"]))
+        found.append(Listed(appointment_id, event, ours is not None))
+    return found
+
+
+def plan_adoption(
+    events: Iterable[Listed], recorded: Mapping[str, EventLink]
+) -> tuple[list[str], list[EventLink]]:
+    """Which listed events are ours to keep in line (their appointments), and the event links to record.
+
+    Ours are the events marked with our extended properties, and the events made in Google that a link of
+    this calendar pulled before (recorded under their id) but may not have marked yet: a link disabled
+    between the pull and the marking must not leave the event behind for good. Events made in Google and
+    never pulled are left to the pull, which decides whether they are new appointments.
+    """
+    adopted: list[str] = []
+    fresh: list[EventLink] = []
+    for item in events:
+        known = recorded.get(item.appointment_id)
+        if not item.marked and (known is None or known.event_id != item.event["id"]):
+            continue
+        adopted.append(item.appointment_id)
+        if known is None:
+            event = dict(item.event)
+            fresh.append(
+                EventLink(item.appointment_id, str(event["id"]), event.get("etag"), remote_hash(event))
+            )
+    return adopted, fresh

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared.domain.event_link import EventLink
 from shared.domain.link import SyncLink
-from shared.domain.planner import EventLink
 
 
 class SyncRecords(Protocol):

@@ -1,29 +1,149 @@
-"""Reaching a link's Google account, and what happens when that access is gone."""
+"""Opening a link for work, and what Google's failures mean for it: the one place for both.
+
+Every worker (push, backfill, pull, channel upkeep) and the activation open a link through `Access.open`
+or `Access.open_link`: one call answers the link, its clinic and a Calendar gateway acting with the link's
+grant together, or why the work is skipped. Google's failures reach the services as the typed errors of
+`shared.ports`; `judge` is the one place that says what each means:
+
+- the grant is revoked or expired (`AuthRevoked`): the link needs reconnecting, its user and the clinic's
+  masters are told once (`Access.lose`);
+- Google is busy (`Transient`): the work is tried again, after the quota's window when Google refused it
+  for a quota (`RetryLater`, see `shared.services.tasks`);
+- anything else concerns one event (`Refused`): the push planner decides what follows it.
+
+A new kind of failure is one new branch in `judge` (and, for a new link state, a reason in `LoseAccess`).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum, StrEnum
+from typing import NoReturn, TypeVar
 
+from shared.domain.clinic import Clinic
 from shared.domain.errors import Conflict
 from shared.domain.link import LinkStatus, SyncLink
+from shared.domain.planner import Refusal
 from shared.ports import (
+    AlreadyExists,
+    AuthRevoked,
     CalendarConnector,
     CalendarGateway,
     ClinicDirectory,
     Clock,
+    GoogleError,
     Links,
     Notifier,
+    PreconditionFailed,
+    RemoteMissing,
     SealedGrants,
     TokenCipher,
+    Transient,
 )
 from shared.services import notices
+from shared.services.tasks import QUOTA_WINDOW, RetryLater
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 
-class NoAccess(Exception):
-    """The link has no usable grant (disabled, or its token was deleted)."""
+
+# --- what a failure means -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LoseAccess:
+    """The link can no longer act in the Google account: it needs reconnecting.
+
+    `code` is recorded as the link's last error; `reason`, when set, as the link's reason.
+    """
+
+    code: str
+    message: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TryLater:
+    """Google is busy: the whole task is tried again (`defer_seconds`: in a new task that much later)."""
+
+    message: str
+    defer_seconds: float | None = None
+
+    def retry(self) -> RetryLater:
+        return RetryLater(self.message, defer_seconds=self.defer_seconds)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Google refused one request; what follows is the caller's planner's to decide."""
+
+    refusal: Refusal
+    code: str
+    message: str
+
+
+Verdict = LoseAccess | TryLater | Refused
+
+
+def judge(error: GoogleError) -> Verdict:
+    """What a failure of Google means for the link and its work."""
+    if isinstance(error, AuthRevoked):
+        return LoseAccess("invalid_grant", str(error))
+    if isinstance(error, Transient):
+        return TryLater(str(error), QUOTA_WINDOW.total_seconds() if error.quota else None)
+    code = error.reason or "google_error"
+    if isinstance(error, AlreadyExists):
+        return Refused(Refusal.EXISTS, code, str(error))
+    if isinstance(error, RemoteMissing):
+        return Refused(Refusal.MISSING, code, str(error))
+    if isinstance(error, PreconditionFailed):
+        return Refused(Refusal.CHANGED, code, str(error))
+    return Refused(Refusal.REFUSED, code, str(error))
+
+
+# --- opening a link -------------------------------------------------------------------------------
+class SkipReason(StrEnum):
+    """Why work on a link is not done (the workers report it as `skipped`)."""
+
+    LINK_NOT_ACTIVE = "link not active"
+    NOT_TWO_WAY = "not an active two-way link"
+    CLINIC_NOT_FOUND = "clinic not found"
+    NO_GRANT = "link has no grant"
+    ACCESS_LOST = "google access lost"
+
+
+class Need(Enum):
+    """What the work needs of the link; its value is the skip reason when the link does not have it."""
+
+    GRANT = SkipReason.NO_GRANT  # only the grant (activation, channels): any status the caller chose
+    ACTIVE = SkipReason.LINK_NOT_ACTIVE  # an active link with its calendar (push, backfill)
+    TWO_WAY = SkipReason.NOT_TWO_WAY  # an active two-way link with its calendar (pull)
+
+    def admits(self, link: SyncLink | None) -> bool:
+        if link is None:
+            return False
+        if self is Need.GRANT:
+            return True
+        active = link.status is LinkStatus.ACTIVE and bool(link.calendar_id)
+        return active and (self is Need.ACTIVE or link.bidirectional)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A link ready for work: the link, its clinic, and the Calendar API acting as its Google account."""
+
+    link: SyncLink
+    clinic: Clinic
+    gateway: CalendarGateway
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Why the work is not done; `link` is the link as it is now when that changed (access lost)."""
+
+    reason: SkipReason
+    link: SyncLink | None = None
 
 
 @dataclass
@@ -36,24 +156,61 @@ class Access:
     notifier: Notifier
     clock: Clock
 
-    def gateway(self, link: SyncLink) -> CalendarGateway:
-        """The Calendar API acting as the link's Google account."""
+    def open(self, clinic_id: str, link_id: str, need: Need) -> Opened | Skipped:
+        """Read the link and open it for work, or say why not."""
+        return self.open_link(self.links.get(clinic_id, link_id), need)
+
+    def open_link(self, link: SyncLink | None, need: Need) -> Opened | Skipped:
+        """Open a link the caller holds: check it, read its clinic, and connect with its grant."""
+        if link is None or not need.admits(link):
+            return Skipped(need.value)
+        clinic = self.directory.clinic(link.clinic_id)
+        if clinic is None:
+            return Skipped(SkipReason.CLINIC_NOT_FOUND)
         sealed = self.grants.encrypted_token(link.id)
         if sealed is None:
-            raise NoAccess(link.id)
-        return self.calendars.connect(self.cipher.decrypt(sealed, context=link.id))
+            return Skipped(SkipReason.NO_GRANT)  # disabled meanwhile, or its token was deleted
+        gateway = self.calendars.connect(self.cipher.decrypt(sealed, context=link.id))
+        return Opened(link, clinic, gateway)
 
-    def lose(self, link: SyncLink, detail: str) -> SyncLink:
+    def still_open(self, opened: Opened, need: Need) -> Opened | None:
+        """The opened link read again (a long task stops when the link ended meanwhile)."""
+        link = self.links.get(opened.link.clinic_id, opened.link.id)
+        if link is None or not need.admits(link):
+            return None
+        return Opened(link, opened.clinic, opened.gateway)
+
+    # --- failures ----------------------------------------------------------------------------------
+    def run(self, link: SyncLink, work: Callable[[], T]) -> T | Skipped:
+        """Do `work`, which calls Google for `link`, and answer Google's failures as `judge` says: access
+        lost skips it (the link changed), busy raises RetryLater; a refusal is the caller's (re-raised)."""
+        try:
+            return work()
+        except GoogleError as error:
+            return self.failed(link, error)
+
+    def failed(self, link: SyncLink, error: GoogleError) -> Skipped:
+        """Act on a failure that concerns the whole link; re-raise one that concerns a single request."""
+        verdict = judge(error)
+        if isinstance(verdict, LoseAccess):
+            return Skipped(SkipReason.ACCESS_LOST, self.lose(link, verdict))
+        if isinstance(verdict, TryLater):
+            raise verdict.retry() from None
+        _reraise(error)
+
+    def lose(self, link: SyncLink, verdict: LoseAccess) -> SyncLink:
         """Google refused the grant: the link needs reconnecting; tell its user and the masters, once."""
         current = self.links.get(link.clinic_id, link.id) or link
         if current.status is LinkStatus.NEEDS_RECONNECT:
             return current
         now = self.clock.now()
+        changes = {"reason": verdict.reason} if verdict.reason else {}
         try:
             lost = current.moved(
                 LinkStatus.NEEDS_RECONNECT,
                 now,
-                last_error={"code": "invalid_grant", "message": detail, "at": now.isoformat()},
+                last_error={"code": verdict.code, "message": verdict.message, "at": now.isoformat()},
+                **changes,
             )
         except Conflict:
             return current  # already ended: nothing to surface
@@ -66,3 +223,7 @@ class Access:
         for user in recipients.values():
             self.notifier.notify(notices.needs_reconnect(user, lost))
         return lost
+
+
+def _reraise(error: GoogleError) -> NoReturn:
+    raise error

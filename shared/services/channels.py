@@ -6,11 +6,9 @@ stored and every notification is checked in constant time before anything is rea
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import logging
-import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -20,14 +18,11 @@ from enum import StrEnum
 from shared.config import Settings
 from shared.domain.errors import Forbidden
 from shared.domain.link import SyncLink
-from shared.ports import AuthRevoked, ChannelIndex, Clock, GoogleError, Links, TaskQueue
-from shared.services.access import Access, NoAccess
-from shared.services.push import QUOTA_WINDOW
+from shared.ports import ChannelIndex, Clock, GoogleError, Links
+from shared.services.access import Access, Need, Opened, Skipped, SkipReason
+from shared.services.tasks import RetryLater, Tasks
 
 log = logging.getLogger(__name__)
-
-# Notifications of one link within this many seconds share one pull task.
-PULL_COALESCE_SECONDS = 1.0
 
 
 class Notification(StrEnum):
@@ -49,7 +44,7 @@ class ChannelService:
     links: Links
     channel_index: ChannelIndex
     access: Access
-    queue: TaskQueue
+    tasks: Tasks
     clock: Clock
     webhook_key: Callable[[], str]
 
@@ -57,11 +52,12 @@ class ChannelService:
         return hmac.new(self.webhook_key().encode(), channel_id.encode(), hashlib.sha256).hexdigest()
 
     # --- channels ----------------------------------------------------------------------------------
-    def start(self, link: SyncLink) -> SyncLink:
+    def start(self, opened: Opened) -> SyncLink:
         """Watch the link's calendar on a new channel and store it (the old one, if any, stays live)."""
+        link = opened.link
         assert link.calendar_id
         channel_id = str(uuid.uuid4())
-        channel = self.access.gateway(link).watch(
+        channel = opened.gateway.watch(
             link.calendar_id,
             channel_id,
             self.token_for(channel_id),
@@ -73,14 +69,27 @@ class ChannelService:
         return watched
 
     def stop(self, link: SyncLink) -> None:
-        """Stop the link's channel at Google (best effort) and forget it."""
+        """Stop the link's channel at Google (best effort) and forget it.
+
+        Best effort on purpose: this runs when the link ends, so a refusal here (even of the grant) must not
+        move the link elsewhere; an unstopped channel expires by itself and its notifications are ignored.
+        """
         if link.channel is None:
             return
-        try:
-            self.access.gateway(link).stop_channel(link.channel.id, link.channel.resource_id)
-        except (GoogleError, NoAccess) as exc:
-            log.info("channel not stopped at Google", extra={"linkId": link.id, "error": type(exc).__name__})
+        opened = self.access.open_link(link, Need.GRANT)
+        if isinstance(opened, Skipped):
+            log.info("channel not stopped at Google", extra={"linkId": link.id, "error": opened.reason})
+        else:
+            self._stop_at_google(opened, link.channel.id, link.channel.resource_id)
         self.channel_index.save_channel(replace(link, channel=None), old=link.channel)
+
+    def _stop_at_google(self, opened: Opened, channel_id: str, resource_id: str) -> None:
+        try:
+            opened.gateway.stop_channel(channel_id, resource_id)
+        except GoogleError as exc:
+            log.info(
+                "channel not stopped at Google", extra={"linkId": opened.link.id, "error": type(exc).__name__}
+            )
 
     # --- calendar_webhook --------------------------------------------------------------------------
     def notification(self, channel_id: str, token: str, state: str) -> Notification:
@@ -93,43 +102,8 @@ class ChannelService:
         if state == "sync":
             return Notification.ACKNOWLEDGED
         clinic_id, link_id = owner
-        self.enqueue_pull(clinic_id, link_id, "notify", PULL_COALESCE_SECONDS, wait=True)
+        self.tasks.pull_on_notification(clinic_id, link_id)
         return Notification.QUEUED
-
-    def enqueue_pull(
-        self,
-        clinic_id: str,
-        link_id: str,
-        why: str,
-        window: float,
-        *,
-        wait: bool = False,
-        delay_seconds: float = 0.0,
-    ) -> bool:
-        """One pull task per link and time window; later ones in the window are duplicates.
-
-        With `wait` the pull runs at the end of the window, so that it sees the whole burst that asked for it;
-        otherwise `delay_seconds` from now.
-        """
-        now = self.clock.now().timestamp()
-        bucket = math.floor(now / window)
-        return self.queue.enqueue(
-            self.settings.pull_queue,
-            f"pull-{why}-{link_id}-{bucket}",
-            {"clinicId": clinic_id, "linkId": link_id},
-            delay_seconds=max(0.0, (bucket + 1) * window - now) if wait else delay_seconds,
-        )
-
-    def defer_pull(self, clinic_id: str, link_id: str) -> bool:
-        """Google refused a pull for quota: pull the link again once the quota's minute has passed, instead of
-        spending the task's bounded retries while the quota is still spent.
-
-        Every refusal of the link in one minute is the same task, so deferrals never multiply; they stop with
-        the first pull that gets through (and reconcile_links pulls every two-way link anyway).
-        """
-        log.info("pull deferred for quota", extra={"linkId": link_id})
-        minute = QUOTA_WINDOW.total_seconds()
-        return self.enqueue_pull(clinic_id, link_id, "quota", minute, delay_seconds=minute)
 
     # --- renew_channels / reconcile_links ----------------------------------------------------------
     def renew(self) -> UpkeepReport:
@@ -138,14 +112,10 @@ class ChannelService:
         horizon = self.clock.now() + timedelta(seconds=self.settings.channel_renew_margin_seconds)
         for link in self.channel_index.links_to_renew(horizon):
             old = link.channel
-            try:
-                self.start(link)
-            except AuthRevoked as exc:
-                self.access.lose(link, str(exc))
-                failed += 1
-                continue
-            except (GoogleError, NoAccess) as exc:
-                log.warning("channel not renewed", extra={"linkId": link.id, "error": type(exc).__name__})
+            opened = self.access.open_link(link, Need.GRANT)
+            watched = opened.reason if isinstance(opened, Skipped) else self._watch(opened)
+            if not isinstance(watched, SyncLink):
+                log.warning("channel not renewed", extra={"linkId": link.id, "error": str(watched)})
                 failed += 1
                 continue
             if old is None:
@@ -153,13 +123,25 @@ class ChannelService:
                 continue
             renewed += 1
             # If it cannot be stopped it expires by itself soon; its notifications are ignored meanwhile.
-            with contextlib.suppress(GoogleError, NoAccess):
-                self.access.gateway(link).stop_channel(old.id, old.resource_id)
+            assert isinstance(opened, Opened)
+            self._stop_at_google(opened, old.id, old.resource_id)
         return UpkeepReport(renewed, started, failed)
 
-    def reconcile(self, interval_seconds: float) -> int:
-        """Queue a pull of every active two-way link: catches notifications Google dropped."""
+    def _watch(self, opened: Opened) -> SyncLink | SkipReason | str:
+        """Start a channel, or say why not: any failure leaves the link to the next upkeep (lost access, as
+        always, ends it)."""
+        try:
+            watched = self.access.run(opened.link, lambda: self.start(opened))
+        except (RetryLater, GoogleError) as exc:
+            return type(exc).__name__
+        return watched.reason if isinstance(watched, Skipped) else watched
+
+    def reconcile(self, window_seconds: float | None = None) -> int:
+        """Queue a pull of every active two-way link: catches notifications Google dropped.
+
+        One pull per link and `window_seconds` (by default the scheduled reconciliation's interval).
+        """
         return sum(
-            self.enqueue_pull(link.clinic_id, link.id, "reconcile", interval_seconds)
+            self.tasks.reconcile(link.clinic_id, link.id, window_seconds)
             for link in self.links.active_two_way_links()
         )

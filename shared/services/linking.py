@@ -6,7 +6,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from shared.config import Settings
 from shared.domain.clinic import Center, Professional, User
@@ -14,7 +14,6 @@ from shared.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from shared.domain.link import LinkStatus, SyncLink, account_key, email_key, user_key
 from shared.ports import (
     AccountCalendars,
-    AuthRevoked,
     CalendarGateway,
     ClinicDirectory,
     Clock,
@@ -26,13 +25,12 @@ from shared.ports import (
     OAuthState,
     OAuthStates,
     SealedGrants,
-    TaskQueue,
     TokenCipher,
-    Transient,
 )
 from shared.services import notices
-from shared.services.access import Access
+from shared.services.access import Access, Need, Opened, Skipped
 from shared.services.channels import ChannelService
+from shared.services.tasks import RetryLater, Tasks
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +60,7 @@ class LinkingService:
     access: Access
     cipher: TokenCipher
     notifier: Notifier
-    queue: TaskQueue
+    tasks: Tasks
     clock: Clock
     channels: ChannelService
     make_id: Callable[[], str] = field(default=new_id)
@@ -205,23 +203,13 @@ class LinkingService:
         scheduled upkeep activates it later; a permanent one fails it and frees its keys.
         """
         now = self.clock.now()
+        opened = self.access.open_link(link, Need.GRANT)
+        if isinstance(opened, Skipped):
+            log.warning("link not activated", extra={"linkId": link.id, "reason": opened.reason})
+            return link
         try:
-            gateway = self.access.gateway(link)
-            calendar = self._calendar(link, gateway)
-            active = link.moved(
-                LinkStatus.ACTIVE,
-                now,
-                calendar_id=calendar.calendar_id,
-                adopt_since=calendar.last_pull_at,
-                activated_at=now,
-                last_error=None,
-                reason=None,
-            )
-            if active.bidirectional:
-                active = self.channels.start(active)
-        except AuthRevoked as exc:
-            return self.access.lose(link, str(exc))
-        except Transient as exc:
+            active = self.access.run(link, lambda: self._activated(opened, now))
+        except RetryLater as exc:
             pending = replace(
                 link, last_error={"code": "activation_pending", "message": str(exc), "at": now.isoformat()}
             )
@@ -236,13 +224,28 @@ class LinkingService:
             )
             self.grants.release(failed)
             return failed
+        if isinstance(active, Skipped):
+            return active.link or link  # the grant was refused: the link needs reconnecting
         self.links.save(active)
-        self.queue.enqueue(
-            self.settings.push_queue,
-            f"backfill-{active.id}",
-            {"clinicId": active.clinic_id, "linkId": active.id, "backfill": True},
-        )
+        self.tasks.backfill(active)
         log.info("link active", extra={"linkId": link.id, "bidirectional": link.bidirectional})
+        return active
+
+    def _activated(self, opened: Opened, now: datetime) -> SyncLink:
+        """The link made active in its calendar (created or adopted), watched when it is two-way."""
+        link = opened.link
+        calendar = self._calendar(link, opened.gateway)
+        active = link.moved(
+            LinkStatus.ACTIVE,
+            now,
+            calendar_id=calendar.calendar_id,
+            adopt_since=calendar.last_pull_at,
+            activated_at=now,
+            last_error=None,
+            reason=None,
+        )
+        if active.bidirectional:
+            active = self.channels.start(Opened(active, opened.clinic, opened.gateway))
         return active
 
     def _calendar(self, link: SyncLink, gateway: CalendarGateway) -> KnownCalendar:

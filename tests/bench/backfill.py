@@ -15,9 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.bootstrap import Services
-from shared.domain.event import event_content, event_id
+from shared.domain.event import event_content
+from shared.domain.event_link import event_id
 from shared.domain.link import SyncLink
 from shared.domain.planner import Insert
+from shared.services.access import Need, Opened
 from tests.bench.harness import Clinic, Environment, FakeGoogle, Stopwatch, link_agenda, run_tasks, write_many
 from tests.bench.report import Row
 from tests.fakes import RecordingQueue
@@ -107,7 +109,9 @@ def measure(env: Environment, full: bool) -> list[Row]:
 
     # The baseline: sequential single inserts, 50 ms each, through the same adapter.
     env.google.admin("faults", {"route": "calendar.events.insert", "latencyMs": LATENCY_MS})
-    gateway = services.access.gateway(link)
+    opened = services.access.open_link(link, Need.GRANT)
+    assert isinstance(opened, Opened)
+    gateway = opened.gateway
     clinic = services.directory.clinic(done.clinic.id)
     center = services.directory.center(done.clinic.id, "centro-a")
     appointment = services.directory.appointment(done.clinic.id, "a0")

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.adapters.firestore_codec import appointment_change
 from shared.bootstrap import Services
 from shared.domain.link import SyncLink
-from shared.services.push import AppointmentWrite, RetryLater
+from shared.services.tasks import RetryLater, push_work
 from tests.bench.cloud_tasks_model import CloudTasksModel, DrainStats, QueueConfig
 from tests.bench.harness import Clinic, Environment, FakeGoogle, link_agenda, write_many
 from tests.bench.report import Row
@@ -65,19 +66,11 @@ def worker(services: Services) -> Any:
     """What `push_worker` answers: 200 done, failed for good or deferred for quota; 503 when Google fails."""
 
     def handle(queue: str, payload: dict[str, Any]) -> int:
-        appointment = None if payload.get("backfill") else payload["appointmentId"]
+        work = push_work(payload)
         try:
-            if appointment is None:
-                services.push.backfill(payload["clinicId"], payload["linkId"])
-            else:
-                services.push.push(payload["clinicId"], payload["linkId"], [appointment])
+            services.push.run(work)
         except RetryLater as exc:
-            deferrals = int(payload.get("deferrals", 0))
-            if exc.quota and services.push.defer(
-                payload["clinicId"], payload["linkId"], appointment, deferrals
-            ):
-                return 200
-            return 503
+            return 200 if services.tasks.defer(work, exc) else 503
         return 200
 
     return handle
@@ -129,7 +122,7 @@ def measure(prepared: Prepared) -> list[Row]:
         for offset, (path, data) in enumerate(documents.items()):
             appointment_id = path.rsplit("/", 1)[1]
             stamp = now + timedelta(microseconds=offset)
-            services.push.fan_out(AppointmentWrite(clinic.id, appointment_id, None, data, stamp))
+            services.push.fan_out(appointment_change(clinic.id, appointment_id, None, data, stamp))
         google.admin(
             "quotas",
             {

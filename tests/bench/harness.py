@@ -24,12 +24,12 @@ from google.cloud import firestore
 from infra.local.emulators import FirestoreEmulator
 from infra.local.environment import HOST, PROJECT_ID, free_port
 from infra.local.processes import REPO_ROOT, ChildProcess, port_open
+from shared.adapters.firestore_codec import appointment_change
 from shared.adapters.secrets import EnvSecrets
 from shared.adapters.token_cipher import new_keyring
 from shared.bootstrap import Services, build_services
 from shared.config import GoogleEndpoints, Settings
 from shared.domain.link import SyncLink
-from shared.services.push import AppointmentWrite
 from tests.bench.firestore_ops import CountingClient, FirestoreOps
 
 KEYRING = new_keyring("bench-1")
@@ -248,14 +248,14 @@ def trigger(services: Services, clinic: Clinic, db: firestore.Client, appointmen
     before = ref.get()
     ref.set(data)
     after = ref.get()
-    write = AppointmentWrite(
+    change = appointment_change(
         clinic.id,
         appointment_id,
         before.to_dict() if before.exists else None,
         after.to_dict(),
         after.update_time,
     )
-    return services.push.fan_out(write)
+    return services.push.fan_out(change)
 
 
 def run_tasks(services: Services, queue: Any) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from shared.services.access import Need, Opened
 from tests.bench.harness import DAY0, Clinic, Environment, FakeGoogle, Stopwatch, link_agenda, run_tasks
 from tests.bench.report import Row
 from tests.fakes import RecordingQueue
@@ -78,7 +79,9 @@ def measure(env: Environment, full: bool) -> list[Row]:
     _insert_events(env.google, token, link.calendar_id, sizes.events)
 
     # The link has pulled before: its sync token stands for the calendar as it is now.
-    gateway = services.access.gateway(link)
+    opened = services.access.open_link(link, Need.GRANT)
+    assert isinstance(opened, Opened)
+    gateway = opened.gateway
     page_token: str | None = None
     while True:
         page = gateway.list_events(link.calendar_id, sync_token=None, time_min=None, page_token=page_token)

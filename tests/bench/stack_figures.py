@@ -34,7 +34,7 @@ import requests
 from infra.local.environment import LOCAL_WEBHOOK_TOKEN_KEY, LocalPorts, free_port
 from infra.local.processes import ChildProcess, port_open
 from infra.local.stack import LocalStack
-from shared.domain.event import event_id
+from shared.domain.event_link import event_id
 from tests.bench.report import Row, percentile
 
 CLINIC = "demo"

@@ -23,7 +23,8 @@ from infra.local.fake_google import LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, Runnin
 from shared.adapters.google_calendar import GoogleCalendarConnector, GoogleCalendarGateway
 from shared.config import GoogleEndpoints, Settings
 from shared.domain.clinic import Appointment, Center, Clinic
-from shared.domain.event import event_content, event_id
+from shared.domain.event import event_content
+from shared.domain.event_link import event_id
 from shared.domain.planner import Delete, Insert, Patch
 from shared.ports import AlreadyExists, PreconditionFailed, RemoteMissing, SyncTokenExpired
 

@@ -21,7 +21,7 @@ import requests
 from google.cloud import firestore as firestore_lib
 
 from infra.local.stack import LocalStack
-from shared.domain.event import event_id
+from shared.domain.event_link import event_id
 
 pytestmark = pytest.mark.e2e
 

@@ -122,9 +122,9 @@ class Sync:
         (deliver or _now)(lambda: self.trigger(appointment_id, before.to_dict(), None, when))
 
     def trigger(self, appointment_id: str, old: Any, new: Any, when: datetime | None) -> int:
-        from shared.services.push import AppointmentWrite
+        from shared.adapters.firestore_codec import appointment_change
 
-        return self.services.push.fan_out(AppointmentWrite("demo", appointment_id, old, new, when))
+        return self.services.push.fan_out(appointment_change("demo", appointment_id, old, new, when))
 
     def run_tasks(self) -> None:
         """Run every queued task (and the tasks those create) as Cloud Tasks would."""

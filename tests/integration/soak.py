@@ -28,7 +28,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from shared.domain.errors import DomainError
 from shared.domain.event import PROP_APPOINTMENT
 from shared.domain.link import LinkStatus
-from shared.services.push import RetryLater
+from shared.services.tasks import RetryLater
 from tests.integration.conftest import FUNCTIONS_URL, Sync
 
 USERS = {"pautrave": ("pau@gmail.com", True), "marina": ("marina@gmail.com", False)}

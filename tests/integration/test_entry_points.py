@@ -1,7 +1,7 @@
 """Every entry point through functions-framework's own app, configured from the environment as deployed,
 on the Firestore emulator, an in-process fake Google and the Cloud Tasks emulator.
 
-What each function answers (DESIGN.md section 3), and that bad input of any kind is a 4xx with the
+What each function answers (the clinic app's contract: README, "HTTP functions"), and that bad input of any kind is a 4xx with the
 contract's error body, never a 5xx.
 """
 
@@ -19,7 +19,7 @@ from google.cloud import firestore as firestore_lib
 
 from infra.local.bridge import build_event
 from infra.local.environment import TASKS_LOCATION
-from shared.domain.event import event_id
+from shared.domain.event_link import event_id
 from tests.integration.functions_app import (
     HTTP_FUNCTIONS,
     Deployed,

@@ -21,7 +21,8 @@ from shared.adapters.google_calendar import BATCH_CONCURRENCY, BATCH_SIZE, Googl
 from shared.adapters.secrets import EnvSecrets
 from shared.bootstrap import build_services
 from shared.config import GoogleEndpoints, Settings
-from shared.domain.event import event_content, event_id
+from shared.domain.event import event_content
+from shared.domain.event_link import event_id
 from shared.domain.planner import Insert, PushAction
 from shared.ports import PushOutcome
 from tests.bench.firestore_ops import CountingClient, FirestoreOps

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from shared.domain.event import event_id
-from shared.services.push import RetryLater
+from shared.domain.event_link import event_id
+from shared.services.tasks import RetryLater
 from tests.integration.conftest import Sync
 
 T = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

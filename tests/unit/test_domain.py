@@ -9,9 +9,10 @@ import pytest
 
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Privacy
 from shared.domain.errors import Conflict, InvalidRequest
-from shared.domain.event import event_content, event_id, remote_hash
+from shared.domain.event import event_content, remote_hash
+from shared.domain.event_link import EventLink, event_id
 from shared.domain.link import LinkStatus, SyncLink, email_key, user_key
-from shared.domain.planner import Delete, EventLink, Insert, Nothing, Patch, plan_push
+from shared.domain.planner import Delete, Insert, Nothing, Patch, plan_push
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 MADRID = Center("demo", "centro-a", "Centro A", "Europe/Madrid")

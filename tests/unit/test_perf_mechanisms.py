@@ -17,7 +17,7 @@ from shared.adapters.cloud_tasks import CloudTasksQueue
 from shared.adapters.ttl_cache import TtlCache
 from shared.config import Settings
 from shared.ports import Transient
-from shared.services.push import MAX_DEFERRALS, QUOTA_WINDOW, RetryLater
+from shared.services.tasks import MAX_DEFERRALS, QUOTA_WINDOW, PullWork, PushWork, RetryLater
 from tests.unit.conftest import World
 from tests.unit.test_push_service import active_link, put
 
@@ -114,31 +114,37 @@ def test_a_push_refused_for_quota_says_so_and_is_deferred_a_minute(world: World)
     google.fail_next = [Transient("Google answered 429 rateLimitExceeded", 429, "rateLimitExceeded")]
     with pytest.raises(RetryLater) as refused:
         world.services.push.push("demo", link.id, ["a1"])
-    assert refused.value.quota
+    assert refused.value.quota and refused.value.defer_seconds == 60
 
     queue = DelayQueue()
-    world.services.push.queue = queue
-    assert world.services.push.defer("demo", link.id, "a1", deferrals=0)
-    assert world.services.push.defer("demo", link.id, "a1", deferrals=0)  # a duplicate delivery: same task
+    tasks = world.services.tasks
+    tasks.queue = queue
+    work = PushWork("demo", link.id, "a1")
+    assert tasks.defer(work, refused.value)
+    assert tasks.defer(work, refused.value)  # a duplicate delivery: same task
     [(name, (kind, payload, delay))] = queue.tasks.items()
     assert kind == "push" and delay == QUOTA_WINDOW.total_seconds() == 60
     assert payload == {"clinicId": "demo", "linkId": link.id, "appointmentId": "a1", "deferrals": 1}
 
     world.clock.advance(seconds=60)  # the next minute's deferral is a new task
-    assert world.services.push.defer("demo", link.id, "a1", deferrals=1)
+    assert tasks.defer(PushWork("demo", link.id, "a1", deferrals=1), refused.value)
     assert len(queue.tasks) == 2
-    assert world.services.push.defer("demo", link.id, None, deferrals=0)  # a backfill keeps its kind
+    assert tasks.defer(PushWork("demo", link.id), refused.value)  # a backfill keeps its kind
     assert any(p.get("backfill") is True and "appointmentId" not in p for _, p, _ in queue.tasks.values())
 
 
 def test_deferrals_are_bounded_and_other_failures_are_not_quota(world: World) -> None:
     link, google = active_link(world)
     put(world, "a1")
-    assert not world.services.push.defer("demo", link.id, "a1", deferrals=MAX_DEFERRALS)
+    quota = RetryLater("refused for quota", defer_seconds=60)
+    assert not world.services.tasks.defer(PushWork("demo", link.id, "a1", deferrals=MAX_DEFERRALS), quota)
     google.fail_next = [Transient("Google answered 503 backendError", 503, "backendError")]
     with pytest.raises(RetryLater) as failed:
         world.services.push.push("demo", link.id, ["a1"])
     assert not failed.value.quota
+    # Not a quota: the worker answers 503 and Cloud Tasks retries with backoff.
+    assert not world.services.tasks.defer(PushWork("demo", link.id, "a1"), failed.value)
+    assert not world.services.tasks.defer(PullWork("demo", link.id), failed.value)
 
 
 def test_a_pull_refused_for_quota_is_one_pull_of_the_link_a_minute_later(world: World) -> None:
@@ -149,13 +155,16 @@ def test_a_pull_refused_for_quota_is_one_pull_of_the_link_a_minute_later(world: 
     assert refused.value.quota
 
     queue = DelayQueue()
-    world.services.channels.queue = queue
-    assert world.services.channels.defer_pull("demo", link.id)
-    assert not world.services.channels.defer_pull("demo", link.id)  # refused again that minute: same task
+    tasks = world.services.tasks
+    tasks.queue = queue
+    work = PullWork("demo", link.id)
+    assert tasks.defer(work, refused.value)
+    assert tasks.defer(work, refused.value)  # refused again that minute: the same task
     [(kind, payload, delay)] = queue.tasks.values()
     assert (kind, payload, delay) == ("pull", {"clinicId": "demo", "linkId": link.id}, 60)
     world.clock.advance(seconds=60)
-    assert world.services.channels.defer_pull("demo", link.id)
+    assert tasks.defer(work, refused.value)
+    assert len(queue.tasks) == 2
 
 
 # --- Cloud Tasks: a name this instance created is a duplicate without a round trip -------------------------

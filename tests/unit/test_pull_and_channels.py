@@ -10,11 +10,11 @@ import pytest
 
 from shared.domain.clinic import AppointmentStatus
 from shared.domain.errors import Forbidden
-from shared.domain.event import event_id
+from shared.domain.event_link import event_id
 from shared.domain.link import LinkStatus
 from shared.ports import Transient
 from shared.services.channels import Notification
-from shared.services.push import RetryLater
+from shared.services.tasks import RetryLater
 from tests.unit.conftest import World
 from tests.unit.test_push_service import START, active_link, put
 

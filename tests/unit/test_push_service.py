@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.adapters.firestore_codec import appointment_change
 from shared.domain.clinic import Appointment, AppointmentStatus, Center
-from shared.domain.event import event_id
+from shared.domain.event_link import event_id
 from shared.domain.link import LinkStatus, SyncLink
 from shared.ports import AuthRevoked, Transient
-from shared.services.push import AppointmentWrite, RetryLater
+from shared.services.tasks import RetryLater
 from tests.fakes import MemoryCalendar
 from tests.unit.conftest import World
 
@@ -49,7 +50,7 @@ def put(world: World, appointment_id: str = "a1", **changes: object) -> Appointm
 
 def write(world: World, appointment_id: str, old: dict | None, new: dict | None, stamp: int) -> int:
     when = START + timedelta(seconds=stamp)
-    return world.services.push.fan_out(AppointmentWrite("demo", appointment_id, old, new, when))
+    return world.services.push.fan_out(appointment_change("demo", appointment_id, old, new, when))
 
 
 def run_tasks(world: World) -> None:

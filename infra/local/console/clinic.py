@@ -1,7 +1,8 @@
 """The clinic side of the console: the demo clinic's documents in Firestore, as the clinic app has them.
 
 Reads go through the same codec as the functions (so the console shows what the sync sees); writes are
-the clinic app's own: appointment documents created, moved and cancelled (DESIGN.md section 3).
+the clinic app's own: appointment documents created, moved and cancelled, with the fields of the clinic
+app's contract (as shared/adapters/firestore_codec.py reads them).
 """
 
 from __future__ import annotations

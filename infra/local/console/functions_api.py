@@ -10,7 +10,7 @@ HTTP_TIMEOUT = 30  # an approval creates the calendar and a watch channel before
 
 
 class FunctionError(Exception):
-    """A function refused the request: its error code and message (DESIGN.md section 3)."""
+    """A function refused the request: its error code and message (the clinic app's contract, README)."""
 
     def __init__(self, code: str, message: str, status: int) -> None:
         super().__init__(f"{code}: {message}")

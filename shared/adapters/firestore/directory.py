@@ -94,7 +94,7 @@ class FirestoreDirectory:
             "end": appointment.end,
             "status": appointment.status.value,
             # A new value on every pull write, so that the trigger can tell this write from later clinic edits.
-            "syncSource": {"linkId": source_link_id, "at": firestore.SERVER_TIMESTAMP},
+            codec.SYNC_SOURCE: {"linkId": source_link_id, "at": firestore.SERVER_TIMESTAMP},
         }
         if appointment.title:
             fields["title"] = appointment.title

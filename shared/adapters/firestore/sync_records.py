@@ -12,8 +12,8 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.adapters import firestore_codec as codec
 from shared.adapters.firestore import documents
+from shared.domain.event_link import EventLink
 from shared.domain.link import SyncLink
-from shared.domain.planner import EventLink
 
 # A write batch holds at most 500 writes: 499 event links and the link's lastPushAt.
 _BATCH = 499

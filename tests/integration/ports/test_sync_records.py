@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from shared.domain.event_link import EventLink
 from shared.domain.link import LinkStatus
-from shared.domain.planner import EventLink
 from tests.integration.ports.conftest import T0, Backend, a_channel, a_link
 
 PUSHED = T0 + timedelta(minutes=5)

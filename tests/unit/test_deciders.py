@@ -1,0 +1,324 @@
+"""The places where each kind of decision lives: what an appointment shows, what follows Google's answer
+to a push, what a changed event means for the clinic, what a Google failure means for a link, and how
+background work is named and read back."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shared.adapters.document_events import DocumentChange, appointment_change
+from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, EventOrigin
+from shared.domain.errors import DomainError
+from shared.domain.event import desired_event, event_content
+from shared.domain.event_link import EventLink, appointment_id_for_event, event_id
+from shared.domain.link import LinkStatus, SyncLink
+from shared.domain.planner import (
+    Delete,
+    GiveUp,
+    Insert,
+    Patch,
+    Record,
+    Refresh,
+    Refusal,
+    Retry,
+    after_push,
+    listed,
+    plan_adoption,
+    refresh_refused,
+)
+from shared.domain.pull_planner import Cancel, Create, PushBack, Reschedule, decide_pull, is_new
+from shared.ports import (
+    AlreadyExists,
+    AuthRevoked,
+    GoogleError,
+    Permanent,
+    PreconditionFailed,
+    RemoteMissing,
+    Transient,
+)
+from shared.services.access import LoseAccess, Need, Opened, Refused, Skipped, TryLater, judge
+from shared.services.tasks import PushWork, RetryLater, push_work
+from tests.unit.conftest import World
+from tests.unit.test_domain import MADRID, T0, appointment
+from tests.unit.test_push_service import active_link, put
+
+CLINIC = Clinic("demo")
+CENTER = MADRID
+CALENDAR = "cal@group.calendar.google.com"
+LINK = SyncLink(
+    "l1", "demo", "centro-a", "pau", "marina", True, LinkStatus.ACTIVE, T0, "pau@gmail.com", CALENDAR
+)
+
+
+def centers(center_id: str) -> Center | None:
+    return CENTER if center_id == CENTER.id else None
+
+
+# --- what an appointment shows: one rule for the push and the pull --------------------------------------
+def test_an_appointment_shows_its_content_only_in_its_own_live_agenda() -> None:
+    assert desired_event(appointment(), "marina", CLINIC, centers) == event_content(
+        appointment(), CLINIC, CENTER
+    )
+    assert desired_event(None, "marina", CLINIC, centers) is None
+    assert desired_event(appointment(status=AppointmentStatus.CANCELLED), "marina", CLINIC, centers) is None
+    assert desired_event(appointment(), "jordi", CLINIC, centers) is None
+
+
+def test_an_appointment_whose_centre_is_gone_is_refused_not_taken_for_a_cancellation() -> None:
+    asked: list[str] = []
+
+    def nowhere(center_id: str) -> Center | None:
+        asked.append(center_id)
+        return None
+
+    with pytest.raises(DomainError) as refused:
+        desired_event(appointment(center_id="gone"), "marina", CLINIC, nowhere)
+    assert refused.value.code == "center_not_found"
+    assert desired_event(appointment(center_id="gone"), "jordi", CLINIC, nowhere) is None
+    assert asked == ["gone"]  # the centre is read only when the event shows
+
+
+def test_push_and_pull_agree_when_the_centre_is_gone(world: World) -> None:
+    link, google = active_link(world)
+    put(world, "a1")
+    world.services.push.push("demo", link.id, ["a1"])
+    eid = event_id("demo", "a1")
+    google.user_edit(link.calendar_id, eid, summary="Movida en Google")
+    put(world, "a1", center_id="gone")
+    report = world.services.pull.pull("demo", link.id)
+    # The pull neither applies Google's change nor pushes the clinic's version back: it cannot show it.
+    assert (report.applied, report.pushed_back) == (0, 0)
+    assert world.directory.pull_writes == []
+    assert google.live(link.calendar_id or "")[eid]["summary"] == "Movida en Google"
+    # The push refuses it the same way, and says so on the link.
+    assert world.services.push.push("demo", link.id, ["a1"]).failed == 1
+    assert (world.store.links[link.id].last_error or {})["code"] == "center_not_found"
+
+
+# --- the push planner after Google's answer ----------------------------------------------------------
+class TestAfterPush:
+    content = event_content(appointment(), CLINIC, CENTER)
+    eid = event_id("demo", "a1")
+    insert = Insert(eid, content)
+    patch = Patch(eid, content, '"e1"')
+    delete = Delete(eid, '"e1"')
+
+    def test_done_records_the_event_with_its_new_etag(self) -> None:
+        assert after_push("a1", self.insert, {"etag": '"e2"'}, None) == Record(
+            EventLink("a1", self.eid, '"e2"', self.content.content_hash)
+        )
+        assert after_push("a1", self.delete, {}, None) == Record(
+            EventLink("a1", self.eid, None, None, deleted=True)
+        )
+
+    def test_an_insert_that_finds_the_event_adopts_it(self) -> None:
+        assert after_push("a1", self.insert, None, Refusal.EXISTS) == Retry(
+            Patch(self.eid, self.content, None)
+        )
+
+    def test_a_missing_event_is_inserted_again_or_is_already_deleted(self) -> None:
+        assert after_push("a1", self.patch, None, Refusal.MISSING) == Retry(self.insert)
+        assert after_push("a1", self.delete, None, Refusal.MISSING) == Record(
+            EventLink("a1", self.eid, None, None, deleted=True)
+        )
+
+    def test_a_changed_event_is_read_again_and_rewritten(self) -> None:
+        step = after_push("a1", self.patch, None, Refusal.CHANGED)
+        assert step == Refresh(self.patch)
+        assert isinstance(step, Refresh)
+        assert refresh_refused(step, Refusal.MISSING) == Retry(replace(self.patch, etag=None))
+        assert refresh_refused(step, Refusal.REFUSED) == GiveUp(failed=True)
+
+    def test_other_refusals_give_up_and_only_a_plain_refusal_is_a_failure(self) -> None:
+        assert after_push("a1", self.insert, None, Refusal.REFUSED) == GiveUp(failed=True)
+        assert after_push("a1", self.insert, None, Refusal.CHANGED) == GiveUp(failed=False)
+        assert after_push("a1", self.patch, None, Refusal.EXISTS) == GiveUp(failed=False)
+
+
+def test_adoption_keeps_marked_events_and_those_pulled_before_only() -> None:
+    ours = event_content(appointment(), CLINIC, CENTER).body() | {"id": event_id("demo", "a1"), "etag": '"1"'}
+    made_in_google = {"id": "g1", "status": "confirmed", "summary": "Gym"}
+    pulled = {"id": "g2", "status": "confirmed"}
+    cancelled = ours | {"id": "x", "status": "cancelled"}
+    found = listed([ours, made_in_google, pulled, cancelled], "demo", CALENDAR)
+    assert [item.marked for item in found] == [True, False, False]
+    pulled_id = appointment_id_for_event(CALENDAR, "g2")
+    recorded = {pulled_id: EventLink(pulled_id, "g2", None, None)}
+    adopted, fresh = plan_adoption(found, recorded)
+    assert adopted == ["a1", pulled_id]
+    assert [link.appointment_id for link in fresh] == ["a1"]  # only what was not recorded yet
+
+
+# --- the pull planner's whole decision ---------------------------------------------------------------
+def event(**changes: Any) -> dict[str, Any]:
+    body = event_content(appointment(), CLINIC, CENTER).body()
+    body.update(id=event_id("demo", "a1"), etag='"g2"', updated="2026-12-01T10:00:00+00:00")
+    body.update(changes)
+    return body
+
+
+def recorded_as_pushed() -> EventLink:
+    return EventLink(
+        "a1", event_id("demo", "a1"), '"g1"', event_content(appointment(), CLINIC, CENTER).content_hash
+    )
+
+
+def decide(
+    google: dict[str, Any], recorded: EventLink | None, current: Appointment | None, appointment_id="a1"
+):  # type: ignore[no-untyped-def]
+    return decide_pull(google, appointment_id, recorded, current, LINK, CLINIC, centers, adopt_new=True)
+
+
+def test_a_move_in_google_writes_the_clinic_and_records_the_new_content() -> None:
+    moved = {"dateTime": "2026-12-01T12:00:00+01:00", "timeZone": "Europe/Madrid"}
+    until = {"dateTime": "2026-12-01T12:30:00+01:00", "timeZone": "Europe/Madrid"}
+    decision = decide(event(start=moved, end=until), recorded_as_pushed(), appointment())
+    assert isinstance(decision.action, Reschedule) and decision.applied and not decision.push_back
+    assert decision.write == appointment(
+        start=T0 + timedelta(hours=2), end=T0 + timedelta(hours=2, minutes=30)
+    )
+    assert decision.record is not None and decision.record.etag == '"g2"'
+    # A retitle in Google as well: the clinic owns the title, so its version goes back.
+    retitled = decide(event(start=moved, end=until, summary="Otra"), recorded_as_pushed(), appointment())
+    assert isinstance(retitled.action, Reschedule) and retitled.push_back
+
+
+def test_a_cancellation_in_google_cancels_the_appointment() -> None:
+    decision = decide(event(status="cancelled"), recorded_as_pushed(), appointment())
+    assert isinstance(decision.action, Cancel)
+    assert decision.write == appointment(status=AppointmentStatus.CANCELLED)
+    assert decision.record == EventLink("a1", event_id("demo", "a1"), None, None, deleted=True)
+
+
+def test_a_change_on_both_sides_pushes_the_clinic_back_as_a_conflict() -> None:
+    decision = decide(event(summary="Otra"), recorded_as_pushed(), appointment(service="Masaje"))
+    assert isinstance(decision.action, PushBack) and decision.conflict and decision.push_back
+    assert decision.write is None and decision.record is not None and decision.record.etag == '"g2"'
+
+
+def test_an_event_made_in_google_becomes_an_appointment_and_is_marked_by_a_push() -> None:
+    made = {
+        "id": "g1",
+        "etag": '"g1"',
+        "status": "confirmed",
+        "summary": " Gym ",
+        "start": {"dateTime": "2026-12-02T09:00:00+01:00"},
+        "end": {"dateTime": "2026-12-02T10:00:00+01:00"},
+    }
+    new_id = appointment_id_for_event(CALENDAR, "g1")
+    decision = decide(made, None, None, new_id)
+    assert isinstance(decision.action, Create) and decision.push_back
+    assert decision.write is not None
+    assert (decision.write.id, decision.write.title, decision.write.origin) == (
+        new_id,
+        "Gym",
+        EventOrigin(CALENDAR, "g1"),
+    )
+    assert decision.record == EventLink(new_id, "g1", '"g1"', None)
+
+
+def test_events_never_seen_are_new_unless_a_baseline_predates_them() -> None:
+    changed = {"updated": "2026-12-01T10:00:00+00:00"}
+    assert is_new(changed, baseline=False, since=None)
+    assert not is_new(changed, baseline=True, since=None)
+    assert is_new(changed, baseline=True, since=T0)
+    assert not is_new(changed, baseline=True, since=T0 + timedelta(days=1))
+
+
+# --- what a Google failure means: the one judge --------------------------------------------------------
+@pytest.mark.parametrize(
+    ("error", "verdict"),
+    [
+        (AuthRevoked("invalid_grant", 400, "invalid_grant"), LoseAccess("invalid_grant", "invalid_grant")),
+        (Transient("busy", 503, "backendError"), TryLater("busy", None)),
+        (Transient("quota", 429, "rateLimitExceeded"), TryLater("quota", 60)),
+        (AlreadyExists("dup", 409, "duplicate"), Refused(Refusal.EXISTS, "duplicate", "dup")),
+        (RemoteMissing("gone", 404, None), Refused(Refusal.MISSING, "google_error", "gone")),
+        (
+            PreconditionFailed("etag", 412, "conditionNotMet"),
+            Refused(Refusal.CHANGED, "conditionNotMet", "etag"),
+        ),
+        (Permanent("bad", 400, "invalid"), Refused(Refusal.REFUSED, "invalid", "bad")),
+    ],
+)
+def test_each_google_failure_has_one_meaning(error: GoogleError, verdict: object) -> None:
+    assert judge(error) == verdict
+
+
+def test_a_revoked_grant_while_renewing_a_channel_needs_reconnecting_like_everywhere(world: World) -> None:
+    link, google = active_link(world)
+    world.clock.advance(days=30)
+    google.fail_next = [AuthRevoked("invalid_grant", 400, "invalid_grant")]
+    assert world.services.channels.renew().failed == 1
+    assert world.store.links[link.id].status is LinkStatus.NEEDS_RECONNECT
+    told = [n.user.id for n in world.notifier.notices if n.type == "link_needs_reconnect"]
+    assert sorted(told) == ["admin", "pautrave"]  # the owner and the master, once
+
+
+def test_opening_a_link_says_why_it_cannot_work(world: World) -> None:
+    link, _ = active_link(world)
+    access = world.services.access
+
+    def skipped(link_id: str, need: Need) -> str:
+        opened = access.open("demo", link_id, need)
+        return opened.reason if isinstance(opened, Skipped) else "opened"
+
+    assert skipped(link.id, Need.TWO_WAY) == "opened"
+    opened = access.open("demo", link.id, Need.ACTIVE)
+    assert isinstance(opened, Opened) and opened.clinic.id == "demo" and opened.link == link
+    assert skipped("nope", Need.ACTIVE) == "link not active"
+    world.services.links.save(replace(link, bidirectional=False))
+    assert skipped(link.id, Need.TWO_WAY) == "not an active two-way link"
+    del world.directory.clinics["demo"]
+    assert skipped(link.id, Need.ACTIVE) == "clinic not found"
+
+
+# --- background work -----------------------------------------------------------------------------------
+def test_a_write_delivered_twice_is_one_task_and_a_later_write_another(world: World) -> None:
+    link, _ = active_link(world)
+    old = {"professionalId": "marina"}
+    once = appointment_change(DocumentChange("clinics/demo/appointments/a1", old, old, T0))
+    assert once is not None and once.professional_ids == ("marina",)
+    assert world.services.push.fan_out(once) == 1
+    assert world.services.push.fan_out(once) == 0
+    later = replace(once, update_time=T0 + timedelta(seconds=1))
+    assert world.services.push.fan_out(later) == 1
+    [(_, payload), _] = world.queue.take()
+    assert push_work(payload) == PushWork("demo", link.id, "a1")
+
+
+def test_the_trigger_tells_a_pull_write_from_a_later_clinic_edit() -> None:
+    pulled = {"professionalId": "marina", "syncSource": {"linkId": "l1", "at": T0}}
+    path = "clinics/demo/appointments/a1"
+    by_pull = appointment_change(DocumentChange(path, {"professionalId": "marina"}, pulled, T0))
+    edited = appointment_change(DocumentChange(path, pulled, pulled | {"notes": "x"}, T0))
+    moved = appointment_change(
+        DocumentChange(path, {"professionalId": "jordi"}, {"professionalId": "marina"}, T0)
+    )
+    assert by_pull is not None and by_pull.written_by_link == "l1"
+    assert edited is not None and edited.written_by_link is None
+    assert moved is not None and moved.professional_ids == ("jordi", "marina")
+    assert appointment_change(DocumentChange("clinics/demo/users/u1", None, {}, T0)) is None
+
+
+def test_push_payloads_read_back_as_the_work_they_stand_for() -> None:
+    assert push_work({"clinicId": "c", "linkId": "l", "backfill": True}) == PushWork("c", "l")
+    assert push_work({"clinicId": "c", "linkId": "l", "appointmentId": "a", "deferrals": 2}) == PushWork(
+        "c", "l", "a", 2
+    )
+    with pytest.raises(ValueError, match="appointmentId or backfill"):
+        push_work({"clinicId": "c", "linkId": "l", "appointmentId": None, "backfill": False})
+    for work in (PushWork("c", "l"), PushWork("c", "l", "a", 3)):
+        assert push_work(work.payload()) == work
+
+
+def test_several_refusals_of_one_task_wait_for_the_longest() -> None:
+    busy, quota = RetryLater("busy"), RetryLater("quota", defer_seconds=60)
+    assert busy.joined(None) is busy
+    assert busy.joined(quota).defer_seconds == 60
+    assert RetryLater("day", defer_seconds=3600).joined(quota).defer_seconds == 3600
+    assert busy.joined(RetryLater("again")).defer_seconds is None
