@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -210,8 +209,8 @@ def test_channel_renewal_and_stop_against_google(sync: Sync) -> None:
     link = sync.active_link()
     old = link.channel
     assert old
-    sync.services.channels.settings = replace(
-        sync.services.settings, channel_renew_margin_seconds=8 * 24 * 3600
+    sync.services.channels.settings = sync.services.settings.model_copy(
+        update={"channel_renew_margin_seconds": 8 * 24 * 3600}
     )
     report = sync.services.channels.renew()
     assert report.renewed == 1
