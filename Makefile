@@ -13,32 +13,46 @@ TASKS_VENV := .venv-tasks
 CHECKOV_VENV := .venv-checkov
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint typecheck architecture checkov chromium bench soak clean
+.PHONY: help install lock run test lint typecheck architecture checkov chromium bench soak clean
 
 help:
 	@echo "make run    start the whole local stack (emulators, fake Google, functions, bridge, demo data)"
 	@echo "make test   lint, type-check, architecture contract, and every test tier"
 	@echo "make bench  benchmarks against the targets (BENCH_FULL=1 for full size)"
 	@echo "make soak   the long convergence soak"
+	@echo "make lock   re-resolve the hashed dependency locks from requirements*.in"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Every install is from a lock: each package pinned with its hashes (`make lock` writes them), and
+# --require-hashes refuses anything else. The dev lock holds the runtime lock's packages too.
+$(VENV)/.installed: requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.txt
 	@touch $@
 
 # The Cloud Tasks emulator pins protobuf<5, so it lives in a virtualenv of its own.
-$(TASKS_VENV)/.installed:
+$(TASKS_VENV)/.installed: infra/local/tasks-emulator.txt
 	@test -x $(TASKS_VENV)/bin/python || $(PYTHON) -m venv $(TASKS_VENV)
-	$(TASKS_VENV)/bin/pip install -q gcloud-tasks-emulator==0.6.2
+	$(TASKS_VENV)/bin/pip install -q --require-hashes -r infra/local/tasks-emulator.txt
 	@touch $@
 
 # checkov pins many packages of its own.
-$(CHECKOV_VENV)/.installed:
+$(CHECKOV_VENV)/.installed: infra/checkov.txt
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install -q checkov==3.3.30
+	$(CHECKOV_VENV)/bin/pip install -q --require-hashes -r infra/checkov.txt
 	@touch $@
+
+# `make lock` re-resolves every lock from its .in file after an edit there, keeping the other pins;
+# `make lock UPGRADE=1` takes the newest versions the .in files allow. It resolves against PyPI alone (no local pip configuration: no extra indexes, constraints or
+# wheel folders), which is what the Cloud Functions buildpack installs from, and writes the hashes of every
+# file PyPI has for each version, so that the same locks install on Python 3.11 and 3.12.
+LOCK := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(VENV)/bin/pip-compile --quiet --generate-hashes \
+        --allow-unsafe --strip-extras --no-emit-index-url $(if $(UPGRADE),--upgrade,)
+lock: $(VENV)/.installed
+	$(LOCK) --output-file=requirements.txt requirements.in
+	$(LOCK) --output-file=requirements-dev.txt requirements-dev.in
+	$(LOCK) --output-file=infra/local/tasks-emulator.txt infra/local/tasks-emulator.in
+	$(LOCK) --output-file=infra/checkov.txt infra/checkov.in
 
 install: $(VENV)/.installed $(TASKS_VENV)/.installed
 
