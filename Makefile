@@ -23,23 +23,28 @@ help:
 	@echo "make lock   re-resolve the hashed dependency locks from requirements*.in"
 
 # Every install is from a lock: each package pinned with its hashes (`make lock` writes them), and
-# --require-hashes refuses anything else. The dev lock holds the runtime lock's packages too.
+# --require-hashes refuses anything else. A lock holds every transitive dependency, so pip installs it
+# as it is (--no-deps: nothing resolved again) and `pip check` proves it complete. The dev lock holds
+# the runtime lock's packages too.
 $(VENV)/.installed: requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --require-hashes -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps --require-hashes -r requirements-dev.txt
+	$(PY) -m pip check
 	@touch $@
 
 # The Cloud Tasks emulator pins protobuf<5, so it lives in a virtualenv of its own.
 $(TASKS_VENV)/.installed: infra/local/tasks-emulator.txt
 	@test -x $(TASKS_VENV)/bin/python || $(PYTHON) -m venv $(TASKS_VENV)
-	$(TASKS_VENV)/bin/pip install -q --require-hashes -r infra/local/tasks-emulator.txt
+	$(TASKS_VENV)/bin/pip install -q --no-deps --require-hashes -r infra/local/tasks-emulator.txt
+	$(TASKS_VENV)/bin/pip check
 	@touch $@
 
 # checkov pins many packages of its own.
 $(CHECKOV_VENV)/.installed: infra/checkov.txt
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install -q --require-hashes -r infra/checkov.txt
+	$(CHECKOV_VENV)/bin/pip install -q --no-deps --require-hashes -r infra/checkov.txt
+	$(CHECKOV_VENV)/bin/pip check
 	@touch $@
 
 # `make lock` re-resolves every lock from its .in file after an edit there, keeping the other pins;

@@ -65,7 +65,9 @@ def test_every_locked_package_is_pinned_exactly_with_hashes(source: str, lock: s
     entries = lock_entries(ROOT / lock)
     assert entries, f"{lock} locks nothing"
     for name, (spec, hashes) in entries.items():
-        assert re.fullmatch(r"==[0-9][A-Za-z0-9.+!-]*", spec), f"{lock}: {name} is not pinned with ==: {spec!r}"
+        assert re.fullmatch(r"==[0-9][A-Za-z0-9.+!-]*", spec), (
+            f"{lock}: {name} is not pinned with ==: {spec!r}"
+        )
         assert hashes, f"{lock}: {name} has no --hash"
 
 
@@ -99,11 +101,15 @@ def test_the_dev_lock_holds_the_runtime_lock_at_the_same_versions() -> None:
 
 def test_every_install_is_from_a_lock_with_required_hashes() -> None:
     makefile = (ROOT / "Makefile").read_text()
-    installs = [line.strip() for line in makefile.splitlines() if re.search(r"pip install", line)]
+    commands = [line.strip() for line in makefile.splitlines() if line.startswith("\t")]
+    installs = [line for line in commands if re.search(r"pip install", line)]
     assert installs
     for line in installs:
         assert "--require-hashes" in line, f"an install without hashes: {line}"
+        # The lock is complete: pip resolves nothing again, and `pip check` (next) proves it.
+        assert "--no-deps" in line, f"an install that resolves again: {line}"
         assert re.search(r"-r \S+\.txt", line), f"an install not from a lock: {line}"
+        assert commands[commands.index(line) + 1].endswith(" check"), f"no pip check after {line}"
     installed = {re.search(r"-r (\S+\.txt)", line)[1] for line in installs}  # type: ignore[index]
     # The runtime lock is installed through the dev lock, which holds it.
     assert installed == {lock for _, lock in LOCKS} - {"requirements.txt"}
