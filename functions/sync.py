@@ -70,12 +70,12 @@ def push_worker(request: flask.Request) -> Reply:
         elif task.appointmentId:
             report = push.push(task.clinicId, task.linkId, [task.appointmentId])
         else:
-            return error("invalid_request", "appointmentId or backfill is required", 400)
+            return error("invalid_request", 400, field="appointmentId")
     except RetryLater as exc:
         appointment = None if task.backfill else task.appointmentId
         if not (exc.quota and push.defer(task.clinicId, task.linkId, appointment, task.deferrals)):
             log.info("push deferred", extra={"linkId": task.linkId, "cause": str(exc)})
-            return error("retry_later", "Google is busy; the task will be retried", 503)
+            return error("retry_later", 503)
         # Done for now: a new task carries the work past the quota's minute.
         report = PushReport(skipped=DEFERRED)
     return ok(
@@ -107,7 +107,7 @@ def pull_worker(request: flask.Request) -> Reply:
     except RetryLater as exc:
         if not exc.quota:
             log.info("pull deferred", extra={"linkId": task.linkId, "cause": str(exc)})
-            return error("retry_later", "Google is busy; the task will be retried", 503)
+            return error("retry_later", 503)
         services().channels.defer_pull(task.clinicId, task.linkId)
         report = PullReport(skipped=DEFERRED)
     return ok(

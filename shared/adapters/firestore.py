@@ -26,7 +26,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from shared.adapters import firestore_codec as codec
 from shared.adapters.ttl_cache import TtlCache
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Professional, User
-from shared.domain.errors import Conflict, NotFound
+from shared.domain.errors import Conflict, ExpiredState, NotFound
 from shared.domain.link import Channel, SyncLink, email_key, user_key
 from shared.domain.planner import EventLink
 from shared.ports import KnownCalendar, Notice, OAuthState
@@ -267,14 +267,14 @@ class FirestoreLinkStore:
             doc = snapshot.to_dict() or {}
             transaction.delete(ref)  # single use, even when expired
             if doc["expiresAt"] <= now:
-                raise _Expired
+                raise _Expired(doc["clinicId"], doc["linkId"])
             return OAuthState(state_id, doc["clinicId"], doc["linkId"], doc["codeVerifier"], doc["expiresAt"])
 
         try:
             return take(self.db.transaction())
-        except _Expired:
+        except _Expired as expired:
             ref.delete()
-            raise NotFound("the sign-in took too long; start again", code="invalid_state") from None
+            raise ExpiredState(*expired.args) from None
 
     def claim(
         self, link: SyncLink, keys: Mapping[str, str], encrypted_token: Mapping[str, Any] | None

@@ -126,8 +126,11 @@ def test_bad_queries_are_400s(functions: Deployed) -> None:
     assert_error(functions.get("list_links", {"clinicId": "demo", "userId": "a b"}), 400, "invalid_request")
     unknown = functions.get("list_links", {"clinicId": "demo", "userId": "admin", "all": "1"})
     assert "all" in assert_error(unknown, 400, "invalid_request")["message"]
-    assert_error(functions.get("oauth_callback", {"code": "c"}), 400, "invalid_request")
-    assert_error(functions.get("oauth_callback", {"state": "s" * 300}), 400, "invalid_request")
+    # Google's redirect lands in a browser: its refusals are pages (tests/integration/test_people_facing.py).
+    for query in ({"code": "c"}, {"state": "s" * 300}):
+        answer = functions.get("oauth_callback", query)
+        assert answer.status_code == 400 and answer.mimetype == "text/html"
+        assert 'data-reason="invalid_request"' in answer.get_data(as_text=True)
 
 
 # --- oauth_start ---------------------------------------------------------------------------------------
@@ -200,7 +203,8 @@ def test_oauth_callback_without_return_url_shows_a_page(functions: Deployed) -> 
 def test_oauth_callback_with_an_unknown_state_is_a_404(functions: Deployed) -> None:
     before = functions.dump()
     answer = functions.callback({"state": "never-issued", "code": "4/abc"})
-    assert_error(answer, 404, "invalid_state")
+    assert answer.status_code == 404 and answer.mimetype == "text/html"
+    assert 'data-reason="invalid_state"' in answer.get_data(as_text=True)
     assert functions.dump() == before
 
 
