@@ -3,15 +3,15 @@ pull, links, notifications and e-mails."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from google.cloud import firestore as firestore_lib
 
 from shared.adapters.firestore import FirestoreDirectory, FirestoreLinkStore, FirestoreNotifier
-from shared.domain.clinic import Appointment, AppointmentStatus, Center, EventOrigin, Professional, User
-from shared.domain.link import LinkStatus, SyncLink
-from shared.services import notices
+from shared.domain.clinic import Appointment, AppointmentStatus, EventOrigin
 from tests import firestore_schemas as schemas
+from tests.examples import PENDING_LINK, every_notice
 
 START = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
 
@@ -74,51 +74,18 @@ def test_appointments_a_pull_writes_fit_and_mark_only_declared_fields(
 
 def test_links_as_stored_fit(firestore: firestore_lib.Client) -> None:
     store = FirestoreLinkStore(firestore)
-    link = SyncLink(
-        "link-1",
-        "demo",
-        "centro-b",
-        "pautrave",
-        "marina",
-        True,
-        LinkStatus.PENDING_APPROVAL,
-        START,
-        google_email="pau@gmail.com",
-        return_url="https://clinic.example/back",
-    )
+    link = replace(PENDING_LINK, return_url="https://clinic.example/back")
     store.save(link)
     store.save_pull(link, "sync-token", START, conflicts=2)
-    document = read(firestore, "clinics/demo/syncLinks/link-1")
+    document = read(firestore, f"clinics/demo/syncLinks/{link.id}")
     assert not schemas.errors("sync-link", document)
     assert document["conflicts"] == 2 and "lastConflictAt" in document
 
 
 def test_notifications_and_emails_fit(firestore: firestore_lib.Client) -> None:
-    master = User("demo", "admin", "admin@demo-clinic.test", "Administración", is_master=True)
-    requester = User("demo", "pautrave", "pau@demo-clinic.test", "Pau Trave", professional_ids=("marina",))
-    link = SyncLink(
-        "link-1",
-        "demo",
-        "centro-b",
-        "pautrave",
-        "marina",
-        True,
-        LinkStatus.PENDING_APPROVAL,
-        START,
-        google_email="pau@gmail.com",
-    )
     notifier = FirestoreNotifier(firestore)
-    notifier.notify(
-        notices.approval_requested(
-            master,
-            requester,
-            Professional("demo", "marina", "Marina Puig"),
-            Center("demo", "centro-b", "Centro B"),
-            link,
-        )
-    )
-    notifier.notify(notices.rejected(requester, link))
-    notifier.notify(notices.needs_reconnect(requester, link))
+    for notice in every_notice():
+        notifier.notify(notice)
 
     notifications = [n.to_dict() for n in firestore.collection("clinics/demo/notifications").stream()]
     mails = [m.to_dict() for m in firestore.collection("mail").stream()]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,7 @@ import pytest
 from functions import messages
 from functions.messages import ERRORS, PAGES, REASONS, choose_language, error_message, reason_text
 from shared.domain import errors as domain_errors
-from shared.domain.clinic import Center, Professional, User
-from shared.domain.link import LinkStatus, SyncLink
-from shared.ports import Notice
-from shared.services import notices
+from tests.examples import every_notice
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted([*ROOT.glob("shared/**/*.py"), *ROOT.glob("functions/*.py")])
@@ -122,36 +118,6 @@ def test_messages_by_code_field_and_language() -> None:
 
 
 # --- notifications and e-mails ---------------------------------------------------------------------------
-MASTER = User("demo", "admin", "admin@clinic.test", "Administración", is_master=True)
-REQUESTER = User("demo", "pautrave", "pau@clinic.test", "Pau Trave", professional_ids=("marina",))
-# A link waiting for the master: pautrave asked from centro-b to sync Marina's agenda.
-LINK = SyncLink(
-    "l1",
-    "demo",
-    "centro-b",
-    "pautrave",
-    "marina",
-    True,
-    LinkStatus.PENDING_APPROVAL,
-    datetime(2026, 3, 2, tzinfo=UTC),
-    google_email="pau@gmail.com",
-)
-
-
-def every_notice() -> list[Notice]:
-    return [
-        notices.approval_requested(
-            MASTER,
-            REQUESTER,
-            Professional("demo", "marina", "Marina Puig"),
-            Center("demo", "centro-b", "Centro B"),
-            LINK,
-        ),
-        notices.rejected(REQUESTER, LINK),
-        notices.needs_reconnect(REQUESTER, LINK),
-    ]
-
-
 def test_notices_are_in_spanish() -> None:
     for notice in every_notice():
         for text in (notice.subject, notice.text):
