@@ -13,7 +13,7 @@ TASKS_VENV := .venv-tasks
 CHECKOV_VENV := .venv-checkov
 PYTEST_ARGS ?=
 
-.PHONY: help install lock run test lint typecheck architecture checkov chromium bench soak clean
+.PHONY: help install lock run test lint typecheck architecture checkov chromium firestore-emulator bench soak clean
 
 help:
 	@echo "make run    start the whole local stack (emulators, fake Google, functions, bridge, demo data)"
@@ -61,7 +61,7 @@ lock: $(VENV)/.installed
 
 install: $(VENV)/.installed $(TASKS_VENV)/.installed
 
-run: install
+run: install firestore-emulator
 	$(PY) -m infra.local.stack
 
 lint: $(VENV)/.installed
@@ -81,7 +81,12 @@ checkov: $(CHECKOV_VENV)/.installed
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
 
-test: install lint typecheck architecture checkov chromium
+# Java and Google's Firestore emulator: from Debian and Google Cloud's Debian repository (added when apt
+# does not know it); the script says what to do where neither can be reached.
+firestore-emulator:
+	@bash infra/local/install-firestore-emulator.sh
+
+test: install lint typecheck architecture checkov chromium firestore-emulator
 	@mkdir -p reports
 	$(PY) -m pytest --junitxml=reports/junit.xml $(PYTEST_ARGS)
 
