@@ -30,8 +30,8 @@ DOCUMENT_ID = re.compile(r"^(?!\.\.?$)(?!__.*__$)[A-Za-z0-9_.:-]+$")
 ANY_DOCUMENT_ID = re.compile(r"^(?!\.\.?$)(?!__.*__$)[^/]+$")
 M = TypeVar("M", bound=BaseModel)
 Reply = ResponseReturnValue
-# Seconds a 503's `Retry-After` asks a caller to wait: Google's short refusals (rate, backend errors)
-# usually pass within that; the task queues keep their own backoff (infra/tasks.tf).
+# Seconds a 503's `Retry-After` asks a caller to wait before trying again. The task queues keep their own
+# backoff (infra/tasks.tf); the header tells any other caller, and whoever reads the logs, when to retry.
 RETRY_AFTER_SECONDS = 30
 
 
@@ -88,10 +88,12 @@ def language() -> Language:
 
 def error(code: str, status: int, field: str | None = None) -> Reply:
     """The contract's error reply: the code, and the catalogue's message for it in the caller's language."""
-    body = flask.jsonify({"error": {"code": code, "message": error_message(code, language(), field)}})
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
-    body.headers["Content-Language"] = language()
-    return body, status, headers
+    lang = language()
+    body = flask.jsonify({"error": {"code": code, "message": error_message(code, lang, field)}})
+    body.headers["Content-Language"] = lang
+    if status == 503:
+        body.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return body, status
 
 
 def json_endpoint(

@@ -253,6 +253,15 @@ def assert_error(response: Any, status: int | tuple[int, ...], code: str | None 
     return error
 
 
+def assert_refusal_page(response: Any, status: int, code: str) -> str:
+    """oauth_callback's refusal when no returnUrl is known: a page for the person, the code in `data-reason`."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    assert response.mimetype == "text/html"
+    page: str = response.get_data(as_text=True)
+    assert 'data-status="error"' in page and f'data-reason="{code}"' in page, page
+    return page
+
+
 def channel_token(channel_id: str) -> str:
     """The token the webhook expects for a channel id, whether or not such a channel exists."""
     return services().channels.token_for(channel_id)

@@ -24,6 +24,7 @@ from tests.integration.functions_app import (
     HTTP_FUNCTIONS,
     Deployed,
     assert_error,
+    assert_refusal_page,
     channel_token,
     notify,
     query_of,
@@ -128,9 +129,7 @@ def test_bad_queries_are_400s(functions: Deployed) -> None:
     assert "all" in assert_error(unknown, 400, "invalid_request")["message"]
     # Google's redirect lands in a browser: its refusals are pages (tests/integration/test_people_facing.py).
     for query in ({"code": "c"}, {"state": "s" * 300}):
-        answer = functions.get("oauth_callback", query)
-        assert answer.status_code == 400 and answer.mimetype == "text/html"
-        assert 'data-reason="invalid_request"' in answer.get_data(as_text=True)
+        assert_refusal_page(functions.get("oauth_callback", query), 400, "invalid_request")
 
 
 # --- oauth_start ---------------------------------------------------------------------------------------
@@ -202,9 +201,7 @@ def test_oauth_callback_without_return_url_shows_a_page(functions: Deployed) -> 
 
 def test_oauth_callback_with_an_unknown_state_is_a_404(functions: Deployed) -> None:
     before = functions.dump()
-    answer = functions.callback({"state": "never-issued", "code": "4/abc"})
-    assert answer.status_code == 404 and answer.mimetype == "text/html"
-    assert 'data-reason="invalid_state"' in answer.get_data(as_text=True)
+    assert_refusal_page(functions.callback({"state": "never-issued", "code": "4/abc"}), 404, "invalid_state")
     assert functions.dump() == before
 
 

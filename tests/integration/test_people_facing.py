@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from functions.messages import ERRORS, PAGES, REASONS
-from tests.integration.functions_app import Deployed, assert_error, query_of
+from tests.integration.functions_app import Deployed, assert_error, assert_refusal_page, query_of
 
 RETURN_URL = "https://clinic.example/back?tab=google"
 
@@ -109,8 +109,7 @@ def test_an_expired_state_without_return_url_gets_a_page(functions: Deployed) ->
     functions.db.document(f"oauthStates/{consent['state']}").update(
         {"expiresAt": datetime.now(UTC) - timedelta(seconds=1)}
     )
-    answer = functions.callback(consent)
-    assert answer.status_code == 404 and 'data-reason="invalid_state"' in page(answer)
+    assert_refusal_page(functions.callback(consent), 404, "invalid_state")
 
 
 def test_a_link_no_longer_pending_sends_the_person_back_with_the_reason(functions: Deployed) -> None:
