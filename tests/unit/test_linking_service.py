@@ -142,7 +142,11 @@ def test_state_is_single_use_and_expires(world: World) -> None:
     world.clock.advance(minutes=11)
     with pytest.raises(CallbackRefused) as expired:
         world.services.linking.complete(late, "c2", None)
-    assert (expired.value.code, expired.value.status, expired.value.return_url) == ("invalid_state", 404, None)
+    assert (expired.value.code, expired.value.status, expired.value.return_url) == (
+        "invalid_state",
+        404,
+        None,
+    )
 
 
 def test_denied_consent_and_missing_scope_fail_the_link(world: World) -> None:
