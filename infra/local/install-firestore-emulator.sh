@@ -13,9 +13,13 @@ set -euo pipefail
 SDK_EMULATOR=platform/cloud-firestore-emulator/cloud_firestore_emulator
 PACKAGE=google-cloud-cli-firestore-emulator
 
+# Where an SDK may live (its apt package, or an archive unpacked by hand); GOOGLE_CLOUD_SDK_ROOTS replaces
+# the list (space-separated), as the tests of this script do.
+read -r -a SDK_ROOTS <<< "${GOOGLE_CLOUD_SDK_ROOTS:-/usr/lib/google-cloud-sdk /usr/share/google-cloud-sdk /google-cloud-sdk}"
+
 emulator_present() {
   if [ -n "${FIRESTORE_EMULATOR_BIN:-}" ] && [ -x "$FIRESTORE_EMULATOR_BIN" ]; then return 0; fi
-  local roots=(/usr/lib/google-cloud-sdk /usr/share/google-cloud-sdk /google-cloud-sdk)
+  local roots=("${SDK_ROOTS[@]}")
   if command -v gcloud >/dev/null; then
     roots=("$(dirname "$(dirname "$(readlink -f "$(command -v gcloud)")")")" "${roots[@]}")
   fi
