@@ -13,14 +13,14 @@ TASKS_VENV := .venv-tasks
 CHECKOV_VENV := .venv-checkov
 PYTEST_ARGS ?=
 
-.PHONY: help install lock run test lint typecheck architecture checkov chromium firestore-emulator bench soak clean
+.PHONY: help install lock lock-check run test lint typecheck architecture checkov chromium firestore-emulator bench soak clean
 
 help:
 	@echo "make run    start the whole local stack (emulators, fake Google, functions, bridge, demo data)"
 	@echo "make test   lint, type-check, architecture contract, and every test tier"
 	@echo "make bench  benchmarks against the targets (BENCH_FULL=1 for full size)"
 	@echo "make soak   the long convergence soak"
-	@echo "make lock   re-resolve the hashed dependency locks from requirements*.in"
+	@echo "make lock   re-resolve the hashed dependency locks from requirements*.in (lock-check: on 3.11 and 3.12)"
 
 # Every install is from a lock: each package pinned with its hashes (`make lock` writes them), and
 # --require-hashes refuses anything else. A lock holds every transitive dependency, so pip installs it
@@ -58,6 +58,21 @@ lock: $(VENV)/.installed
 	$(LOCK) --output-file=requirements-dev.txt requirements-dev.in
 	$(LOCK) --output-file=infra/local/tasks-emulator.txt infra/local/tasks-emulator.in
 	$(LOCK) --output-file=infra/checkov.txt infra/checkov.in
+
+# The locks hold for both Pythons the project runs on: each installs, as `make install` does, into a
+# fresh virtualenv of Python 3.11 and of 3.12, and `pip check` finds nothing missing (a dependency that
+# only one version needs would show here).
+lock-check:
+	@for version in 3.11 3.12; do \
+	  py=$$(for p in python$$version $$(ls -d $$HOME/.pyenv/versions/$$version*/bin/python$$version 2>/dev/null); do \
+	          $$p -c 'import sys' 2>/dev/null && { echo $$p; break; }; done); \
+	  test -n "$$py" || { echo "Python $$version is not installed"; exit 1; }; \
+	  for lock in requirements.txt requirements-dev.txt; do \
+	    tmp=$$(mktemp -d) && $$py -m venv $$tmp && \
+	    $$tmp/bin/pip install -q --no-deps --require-hashes -r $$lock && $$tmp/bin/pip check && \
+	    echo "$$lock installs on Python $$version" && rm -rf $$tmp || exit 1; \
+	  done; \
+	done
 
 install: $(VENV)/.installed $(TASKS_VENV)/.installed
 
