@@ -48,8 +48,9 @@ class CallbackResult:
 
 
 class CallbackRefused(DomainError):
-    """Google's redirect refused (state expired, used, or its link no longer pending), with where the
-    clinic app asked the person to be sent back, when that is known."""
+    """Google's redirect refused while its link is known (the state expired, or the link is no longer
+    pending), with where the clinic app asked the person to be sent back. An unknown or used state is a
+    plain NotFound: nothing tells which link it was."""
 
     def __init__(self, refusal: DomainError, return_url: str | None) -> None:
         super().__init__(refusal.message, code=refusal.code, status=refusal.status)
