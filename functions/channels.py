@@ -20,7 +20,7 @@ def calendar_webhook(request: flask.Request) -> Reply:
     channel_id = request.headers.get("X-Goog-Channel-ID", "")
     state = request.headers.get("X-Goog-Resource-State", "")
     if not channel_id or not state or len(channel_id) > 64:
-        return error("invalid_request", "not a Google Calendar notification", 400)
+        return error("invalid_request", 400)
     token = request.headers.get("X-Goog-Channel-Token", "")
     outcome = services().channels.notification(channel_id, token, state)
     return ok({"result": outcome.value})

@@ -1,7 +1,9 @@
 """What every HTTP entry point shares: reading a JSON request, and replying in the contract's shape.
 
-Errors are `{"error": {"code", "message"}}` with a 4xx status; an unexpected exception is logged and
-answered 500 without details (it is our bug, never the caller's input).
+Errors are `{"error": {"code", "message"}}` with a 4xx status: the code is the English contract, the
+message comes from functions/messages.py in the caller's language (Spanish unless `Accept-Language`
+prefers English). An unexpected exception is logged and answered 500 without details (it is our bug, never
+the caller's input); a 503 says when to try again (`Retry-After`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import flask
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from functions.messages import DEFAULT_LANGUAGE, Language, choose_language, error_message
 from shared.domain.errors import DomainError, InvalidRequest
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,17 @@ DOCUMENT_ID = re.compile(r"^(?!\.\.?$)(?!__.*__$)[A-Za-z0-9_.:-]+$")
 ANY_DOCUMENT_ID = re.compile(r"^(?!\.\.?$)(?!__.*__$)[^/]+$")
 M = TypeVar("M", bound=BaseModel)
 Reply = ResponseReturnValue
+# Seconds a 503's `Retry-After` asks a caller to wait before trying again. The task queues keep their own
+# backoff (infra/tasks.tf); the header tells any other caller, and whoever reads the logs, when to retry.
+RETRY_AFTER_SECONDS = 30
+
+
+class FieldError(InvalidRequest):
+    """A request field that failed validation: the message for people names the field."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
 
 
 class Request(BaseModel):
@@ -43,7 +57,7 @@ def parse(model: type[M], data: Any) -> M:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise InvalidRequest(f"{where}: {first['msg']}") from None
+        raise FieldError(where, first["msg"]) from None
 
 
 def json_body(request: flask.Request, model: type[M]) -> M:
@@ -65,8 +79,21 @@ def ok(payload: Any, status: int = 200) -> Reply:
     return flask.jsonify(payload), status
 
 
-def error(code: str, message: str, status: int) -> Reply:
-    return flask.jsonify({"error": {"code": code, "message": message}}), status
+def language() -> Language:
+    """The language the caller reads: Spanish unless its `Accept-Language` prefers English."""
+    if not flask.has_request_context():
+        return DEFAULT_LANGUAGE
+    return choose_language(flask.request.headers.get("Accept-Language"))
+
+
+def error(code: str, status: int, field: str | None = None) -> Reply:
+    """The contract's error reply: the code, and the catalogue's message for it in the caller's language."""
+    lang = language()
+    body = flask.jsonify({"error": {"code": code, "message": error_message(code, lang, field)}})
+    body.headers["Content-Language"] = lang
+    if status == 503:
+        body.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return body, status
 
 
 def json_endpoint(
@@ -78,15 +105,15 @@ def json_endpoint(
         @functools.wraps(handler)
         def entry(request: flask.Request) -> Reply:
             if request.method not in methods:
-                return error("method_not_allowed", f"use {' or '.join(methods)}", 405)
+                return error("method_not_allowed", 405)
             try:
                 return handler(request)
             except DomainError as exc:
                 log.info("request refused", extra={"code": exc.code, "function": handler.__name__})
-                return error(exc.code, exc.message, exc.status)
+                return error(exc.code, exc.status, getattr(exc, "field", None))
             except Exception:
                 log.exception("unexpected error", extra={"function": handler.__name__})
-                return error("internal", "unexpected error; it has been logged", 500)
+                return error("internal", 500)
 
         return entry
 

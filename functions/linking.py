@@ -10,9 +10,12 @@ import flask
 import functions_framework
 from pydantic import Field, HttpUrl
 
-from functions.http import DOCUMENT_ID, Reply, Request, json_body, json_endpoint, ok, query_args
+from functions.http import DOCUMENT_ID, Reply, Request, json_body, json_endpoint, language, ok, query_args
+from functions.messages import page_text, reason_text
 from functions.views import link_view
 from shared.bootstrap import services
+from shared.domain.errors import DomainError
+from shared.services.linking import CallbackRefused
 
 Id = Field(min_length=1, max_length=128, pattern=DOCUMENT_ID)
 
@@ -71,15 +74,26 @@ def oauth_start(request: flask.Request) -> Reply:
 @functions_framework.http
 @json_endpoint("GET")
 def oauth_callback(request: flask.Request) -> Reply:
-    """Google's OAuth redirect: finish the link and send the user back to the clinic app."""
-    query = query_args(request, CallbackQuery)
-    result = services().linking.complete(query.state, query.code, query.error)
+    """Google's OAuth redirect: finish the link and send the person back to the clinic app.
+
+    A browser lands here, so every answer is for a person: a redirect to the clinic app's `returnUrl`
+    when the link names one, else a page in Spanish (English if the browser prefers it). A refused
+    redirect (state expired or used, link no longer pending, malformed query) goes back with
+    `status=error&reason=<code>`, or gets a page with that code, answered with its 4xx status.
+    """
+    try:
+        query = query_args(request, CallbackQuery)
+        result = services().linking.complete(query.state, query.code, query.error)
+    except CallbackRefused as refusal:
+        return _refused(refusal.code, refusal.status, refusal.return_url)
+    except DomainError as refusal:
+        return _refused(refusal.code, refusal.status, None)
     outcome = {"linkId": result.link.id, "status": result.link.status.value}
     if result.reason:
         outcome["reason"] = result.reason
     if result.link.return_url:
         return flask.redirect(_with_query(result.link.return_url, outcome), code=302)
-    return flask.Response(_page(outcome), status=200, mimetype="text/html")
+    return _page(outcome, 200)
 
 
 @functions_framework.http
@@ -116,18 +130,30 @@ def _with_query(url: str, params: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-_MESSAGES = {
-    "active": "La agenda ya se sincroniza con Google Calendar.",
-    "pending_approval": "Vinculación hecha. Falta la autorización del usuario master de la clínica.",
-    "failed": "No se ha podido vincular la cuenta de Google.",
-}
+def _refused(code: str, status: int, return_url: str | None) -> Reply:
+    outcome = {"status": "error", "reason": code}
+    if return_url:
+        return flask.redirect(_with_query(return_url, outcome), code=302)
+    return _page(outcome, status)
 
 
-def _page(outcome: dict[str, str]) -> str:
-    message = _MESSAGES.get(outcome["status"], outcome["status"])
-    reason = f"<p>Motivo: <code>{html.escape(outcome['reason'])}</code></p>" if "reason" in outcome else ""
-    return (
-        '<!doctype html><html lang="es"><meta charset="utf-8"><title>Google Calendar</title>'
-        f'<h1>Google Calendar</h1><p id="status" data-status="{html.escape(outcome["status"])}">'
-        f"{html.escape(message)}</p>{reason}<p>Ya puede cerrar esta ventana.</p></html>"
+def _page(outcome: dict[str, str], status: int) -> Reply:
+    """The page a person sees after Google's consent when the clinic app gave no `returnUrl`."""
+    lang = language()
+    reason = outcome.get("reason")
+    explained = (
+        f'<p id="reason" data-reason="{html.escape(reason)}">{html.escape(page_text("reason", lang))}: '
+        f"{html.escape(reason_text(reason, lang))}</p>"
+        if reason
+        else ""
     )
+    page = (
+        f'<!doctype html><html lang="{lang}"><meta charset="utf-8">'
+        f"<title>{html.escape(page_text('title', lang))}</title>"
+        f'<h1>{html.escape(page_text("title", lang))}</h1><p id="status" data-status="{html.escape(outcome["status"])}">'
+        f"{html.escape(page_text(outcome['status'], lang))}</p>{explained}"
+        f"<p>{html.escape(page_text('close', lang))}</p></html>"
+    )
+    response = flask.Response(page, status=status, mimetype="text/html")
+    response.headers["Content-Language"] = lang
+    return response

@@ -51,7 +51,7 @@ def _retry(work: tasks.Work, exc: RetryLater) -> Reply | None:
     if services().tasks.defer(work, exc):
         return None
     log.info("task to be retried", extra={"linkId": work.link_id, "cause": str(exc)})
-    return error("retry_later", "Google is busy; the task will be retried", 503)
+    return error("retry_later", 503)
 
 
 class PushTask(Request):
@@ -74,8 +74,8 @@ def push_worker(request: flask.Request) -> Reply:
     """
     try:
         work = tasks.push_work(json_body(request, PushTask).model_dump())
-    except ValueError as exc:
-        return error("invalid_request", str(exc), 400)
+    except ValueError:
+        return error("invalid_request", 400, field="appointmentId")
     try:
         report = services().push.run(work)
     except RetryLater as exc:

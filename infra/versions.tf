@@ -4,9 +4,11 @@ terraform {
   required_version = ">= 1.5.0"
 
   required_providers {
+    # One major version: a new major removes or renames fields, so moving to it is a deliberate change
+    # (read its upgrade guide, then edit here), never something `terraform init -upgrade` does alone.
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0, < 8.0"
+      version = "~> 7.0"
     }
     # Builds the source bundle from the repository (source.tf).
     archive = {

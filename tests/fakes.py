@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Professional, User
-from shared.domain.errors import Conflict, NotFound
+from shared.domain.errors import Conflict, ExpiredState, NotFound
 from shared.domain.event_link import EventLink
 from shared.domain.link import Channel, SyncLink, email_key, user_key
 from shared.domain.planner import Delete, Insert, Patch, PushAction
@@ -333,8 +333,10 @@ class MemoryOAuthStates:
 
     def take_state(self, state_id: str, now: datetime) -> OAuthState:
         state = self.store.states.pop(state_id, None)
-        if state is None or state.expires_at <= now:
-            raise NotFound("unknown, used or expired state", code="invalid_state")
+        if state is None:
+            raise NotFound("unknown or used state", code="invalid_state")
+        if state.expires_at <= now:
+            raise ExpiredState(state.clinic_id, state.link_id)
         return state
 
 

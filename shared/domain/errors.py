@@ -48,3 +48,15 @@ class Conflict(DomainError):
 
     status = 409
     code = "conflict"
+
+
+class ExpiredState(NotFound):
+    """A consent round trip that took too long. Its link is still known, so the person can be sent back to
+    where the clinic app asked."""
+
+    code = "invalid_state"
+
+    def __init__(self, clinic_id: str, link_id: str) -> None:
+        super().__init__("the sign-in took too long; start again")
+        self.clinic_id = clinic_id
+        self.link_id = link_id

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from shared.config import Settings
 from shared.domain.clinic import Center, Professional, User
-from shared.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from shared.domain.errors import Conflict, DomainError, ExpiredState, Forbidden, InvalidRequest, NotFound
 from shared.domain.link import LinkStatus, SyncLink, account_key, email_key, user_key
 from shared.ports import (
     AccountCalendars,
@@ -46,6 +46,16 @@ def new_id() -> str:
 class CallbackResult:
     link: SyncLink
     reason: str | None = None
+
+
+class CallbackRefused(DomainError):
+    """Google's redirect refused while its link is known (the state expired, or the link is no longer
+    pending), with where the clinic app asked the person to be sent back. An unknown or used state is a
+    plain NotFound: nothing tells which link it was."""
+
+    def __init__(self, refusal: DomainError, return_url: str | None) -> None:
+        super().__init__(refusal.message, code=refusal.code, status=refusal.status)
+        self.return_url = return_url
 
 
 @dataclass
@@ -122,10 +132,15 @@ class LinkingService:
     # --- oauth_callback ----------------------------------------------------------------------------
     def complete(self, state_id: str, code: str | None, error: str | None) -> CallbackResult:
         """Finish the consent round trip: apply the rules, hold the link, activate or ask the masters."""
-        state = self.states.take_state(state_id, self.clock.now())
+        try:
+            state = self.states.take_state(state_id, self.clock.now())
+        except ExpiredState as exc:
+            expired = self.links.get(exc.clinic_id, exc.link_id)
+            raise CallbackRefused(exc, expired.return_url if expired else None) from None
         link = self.links.get(state.clinic_id, state.link_id)
         if link is None or link.status is not LinkStatus.PENDING_OAUTH:
-            raise Conflict("this sign-in was already completed or cancelled", code="link_not_pending")
+            refusal = Conflict("this sign-in was already completed or cancelled", code="link_not_pending")
+            raise CallbackRefused(refusal, link.return_url if link else None)
         if error or not code:
             return self._fail(link, "access_denied" if error in (None, "access_denied") else "oauth_error")
         try:
@@ -182,6 +197,8 @@ class LinkingService:
         link = self._link(clinic_id, link_id)
         if center_id != link.center_id:
             raise Forbidden("authorize from the centre where the link was requested", code="wrong_center")
+        if _decided(link) == approve:
+            return link  # the same decision again (a retry): answered as the first time, nothing redone
         if link.status is not LinkStatus.PENDING_APPROVAL or link.approved_by:
             raise Conflict(f"the link is {link.status.value}", code="link_not_pending")
         if not approve:
@@ -324,3 +341,19 @@ class LinkingService:
             "the user is linked to several professionals: name one in professionalId",
             code="professional_required",
         )
+
+
+# Where a master's approval leads: activation, or its failure (permanent, or Google access lost meanwhile).
+_APPROVED = frozenset(
+    {LinkStatus.PENDING_APPROVAL, LinkStatus.ACTIVE, LinkStatus.FAILED, LinkStatus.NEEDS_RECONNECT}
+)
+
+
+def _decided(link: SyncLink) -> bool | None:
+    """The master's decision on a link: True approved, False rejected, None not decided (or since
+    disabled: a decision on a disabled link is refused, not repeated)."""
+    if link.status is LinkStatus.REJECTED:
+        return False
+    if link.approved_by and link.status in _APPROVED:
+        return True
+    return None

@@ -21,7 +21,7 @@ def approval_requested(
     text = (
         f"{requester.name or requester.id} quiere sincronizar la agenda de {professional_name} "
         f"con la cuenta de Google {link.google_email}, desde {center.name or center.id}.\n"
-        f"Para autorizarla, entre en {center.name or center.id} y pulse 'Autorizar' en sus notificaciones."
+        f"Para autorizarla, entre en {center.name or center.id} y pulse «Autorizar» en sus notificaciones."
     )
     return Notice(
         clinic_id=link.clinic_id,

@@ -33,6 +33,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import TestResponse
 
 import main
+from functions.messages import ERRORS
 from infra.local.demo_data import write_demo_data
 from infra.local.environment import HOST, LocalPorts, functions_environment
 from infra.local.fake_google import RunningServer
@@ -240,10 +241,25 @@ def assert_error(response: Any, status: int | tuple[int, ...], code: str | None 
     body = response.get_json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    if "Accept-Language" not in response.request.headers:
+        # Unless the caller asked for English, people read Spanish: the catalogue's text for the code.
+        spanish = {texts[0] for texts in ERRORS.values()}
+        named_field = ERRORS["invalid_field"][0].split("{field}")[0]
+        message = body["error"]["message"]
+        assert message in spanish or message.startswith(named_field), message
     if code is not None:
         assert body["error"]["code"] == code, body
     error: dict[str, Any] = body["error"]
     return error
+
+
+def assert_refusal_page(response: Any, status: int, code: str) -> str:
+    """oauth_callback's refusal when no returnUrl is known: a page for the person, the code in `data-reason`."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    assert response.mimetype == "text/html"
+    page: str = response.get_data(as_text=True)
+    assert 'data-status="error"' in page and f'data-reason="{code}"' in page, page
+    return page
 
 
 def channel_token(channel_id: str) -> str:

@@ -24,6 +24,7 @@ from tests.integration.functions_app import (
     HTTP_FUNCTIONS,
     Deployed,
     assert_error,
+    assert_refusal_page,
     channel_token,
     notify,
     query_of,
@@ -126,8 +127,9 @@ def test_bad_queries_are_400s(functions: Deployed) -> None:
     assert_error(functions.get("list_links", {"clinicId": "demo", "userId": "a b"}), 400, "invalid_request")
     unknown = functions.get("list_links", {"clinicId": "demo", "userId": "admin", "all": "1"})
     assert "all" in assert_error(unknown, 400, "invalid_request")["message"]
-    assert_error(functions.get("oauth_callback", {"code": "c"}), 400, "invalid_request")
-    assert_error(functions.get("oauth_callback", {"state": "s" * 300}), 400, "invalid_request")
+    # Google's redirect lands in a browser: its refusals are pages (tests/integration/test_people_facing.py).
+    for query in ({"code": "c"}, {"state": "s" * 300}):
+        assert_refusal_page(functions.get("oauth_callback", query), 400, "invalid_request")
 
 
 # --- oauth_start ---------------------------------------------------------------------------------------
@@ -199,8 +201,7 @@ def test_oauth_callback_without_return_url_shows_a_page(functions: Deployed) -> 
 
 def test_oauth_callback_with_an_unknown_state_is_a_404(functions: Deployed) -> None:
     before = functions.dump()
-    answer = functions.callback({"state": "never-issued", "code": "4/abc"})
-    assert_error(answer, 404, "invalid_state")
+    assert_refusal_page(functions.callback({"state": "never-issued", "code": "4/abc"}), 404, "invalid_state")
     assert functions.dump() == before
 
 

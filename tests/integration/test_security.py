@@ -19,6 +19,7 @@ from google.cloud import firestore as firestore_lib
 from tests.integration.functions_app import (
     Deployed,
     assert_error,
+    assert_refusal_page,
     channel_token,
     notify,
     query_of,
@@ -71,11 +72,13 @@ def refused_without_a_write(
 ) -> None:
     """Call `function`; it must answer the error `status`/`code` and write nothing."""
     before = functions.dump()
-    if function in ("list_links", "oauth_callback"):
-        response = functions.get(function, body)
+    if function == "oauth_callback":  # a browser lands there: refused with a page
+        assert_refusal_page(functions.get(function, body), status, code)
     else:
-        response = functions.post(function, body)
-    assert_error(response, status, code)
+        response = (
+            functions.get(function, body) if function == "list_links" else functions.post(function, body)
+        )
+        assert_error(response, status, code)
     assert changes(before, functions.dump()) == {}, (function, body)
 
 
@@ -114,7 +117,7 @@ def test_an_expired_state_is_refused_and_consumed(functions: Deployed) -> None:
     state.update({"expiresAt": datetime.now(UTC) - timedelta(seconds=1)})
     before = functions.dump()
 
-    assert_error(functions.callback(answer), 404, "invalid_state")
+    assert_refusal_page(functions.callback(answer), 404, "invalid_state")
 
     assert changes(before, functions.dump()) == {state.path: "removed"}
     assert functions.doc(f"linkSecrets/{started['linkId']}") is None

@@ -6,7 +6,7 @@ import pytest
 
 from shared.domain.errors import Conflict, DomainError, Forbidden, InvalidRequest, NotFound
 from shared.domain.link import LinkStatus
-from shared.services.linking import SCOPE_CALENDAR
+from shared.services.linking import SCOPE_CALENDAR, CallbackRefused
 from tests.unit.conftest import World
 
 
@@ -55,9 +55,13 @@ def test_approval_from_the_wrong_centre_is_refused_then_the_right_one_activates(
     assert world.store.links[link.id].status is LinkStatus.PENDING_APPROVAL
     active = world.services.linking.decide("demo", "centro-b", "admin", link.id, approve=True)
     assert active.status is LinkStatus.ACTIVE and active.approved_by == "admin"
-    with pytest.raises(Conflict) as again:
-        world.services.linking.decide("demo", "centro-b", "admin", link.id, approve=True)
-    assert again.value.code == "link_not_pending"
+    # A retry of the same decision answers the link as it is, doing nothing again; the other is refused.
+    tasks = dict(world.queue.tasks)
+    assert world.services.linking.decide("demo", "centro-b", "admin", link.id, approve=True) == active
+    assert world.queue.tasks == tasks
+    with pytest.raises(Conflict) as other:
+        world.services.linking.decide("demo", "centro-b", "admin", link.id, approve=False)
+    assert other.value.code == "link_not_pending"
 
 
 def test_non_master_cannot_approve_and_other_clinics_do_not_see_the_link(world: World) -> None:
@@ -136,8 +140,13 @@ def test_state_is_single_use_and_expires(world: World) -> None:
     world.store.keys.clear()
     _, late = start(world)
     world.clock.advance(minutes=11)
-    with pytest.raises(NotFound):
+    with pytest.raises(CallbackRefused) as expired:
         world.services.linking.complete(late, "c2", None)
+    assert (expired.value.code, expired.value.status, expired.value.return_url) == (
+        "invalid_state",
+        404,
+        None,
+    )
 
 
 def test_denied_consent_and_missing_scope_fail_the_link(world: World) -> None:

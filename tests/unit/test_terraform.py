@@ -466,10 +466,45 @@ def test_outputs_are_described() -> None:
         assert str(body.get("description", "")).strip(), f"output {name} has no description"
 
 
-def test_google_provider_is_pinned_to_a_supported_major() -> None:
+def test_google_providers_are_pinned_to_one_major_version() -> None:
     required = first(first(terraform()["terraform"])["required_providers"])
-    version = required["google"]["version"]
-    assert re.search(r"(~>\s*[67]\.)|(>=\s*[67]\.)", version), f"google provider version {version!r}"
+    google = {name: body for name, body in required.items() if name in ("google", "google-beta")}
+    assert "google" in google
+    majors = set()
+    for name, body in google.items():
+        # `~> N.0` allows every N.x and nothing of N+1: a new major is a deliberate edit.
+        match = re.fullmatch(r"~>\s*(\d+)\.0", str(body["version"]).strip())
+        assert match, f"{name} provider version {body['version']!r} is not `~> N.0`"
+        majors.add(int(match[1]))
+    assert len(majors) == 1, f"google and google-beta on different majors: {sorted(majors)}"
+    assert majors.pop() >= 6
+
+
+def test_tfvars_example_sets_every_required_variable_for_an_existing_database() -> None:
+    options = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
+    with (INFRA / "terraform.tfvars.example").open() as handle:
+        example = hcl2.load(handle, serialization_options=options)
+    example = {name: value for name, value in example.items() if not name.startswith("__")}
+    declared = variables()
+    assert set(example) <= set(declared), f"undeclared: {sorted(set(example) - set(declared))}"
+    required = {name for name, body in declared.items() if "default" not in body}
+    assert required <= set(example), f"the example misses {sorted(required - set(example))}"
+    # The usual case: the clinic app's database exists, and creating it again would fail.
+    assert declared["create_firestore_database"]["default"] is True
+    assert example["create_firestore_database"] is False
+    for name, value in example.items():
+        kind = str(declared[name]["type"]).strip("${}")
+        expected = {"string": str, "bool": bool, "number": (int, float)}.get(kind)
+        if expected:
+            assert isinstance(value, expected), f"{name} = {value!r} is not a {kind}"
+    # Values must pass the variables' own validations where those are a plain regex.
+    for name, value in example.items():
+        for validation in declared[name].get("validation", []):
+            pattern = re.search(r'regex\("(.+)",\s*var\.' + name, str(validation["condition"]))
+            if pattern:
+                assert re.search(pattern[1].replace("\\\\", "\\"), value), (
+                    f"{name} = {value!r} fails validation"
+                )
 
 
 # --- the source bundle ---------------------------------------------------------------------------------

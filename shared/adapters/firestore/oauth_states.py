@@ -8,7 +8,7 @@ from google.cloud import firestore
 
 from shared.adapters import firestore_codec as codec
 from shared.adapters.firestore import documents
-from shared.domain.errors import NotFound
+from shared.domain.errors import ExpiredState, NotFound
 from shared.domain.link import SyncLink
 from shared.ports import OAuthState
 
@@ -42,14 +42,14 @@ class FirestoreOAuthStates:
             doc = snapshot.to_dict() or {}
             transaction.delete(ref)  # single use, even when expired
             if doc["expiresAt"] <= now:
-                raise _Expired
+                raise _Expired(doc["clinicId"], doc["linkId"])
             return OAuthState(state_id, doc["clinicId"], doc["linkId"], doc["codeVerifier"], doc["expiresAt"])
 
         try:
             return take(self.db.transaction())
-        except _Expired:
+        except _Expired as expired:
             ref.delete()
-            raise NotFound("the sign-in took too long; start again", code="invalid_state") from None
+            raise ExpiredState(*expired.args) from None
 
 
 class _Expired(Exception):

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from shared.domain.errors import NotFound
+from shared.domain.errors import ExpiredState, NotFound
 from shared.domain.link import LinkStatus
 from shared.ports import OAuthState
 from tests.integration.ports.conftest import T0, Backend, a_link
@@ -39,6 +39,9 @@ def test_take_state_refuses_and_consumes_an_expired_state(backend: Backend) -> N
     with pytest.raises(NotFound) as expired:
         backend.states.take_state("st1", T0 + timedelta(minutes=10))  # expiry is exclusive
     assert expired.value.code == "invalid_state"
+    # It still names its link, so the callback can send the person back to where the clinic app asked.
+    assert isinstance(expired.value, ExpiredState)
+    assert (expired.value.clinic_id, expired.value.link_id) == ("demo", "l1")
     with pytest.raises(NotFound):
         backend.states.take_state("st1", T0)  # gone, even for a clock that lags
 

@@ -1,0 +1,96 @@
+"""What the adapters write to the Firestore emulator fits docs/schemas: appointments made or moved by a
+pull, links, notifications and e-mails."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from google.cloud import firestore as firestore_lib
+
+from shared.adapters.firestore import FirestoreDirectory, FirestoreLinkStore, FirestoreNotifier
+from shared.domain.clinic import Appointment, AppointmentStatus, EventOrigin
+from tests import firestore_schemas as schemas
+from tests.examples import PENDING_LINK, every_notice
+
+START = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+
+
+def read(db: firestore_lib.Client, path: str) -> dict[str, object]:
+    snapshot = db.document(path).get()
+    assert snapshot.exists, path
+    return snapshot.to_dict() or {}
+
+
+def test_appointments_a_pull_writes_fit_and_mark_only_declared_fields(
+    firestore: firestore_lib.Client,
+) -> None:
+    directory = FirestoreDirectory(firestore)
+    written_by_us = set(schemas.schema("appointment")["x-written-by-us"])
+    # Made in Google: a new appointment without patient, with the event's title and origin.
+    made = Appointment(
+        "demo",
+        "gcal-abc",
+        "marina",
+        "centro-b",
+        START,
+        START + timedelta(hours=1),
+        title="Reunión",
+        origin=EventOrigin("cal@group.calendar.google.com", "abc"),
+    )
+    directory.write_appointment(made, "link-1")
+    document = read(firestore, "clinics/demo/appointments/gcal-abc")
+    assert not schemas.errors("appointment", document)
+    assert set(document) <= written_by_us
+    assert {"title", "origin", "syncSource"} <= set(document)
+
+    # Moved and then cancelled in Google: the clinic app's own fields are kept as they were.
+    clinic_fields = {"patientName": "Ana López", "service": "Fisioterapia", "notes": "Traer informe"}
+    firestore.document("clinics/demo/appointments/a1").set(
+        {
+            "professionalId": "marina",
+            "centerId": "centro-b",
+            "start": START,
+            "end": START + timedelta(minutes=30),
+            "status": "scheduled",
+            **clinic_fields,
+        }
+    )
+    moved = Appointment(
+        "demo", "a1", "marina", "centro-b", START + timedelta(hours=2), START + timedelta(hours=3)
+    )
+    directory.write_appointment(moved, "link-1")
+    directory.write_appointment(
+        Appointment(
+            "demo", "a1", "marina", "centro-b", moved.start, moved.end, status=AppointmentStatus.CANCELLED
+        ),
+        "link-1",
+    )
+    document = read(firestore, "clinics/demo/appointments/a1")
+    assert not schemas.errors("appointment", document)
+    assert {key: document[key] for key in clinic_fields} == clinic_fields
+    assert document["status"] == "cancelled" and document["syncSource"]["linkId"] == "link-1"  # type: ignore[index]
+
+
+def test_links_as_stored_fit(firestore: firestore_lib.Client) -> None:
+    store = FirestoreLinkStore(firestore)
+    link = replace(PENDING_LINK, return_url="https://clinic.example/back")
+    store.save(link)
+    store.save_pull(link, "sync-token", START, conflicts=2)
+    document = read(firestore, f"clinics/demo/syncLinks/{link.id}")
+    assert not schemas.errors("sync-link", document)
+    assert document["conflicts"] == 2 and "lastConflictAt" in document
+
+
+def test_notifications_and_emails_fit(firestore: firestore_lib.Client) -> None:
+    notifier = FirestoreNotifier(firestore)
+    for notice in every_notice():
+        notifier.notify(notice)
+
+    notifications = [n.to_dict() for n in firestore.collection("clinics/demo/notifications").stream()]
+    mails = [m.to_dict() for m in firestore.collection("mail").stream()]
+    assert len(notifications) == len(mails) == 3
+    for document in notifications:
+        assert not schemas.errors("notification", document)
+    for document in mails:
+        assert not schemas.errors("mail", document)
