@@ -155,7 +155,7 @@ locals {
     TASKS_LOCATION               = google_cloud_tasks_queue.push.location
     PUSH_QUEUE                   = google_cloud_tasks_queue.push.name
     PULL_QUEUE                   = google_cloud_tasks_queue.pull.name
-    TASKS_SERVICE_ACCOUNT        = google_service_account.invoker.email
+    TASKS_SERVICE_ACCOUNT        = google_service_account.invoker["tasks"].email
     CALENDAR_NAME                = var.calendar_name
     BACKFILL_DAYS                = tostring(var.backfill_days)
     OAUTH_STATE_TTL_SECONDS      = tostring(var.oauth_state_ttl_seconds)
@@ -168,11 +168,12 @@ locals {
     LOG_EXECUTION_ID = "true"
   }
 
-  # The one member allowed to invoke each kind of private function.
+  # The one member allowed to invoke each kind of private function: the tasks' and the scheduler's
+  # accounts are distinct (iam.tf), so neither can call the other's functions.
   invoker_members = {
     clinic_app = "serviceAccount:${var.clinic_app_service_account}"
-    tasks      = google_service_account.invoker.member
-    scheduler  = google_service_account.invoker.member
+    tasks      = google_service_account.invoker["tasks"].member
+    scheduler  = google_service_account.invoker["scheduler"].member
     eventarc   = google_service_account.eventarc.member
   }
 }

@@ -29,9 +29,11 @@ from typing import Self
 import requests
 from google.cloud import firestore
 
-from infra.local.emulators import FirestoreEmulator, TasksEmulator, queue_names
+from infra.local.emulators import FIRESTORE_RULES, FirestoreEmulator, TasksEmulator, queue_names
 from infra.local.environment import HOST, PROJECT_ID, LocalPorts, functions_environment
+from infra.local.identity import IDENTITY_KEY_VARIABLE, bearer, new_key
 from infra.local.processes import DEFAULT_LOG_DIR, REPO_ROOT, ChildProcess, StartupError, port_open
+from infra.local.terraform_grants import eventarc_service_account, function_grants
 from shared.config import Settings
 
 log = logging.getLogger(__name__)
@@ -57,13 +59,25 @@ class LocalStack:
         self.project = project
         self.demo_data = demo_data
         self.env = {**os.environ, **functions_environment(self.ports, project), "PYTHONUNBUFFERED": "1"}
+        self.env.pop(IDENTITY_KEY_VARIABLE, None)
+        # The key of this run's identity tokens: only the parts that play Google's callers (Cloud Tasks,
+        # Eventarc, the clinic backend) and the functions' front door get it (infra/local/identity.py).
+        self.identity_key = new_key()
+        callers_env = {**self.env, IDENTITY_KEY_VARIABLE: self.identity_key}
+        self.grants = function_grants(project)
         self.settings = Settings.from_env(self.env)
         self.queues = queue_names(
             project, self.settings.tasks_location, [self.settings.push_queue, self.settings.pull_queue]
         )
-        self.firestore = FirestoreEmulator(self.ports.firestore, project, log_dir=self.log_dir)
+        self.firestore = FirestoreEmulator(
+            self.ports.firestore, project, log_dir=self.log_dir, rules=FIRESTORE_RULES
+        )
         self.tasks = TasksEmulator(
-            self.ports.tasks, self.queues, max_retries=tasks_max_retries, log_dir=self.log_dir
+            self.ports.tasks,
+            self.queues,
+            max_retries=tasks_max_retries,
+            log_dir=self.log_dir,
+            identity_key=self.identity_key,
         )
         python = sys.executable
         fake_google_env = {**self.env, "FAKE_GOOGLE_REDIRECT_PREFIXES": f"{self.ports.functions_url}/"}
@@ -83,14 +97,25 @@ class LocalStack:
                 "--port",
                 str(self.ports.functions),
             ],
+            callers_env,
         )
         self.bridge = self._child(
             "bridge",
-            [python, "-m", "infra.local.bridge", "--target", self.function_url("on_appointment_written")],
+            [
+                python,
+                "-m",
+                "infra.local.bridge",
+                "--target",
+                self.function_url("on_appointment_written"),
+                "--identity",
+                eventarc_service_account(project),
+            ],
+            callers_env,
         )
         self.console = self._child(
             "console",
             [python, "-m", "infra.local.console", "--host", HOST, "--port", str(self.ports.console)],
+            callers_env,
         )
         self._started: list[ChildProcess | FirestoreEmulator | TasksEmulator] = []
 
@@ -115,6 +140,19 @@ class LocalStack:
     def function_url(self, name: str) -> str:
         """Where the function `name` answers."""
         return f"{self.ports.functions_url}/{name}"
+
+    def caller_headers(self, name: str, account: str | None = None) -> dict[str, str]:
+        """The Authorization header of a call to `name` as its Terraform caller (or `account`).
+
+        Empty for a public function unless `account` is given. Tests and scripts call the private
+        functions with it, as the clinic backend, Cloud Tasks or Scheduler would.
+        """
+        grant = self.grants[name]
+        if account is None:
+            if grant.public:
+                return {}
+            (account,) = grant.callers
+        return bearer(self.identity_key, account, self.function_url(name))
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start every part and wait until each answers; on failure stop what was started and raise."""

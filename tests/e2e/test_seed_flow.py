@@ -77,10 +77,12 @@ class ClinicApp:
 
     # --- the functions, as the clinic app's backend calls them --------------------------------------
     def post(self, function: str, body: dict[str, Any]) -> requests.Response:
-        return requests.post(self.stack.function_url(function), json=body, timeout=15)
+        url, headers = self.stack.function_url(function), self.stack.caller_headers(function)
+        return requests.post(url, json=body, headers=headers, timeout=15)
 
     def get(self, function: str, params: dict[str, str]) -> requests.Response:
-        return requests.get(self.stack.function_url(function), params=params, timeout=15)
+        url, headers = self.stack.function_url(function), self.stack.caller_headers(function)
+        return requests.get(url, params=params, headers=headers, timeout=15)
 
     def sign_in(self, user: str, email: str, center: str = "centro-b", bidirectional: bool = True) -> dict:
         """oauth_start, Google's consent page, oauth_callback: answers the query the clinic app gets back."""
