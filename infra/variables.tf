@@ -143,3 +143,9 @@ variable "labels" {
   default     = { app = "clinic-calendar-sync" }
   description = "Labels put on every resource that takes labels."
 }
+
+variable "manage_firestore_rules" {
+  type        = bool
+  default     = true
+  description = "Deploy ../firestore.rules as the database's security rules. Set false when the clinic app deploys the rules (with ours merged in: docs/security-rules.md)."
+}

@@ -498,3 +498,14 @@ def test_gcloudignore_and_terraform_bundle_agree() -> None:
         f"only uploaded by gcloud (.gcloudignore): {sorted(uploaded - bundle)}; "
         f"only packed by Terraform (infra/source.tf): {sorted(bundle - uploaded)}"
     )
+
+
+def test_the_security_rules_the_emulator_enforces_are_deployed() -> None:
+    ruleset = resources("google_firebaserules_ruleset")["firestore"]
+    files = first(first(ruleset["source"])["files"])
+    assert files["content"] == '${file("${path.module}/../firestore.rules")}'
+    assert (ROOT / "firestore.rules").is_file()
+    release = resources("google_firebaserules_release")["firestore"]
+    assert release["name"] == "cloud.firestore", "the (default) database reads its rules from cloud.firestore"
+    assert "google_firebaserules_ruleset.firestore[0].name" in release["ruleset_name"]
+    assert "firebaserules.googleapis.com" in resolve("${local.services}")
