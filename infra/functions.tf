@@ -157,6 +157,7 @@ locals {
     PULL_QUEUE                   = google_cloud_tasks_queue.pull.name
     TASKS_SERVICE_ACCOUNT        = google_service_account.invoker["tasks"].email
     CALENDAR_NAME                = var.calendar_name
+    RETURN_URL_HOSTS             = join(",", var.return_url_hosts)
     BACKFILL_DAYS                = tostring(var.backfill_days)
     OAUTH_STATE_TTL_SECONDS      = tostring(var.oauth_state_ttl_seconds)
     CHANNEL_TTL_SECONDS          = tostring(var.channel_ttl_seconds)

@@ -77,6 +77,8 @@ class Settings:
     reconcile_interval_seconds: int = 900
     list_page_size: int = 2500
     console_url: str | None = None
+    # Hosts a link's returnUrl may send the user back to (https; plain http only to a loopback host).
+    return_url_hosts: tuple[str, ...] = ()
     # How long an instance reuses documents that change rarely (a clinic's settings, a link's sealed
     # refresh token) instead of reading them on every change: one Firestore read less per document.
     cache_seconds: float = 30.0
@@ -129,4 +131,7 @@ class Settings:
                 env.get("RECONCILE_INTERVAL_SECONDS", defaults.reconcile_interval_seconds)
             ),
             console_url=env.get("CONSOLE_URL") or None,
+            return_url_hosts=tuple(
+                host.strip().lower() for host in env.get("RETURN_URL_HOSTS", "").split(",") if host.strip()
+            ),
         )

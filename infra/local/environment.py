@@ -111,6 +111,8 @@ def functions_environment(ports: LocalPorts, project: str = PROJECT_ID) -> dict[
         "CONSOLE_URL": ports.console_url,
         "SECRETS_BACKEND": "env",
         "OAUTH_CLIENT_ID": OAUTH_CLIENT_ID,
+        # The console and the clinic app played on this machine come back to a loopback address.
+        "RETURN_URL_HOSTS": "127.0.0.1,localhost",
         # The identity the tasks' OIDC tokens name, as Terraform sets it (infra/functions.tf).
         "TASKS_SERVICE_ACCOUNT": tasks_service_account(project),
         secret_variable(SECRET_OAUTH_CLIENT_SECRET): OAUTH_CLIENT_SECRET,

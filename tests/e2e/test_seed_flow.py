@@ -29,7 +29,8 @@ pytestmark = pytest.mark.e2e
 CLINIC = "demo"
 MASTER = "admin"
 PROFESSIONAL = "marina"
-RETURN_URL = "http://clinic.example/back"
+# The local stack allows loopback return URLs only (RETURN_URL_HOSTS); this one is never fetched.
+RETURN_URL = "http://127.0.0.1:9/clinic/back"
 CALENDAR_NAME = "DASI eCLINIC"
 WRITES = (
     "calendar.events.insert",

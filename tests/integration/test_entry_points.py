@@ -219,10 +219,28 @@ def test_oauth_start_refuses_what_the_clinic_does_not_hold(functions: Deployed) 
         ({"professionalId": "nobody"}, 404, "professional_not_found"),
         ({"userId": "admin"}, 403, "user_not_linked_to_professional"),
         ({"returnUrl": "javascript:alert(1)"}, 400, "invalid_request"),
+        # The user goes back only to a configured host (RETURN_URL_HOSTS: clinic.example, 127.0.0.1),
+        # over https; plain http only to a loopback host.
+        ({"returnUrl": "https://evil.example/back"}, 400, "return_url_not_allowed"),
+        ({"returnUrl": "https://clinic.example.evil.example/"}, 400, "return_url_not_allowed"),
+        ({"returnUrl": "https://clinic.example@evil.example/"}, 400, "return_url_not_allowed"),
+        ({"returnUrl": "http://clinic.example/back"}, 400, "return_url_not_allowed"),
+        ({"returnUrl": "ftp://clinic.example/back"}, 400, "invalid_request"),
+        ({"returnUrl": "http://localhost/back"}, 400, "return_url_not_allowed"),  # loopback, not configured
     ]
     for change, status, code in cases:
         assert_error(functions.post("oauth_start", {**start, **change}), status, code)
     assert functions.dump() == before
+
+
+def test_oauth_start_takes_a_configured_return_url(functions: Deployed) -> None:
+    for url in (
+        "https://clinic.example/back?tab=google",
+        "https://CLINIC.example:8443/x",
+        "http://127.0.0.1:9/b",
+    ):
+        started = functions.post("oauth_start", {**VALID_BODIES["oauth_start"], "returnUrl": url})
+        assert started.status_code == 200, (url, started.get_data(as_text=True))
 
 
 # --- oauth_callback ------------------------------------------------------------------------------------
