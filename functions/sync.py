@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import flask
 import functions_framework
@@ -39,9 +40,24 @@ def on_appointment_written(event: CloudEvent) -> None:
     if len(parts) != 4 or parts[0] != "clinics" or parts[2] != "appointments":
         log.warning("ignored a write outside clinics/*/appointments", extra={"document": change.path})
         return
-    write = AppointmentWrite(parts[1], parts[3], change.old, change.new, change.update_time)
+    old, new = _agenda_of(change.old, change.path), _agenda_of(change.new, change.path)
+    write = AppointmentWrite(parts[1], parts[3], old, new, change.update_time)
     enqueued = services().push.fan_out(write)
     log.info("appointment written", extra={"document": change.path, "tasks": enqueued})
+
+
+def _agenda_of(document: dict[str, Any] | None, path: str) -> dict[str, Any] | None:
+    """The written document as the fan-out reads it: a professionalId that is no document id (any client
+    may write any value there) names no agenda, so it is left out instead of failing every delivery."""
+    if document is None:
+        return None
+    professional = document.get("professionalId")
+    if professional is None or (
+        isinstance(professional, str) and len(professional) <= 128 and ANY_DOCUMENT_ID.match(professional)
+    ):
+        return document
+    log.warning("appointment with an unusable professionalId", extra={"document": path})
+    return {key: value for key, value in document.items() if key != "professionalId"}
 
 
 class PushTask(Request):
