@@ -11,6 +11,11 @@ Google's callers (the Cloud Tasks emulator's dispatcher, the Eventarc bridge, th
 backend). The functions themselves never get it, and a curl without a token is refused.
 
 Standard library only: the Cloud Tasks emulator's own virtualenv imports this module too.
+
+To call a private function by hand while `make run` runs (the stack keeps this run's key in
+`.local/logs/identity-key`), as the caller Terraform allows it:
+
+    curl -H "Authorization: Bearer $(python -m infra.local.identity oauth_start)" ...
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import json
 import os
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 IDENTITY_KEY_VARIABLE = "LOCAL_IDENTITY_KEY"
@@ -100,3 +106,45 @@ def verify(key: str, token: str, audience: str, now: float | None = None) -> str
 def bearer(key: str, email: str, audience: str) -> dict[str, str]:
     """The Authorization header of a call to `audience` as `email`."""
     return {"Authorization": f"Bearer {mint(key, email, audience)}"}
+
+
+KEY_FILE = "identity-key"
+
+
+def write_key(directory: Path, key: str) -> Path:
+    """Keep this run's key beside the stack's logs, readable by this user only (for `main`)."""
+    path = directory / KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print a token for calling FUNCTION as its Terraform caller, with the running stack's key."""
+    import argparse
+
+    from infra.local.terraform_grants import function_grants
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("function")
+    parser.add_argument("--as", dest="account", help="another service account (to see a refusal)")
+    parser.add_argument("--base-url", default=os.environ.get("FUNCTIONS_BASE_URL", "http://127.0.0.1:8080"))
+    parser.add_argument(
+        "--key-file", default=str(Path(__file__).resolve().parents[2] / ".local" / "logs" / KEY_FILE)
+    )
+    args = parser.parse_args(argv)
+    key = key_from_env() or (
+        Path(args.key_file).read_text().strip() if Path(args.key_file).is_file() else None
+    )
+    if not key:
+        parser.error(f"no key: start the stack (make run) or set {IDENTITY_KEY_VARIABLE}")
+    grant = function_grants(os.environ.get("GOOGLE_CLOUD_PROJECT", "demo-clinic"))[args.function]
+    account = args.account or next(iter(grant.callers), None)
+    if account is None:
+        parser.error(f"{args.function} is public: it needs no token")
+    print(mint(key, account, f"{args.base_url.rstrip('/')}/{args.function}"))
+
+
+if __name__ == "__main__":
+    main()

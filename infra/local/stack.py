@@ -31,7 +31,7 @@ from google.cloud import firestore
 
 from infra.local.emulators import FIRESTORE_RULES, FirestoreEmulator, TasksEmulator, queue_names
 from infra.local.environment import HOST, PROJECT_ID, LocalPorts, functions_environment
-from infra.local.identity import IDENTITY_KEY_VARIABLE, bearer, new_key
+from infra.local.identity import IDENTITY_KEY_VARIABLE, bearer, new_key, write_key
 from infra.local.processes import DEFAULT_LOG_DIR, REPO_ROOT, ChildProcess, StartupError, port_open
 from infra.local.terraform_grants import eventarc_service_account, function_grants
 from shared.config import Settings
@@ -162,6 +162,7 @@ class LocalStack:
             return max(deadline - time.monotonic(), 0.1)
 
         try:
+            write_key(self.log_dir, self.identity_key)  # for `python -m infra.local.identity FUNCTION`
             # Independent parts start together; each is waited for only when something needs it.
             for part in (self.firestore, self.tasks, self.fake_google, self.functions, self.console):
                 part.start()
@@ -255,6 +256,8 @@ class LocalStack:
             f"project {self.project}; queues {queues} in {self.settings.tasks_location}",
             f"demo clinic 'demo' (users admin, pautrave, marina); console URL {self.ports.console_url}",
             f"export FIRESTORE_EMULATOR_HOST={self.firestore.host} CLOUD_TASKS_EMULATOR_HOST={self.tasks.host}",
+            "private functions want the identity Terraform allows them: "
+            'curl -H "Authorization: Bearer $(python -m infra.local.identity FUNCTION)" ...',
         ]
         return "\n".join(lines)
 
