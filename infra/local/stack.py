@@ -1,8 +1,10 @@
 """The whole project on one machine: `make run` runs `python -m infra.local.stack` in the foreground.
 
-It starts the Firestore emulator, the Cloud Tasks emulator (with the functions' queues), the fake Google,
-every function behind one functions-framework server, the Firestore-trigger bridge and the console,
-writes the demo clinic, and prints where each part listens. Ctrl-C or SIGTERM stops every process it
+It starts the Firestore emulator (with firestore.rules), the Cloud Tasks emulator (with the functions'
+queues), the fake Google, every function in a process of its own behind the front door that checks
+callers (infra/local/functions_server.py), the Firestore-trigger bridge and the console, writes the demo
+clinic, and prints where each part listens. What Google Cloud enforces is enforced here as Terraform
+declares it: each function's secrets, who may invoke it, the security rules. Ctrl-C or SIGTERM stops every process it
 started. Each part's output goes to `.local/logs/<part>.log`.
 
 Ports default to the fixed local addresses and move with FUNCTIONS_PORT, FAKE_GOOGLE_PORT,
@@ -10,7 +12,7 @@ FIRESTORE_PORT, TASKS_PORT, CONSOLE_PORT (see infra/local/environment.py). Tests
 on free ports:
 
     with LocalStack(LocalPorts.free(), log_dir=tmp_path) as stack:
-        requests.get(stack.function_url("list_links"), ...)
+        requests.get(stack.function_url("list_links"), headers=stack.caller_headers("list_links"), ...)
 """
 
 from __future__ import annotations
