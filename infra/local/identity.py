@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("function")
     parser.add_argument("--as", dest="account", help="another service account (to see a refusal)")
-    parser.add_argument("--base-url", default=os.environ.get("FUNCTIONS_BASE_URL", "http://127.0.0.1:8080"))
+    local_url = f"http://127.0.0.1:{os.environ.get('FUNCTIONS_PORT') or 8080}"
+    parser.add_argument("--base-url", default=os.environ.get("FUNCTIONS_BASE_URL") or local_url)
     parser.add_argument(
         "--key-file", default=str(Path(__file__).resolve().parents[2] / ".local" / "logs" / KEY_FILE)
     )
