@@ -14,10 +14,11 @@ from functions.http import DOCUMENT_ID, Reply, Request, json_body, json_endpoint
 from functions.messages import page_text, reason_text
 from functions.views import link_view
 from shared.bootstrap import services
-from shared.domain.errors import DomainError
+from shared.domain.errors import DomainError, InvalidRequest
 from shared.services.linking import CallbackRefused
 
 Id = Field(min_length=1, max_length=128, pattern=DOCUMENT_ID)
+LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 
 class StartRequest(Request):
@@ -66,9 +67,23 @@ def oauth_start(request: flask.Request) -> Reply:
         body.userId,
         body.professionalId,
         body.bidirectional,
-        str(body.returnUrl) if body.returnUrl else None,
+        allowed_return_url(body.returnUrl, services().settings.return_url_hosts) if body.returnUrl else None,
     )
     return ok({"linkId": link.id, "authorizationUrl": url})
+
+
+def allowed_return_url(url: HttpUrl, hosts: tuple[str, ...]) -> str:
+    """`url` when the user may be sent back there: a configured host (RETURN_URL_HOSTS), over https.
+
+    oauth_callback redirects the user's browser to it with the outcome: any other host would make us an
+    open redirect. Plain http is allowed only to a loopback host, which is the user's own machine.
+    """
+    host = (url.host or "").lower()
+    if url.scheme != "https" and not (url.scheme == "http" and host in LOOPBACK):
+        raise InvalidRequest("returnUrl must use https", code="return_url_not_allowed")
+    if host not in hosts:
+        raise InvalidRequest(f"returnUrl host {host} is not allowed", code="return_url_not_allowed")
+    return str(url)
 
 
 @functions_framework.http

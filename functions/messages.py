@@ -32,6 +32,10 @@ ERRORS: dict[str, tuple[str, str]] = {
         "La petición es demasiado grande (máximo 64 KiB).",
         "The request is too large (64 KiB at most).",
     ),
+    "return_url_not_allowed": (
+        "La dirección de vuelta («returnUrl») debe usar https y un dominio autorizado de la aplicación de la clínica.",
+        "The return address (“returnUrl”) must use https and an authorized host of the clinic app.",
+    ),
     "method_not_allowed": (
         "Este método HTTP no está permitido aquí.",
         "This HTTP method is not allowed here.",

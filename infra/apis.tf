@@ -10,6 +10,7 @@ locals {
     "cloudscheduler.googleapis.com",       # renew_channels and reconcile_links
     "cloudtasks.googleapis.com",           # the push and pull queues
     "eventarc.googleapis.com",             # the Firestore trigger of on_appointment_written
+    "firebaserules.googleapis.com",        # Firestore security rules (firestore.tf)
     "firestore.googleapis.com",            # all state
     "iam.googleapis.com",                  # service accounts
     "iamcredentials.googleapis.com",       # OIDC tokens minted for Tasks and Scheduler

@@ -138,3 +138,36 @@ resource "google_firestore_field" "ttl" {
 
   depends_on = [google_project_service.enabled]
 }
+
+# Security rules (../firestore.rules): clients never read or write the sync's own documents, nor the
+# fields of an appointment only the sync sets. A database has one ruleset: when the clinic app deploys its
+# own rules, merge ours into its file and set manage_firestore_rules = false (docs/security-rules.md).
+# Our functions use the server client library, which rules do not apply to.
+resource "google_firebaserules_ruleset" "firestore" {
+  count = var.manage_firestore_rules ? 1 : 0
+
+  project = var.project_id
+
+  source {
+    files {
+      name    = "firestore.rules"
+      content = file("${path.module}/../firestore.rules")
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_firebaserules_release" "firestore" {
+  count = var.manage_firestore_rules ? 1 : 0
+
+  project = var.project_id
+  # The release the (default) database's rules are read from.
+  name         = "cloud.firestore"
+  ruleset_name = "projects/${var.project_id}/rulesets/${google_firebaserules_ruleset.firestore[0].name}"
+
+  # A new ruleset is a new resource: the release must point at it, not keep the old one.
+  lifecycle {
+    replace_triggered_by = [google_firebaserules_ruleset.firestore[0]]
+  }
+}

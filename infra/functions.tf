@@ -155,8 +155,9 @@ locals {
     TASKS_LOCATION               = google_cloud_tasks_queue.push.location
     PUSH_QUEUE                   = google_cloud_tasks_queue.push.name
     PULL_QUEUE                   = google_cloud_tasks_queue.pull.name
-    TASKS_SERVICE_ACCOUNT        = google_service_account.invoker.email
+    TASKS_SERVICE_ACCOUNT        = google_service_account.invoker["tasks"].email
     CALENDAR_NAME                = var.calendar_name
+    RETURN_URL_HOSTS             = join(",", var.return_url_hosts)
     BACKFILL_DAYS                = tostring(var.backfill_days)
     OAUTH_STATE_TTL_SECONDS      = tostring(var.oauth_state_ttl_seconds)
     CHANNEL_TTL_SECONDS          = tostring(var.channel_ttl_seconds)
@@ -168,11 +169,12 @@ locals {
     LOG_EXECUTION_ID = "true"
   }
 
-  # The one member allowed to invoke each kind of private function.
+  # The one member allowed to invoke each kind of private function: the tasks' and the scheduler's
+  # accounts are distinct (iam.tf), so neither can call the other's functions.
   invoker_members = {
     clinic_app = "serviceAccount:${var.clinic_app_service_account}"
-    tasks      = google_service_account.invoker.member
-    scheduler  = google_service_account.invoker.member
+    tasks      = google_service_account.invoker["tasks"].member
+    scheduler  = google_service_account.invoker["scheduler"].member
     eventarc   = google_service_account.eventarc.member
   }
 }

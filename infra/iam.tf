@@ -23,23 +23,41 @@ resource "google_project_iam_member" "function_firestore" {
   member  = google_service_account.function[each.key].member
 }
 
-# The identity in the OIDC tokens of Cloud Tasks (push/pull tasks) and Cloud Scheduler (the upkeep jobs):
-# the only caller the private workers accept. The code names it in TASKS_SERVICE_ACCOUNT.
+# The identities of the OIDC tokens the private workers accept: one for Cloud Tasks (push/pull tasks), one
+# for Cloud Scheduler (the upkeep jobs), so that each may invoke only the functions it calls (functions.tf:
+# invoker `tasks` or `scheduler`). The code names the tasks' one in TASKS_SERVICE_ACCOUNT.
+locals {
+  invokers = {
+    tasks = {
+      account_id   = "calendar-sync-tasks"
+      display_name = "Cloud Tasks caller of the sync workers"
+      description  = "OIDC identity of Cloud Tasks requests to push_worker and pull_worker."
+    }
+    scheduler = {
+      account_id   = "calendar-sync-scheduler"
+      display_name = "Cloud Scheduler caller of the upkeep functions"
+      description  = "OIDC identity of Cloud Scheduler requests to renew_channels and reconcile_links."
+    }
+  }
+}
+
 resource "google_service_account" "invoker" {
+  for_each = local.invokers
+
   project      = var.project_id
-  account_id   = "calendar-sync-invoker"
-  display_name = "Cloud Tasks and Cloud Scheduler caller of the sync workers"
-  description  = "OIDC identity of Cloud Tasks and Cloud Scheduler requests to push_worker, pull_worker, renew_channels and reconcile_links."
+  account_id   = each.value.account_id
+  display_name = each.value.display_name
+  description  = each.value.description
 
   depends_on = [google_project_service.enabled]
 }
 
-# Creating a task whose OIDC token is minted for the invoker account needs iam.serviceAccounts.actAs on
-# it: granted on that one account, to the functions that enqueue.
+# Creating a task whose OIDC token is minted for the tasks account needs iam.serviceAccounts.actAs on it:
+# granted on that one account, to the functions that enqueue.
 resource "google_service_account_iam_member" "enqueuer_acts_as_invoker" {
   for_each = toset([for binding in values(local.enqueuers) : binding.function])
 
-  service_account_id = google_service_account.invoker.name
+  service_account_id = google_service_account.invoker["tasks"].name
   role               = "roles/iam.serviceAccountUser"
   member             = google_service_account.function[each.key].member
 }

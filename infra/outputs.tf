@@ -25,9 +25,14 @@ output "function_service_accounts" {
   value       = { for name, account in google_service_account.function : name => account.email }
 }
 
-output "invoker_service_account" {
-  description = "Identity of Cloud Tasks and Cloud Scheduler calls to the private workers (TASKS_SERVICE_ACCOUNT)."
-  value       = google_service_account.invoker.email
+output "tasks_invoker_service_account" {
+  description = "Identity of Cloud Tasks calls to push_worker and pull_worker (TASKS_SERVICE_ACCOUNT)."
+  value       = google_service_account.invoker["tasks"].email
+}
+
+output "scheduler_invoker_service_account" {
+  description = "Identity of Cloud Scheduler calls to renew_channels and reconcile_links."
+  value       = google_service_account.invoker["scheduler"].email
 }
 
 output "queues" {

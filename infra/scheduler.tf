@@ -1,4 +1,4 @@
-# Cloud Scheduler: the periodic upkeep, called with an OIDC token of the invoker account.
+# Cloud Scheduler: the periodic upkeep, called with an OIDC token of the scheduler's own account (iam.tf).
 
 locals {
   scheduled_jobs = {
@@ -43,7 +43,7 @@ resource "google_cloud_scheduler_job" "job" {
     }
 
     oidc_token {
-      service_account_email = google_service_account.invoker.email
+      service_account_email = google_service_account.invoker["scheduler"].email
       audience              = google_cloudfunctions2_function.function[each.key].service_config[0].uri
     }
   }

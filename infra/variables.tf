@@ -38,6 +38,12 @@ variable "oauth_client_id" {
   description = "Client id of the OAuth web client (Google Auth Platform > Clients). Its secret goes into the secret oauth-client-secret."
 }
 
+variable "return_url_hosts" {
+  type        = list(string)
+  default     = []
+  description = "Hosts of the clinic app that oauth_start's returnUrl may send the user back to, over https (e.g. [\"app.clinic.example\"]). Empty: no returnUrl is accepted and oauth_callback shows its own page."
+}
+
 variable "calendar_name" {
   type        = string
   default     = "DASI eCLINIC"
@@ -142,4 +148,10 @@ variable "labels" {
   type        = map(string)
   default     = { app = "clinic-calendar-sync" }
   description = "Labels put on every resource that takes labels."
+}
+
+variable "manage_firestore_rules" {
+  type        = bool
+  default     = true
+  description = "Deploy ../firestore.rules as the database's security rules. Set false when the clinic app deploys the rules (with ours merged in: docs/security-rules.md)."
 }

@@ -8,8 +8,9 @@ webhook never loads the Calendar client). Tests pass hand-written fakes or test 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from shared import config, logs
 from shared.config import Settings
@@ -35,6 +36,21 @@ from shared.services.linking import LinkingService
 from shared.services.pull import PullService
 from shared.services.push import PushService
 from shared.services.tasks import Tasks
+
+
+class _OnFirstUse:
+    """An adapter built when one of its attributes is first used, not when it is wired.
+
+    Adapters that need a secret are wired into services that many functions share; each function's
+    account may read only its own secrets (infra/functions.tf), so a secret is fetched only by the call
+    that really uses it (sealing a grant, exchanging a code), never by the wiring.
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = functools.cache(build)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._build(), name)
 
 
 class Services:
@@ -114,19 +130,28 @@ class Services:
     def oauth(self) -> OAuthClient:
         from shared.adapters.google_oauth import GoogleOAuth
 
-        return GoogleOAuth(self.settings, self.secrets.get(config.SECRET_OAUTH_CLIENT_SECRET))
+        return GoogleOAuth(self.settings, lambda: self.secrets.get(config.SECRET_OAUTH_CLIENT_SECRET))
 
     @cached_property
     def calendars(self) -> CalendarConnector:
         from shared.adapters.google_calendar import GoogleCalendarConnector
 
-        return GoogleCalendarConnector(self.settings, self.secrets.get(config.SECRET_OAUTH_CLIENT_SECRET))
+        return cast(
+            CalendarConnector,
+            _OnFirstUse(
+                lambda: GoogleCalendarConnector(
+                    self.settings, self.secrets.get(config.SECRET_OAUTH_CLIENT_SECRET)
+                )
+            ),
+        )
 
     @cached_property
     def cipher(self) -> TokenCipher:
         from shared.adapters.token_cipher import AesGcmCipher
 
-        return AesGcmCipher(self.secrets.get(config.SECRET_TOKEN_KEYS))
+        return cast(
+            TokenCipher, _OnFirstUse(lambda: AesGcmCipher(self.secrets.get(config.SECRET_TOKEN_KEYS)))
+        )
 
     @cached_property
     def queue(self) -> TaskQueue:

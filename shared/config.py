@@ -9,10 +9,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from pydantic_settings.sources.utils import parse_env_vars
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
@@ -115,9 +121,21 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: PositiveInt = Field(900, validation_alias=_env("RECONCILE_INTERVAL_SECONDS"))
     list_page_size: PositiveInt = 2500
     console_url: str | None = Field(None, validation_alias=_env("CONSOLE_URL"))
+    # Hosts a link's returnUrl may send the user back to (https; plain http only to a loopback host),
+    # comma-separated in the environment.
+    return_url_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias=_env("RETURN_URL_HOSTS")
+    )
     # How long an instance reuses documents that change rarely (a clinic's settings, a link's sealed
     # refresh token) instead of reading them on every change: one Firestore read less per document.
     cache_seconds: float = 30.0
+
+    @field_validator("return_url_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(host.strip().lower() for host in value.split(",") if host.strip())
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -4,7 +4,9 @@ The Firestore emulator calls no functions, so the bridge listens to every `appoi
 (`on_snapshot`), remembers the last version of each appointment it saw, and for each write POSTs to
 `on_appointment_written` the CloudEvent Eventarc would send for `google.cloud.firestore.document.v1.written`:
 binary mode, the attributes as `ce-*` headers (Eventarc's `database`, `namespace`, `document`, `location`
-and `project` extensions included), and a protobuf `DocumentEventData` body.
+and `project` extensions included), and a protobuf `DocumentEventData` body. Like Eventarc, it calls with
+an identity token of the trigger's service account (`--identity`, from infra/ in the stack), which the
+functions' front door checks; the token is minted with LOCAL_IDENTITY_KEY (infra/local/identity.py).
 
 Documents present when the bridge starts are its baseline and are not delivered. A delivery answered
 with anything but 2xx is retried with exponential backoff a few times, as Eventarc retries, then logged
@@ -24,7 +26,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
@@ -35,6 +37,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from google.cloud import firestore
 
+from infra.local.identity import IDENTITY_KEY_VARIABLE, bearer, key_from_env
 from shared import logs
 from shared.adapters.document_events import DEFAULT_DATABASE, encode_document_event
 
@@ -107,9 +110,11 @@ class AppointmentBridge:
         attempts: int = 5,
         first_backoff: float = 0.5,
         timeout: float = 30.0,
+        identity: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.client = client
         self.target_url = target_url
+        self.identity = identity
         self.location = location
         self.attempts = attempts
         self.first_backoff = first_backoff
@@ -211,8 +216,10 @@ class AppointmentBridge:
 
     def _post(self, event: Delivery) -> str | None:
         try:
+            # A fresh token per attempt, as Eventarc's push subscription mints one per delivery.
+            headers = {**event.headers, **(self.identity() if self.identity else {})}
             response = self._session.post(
-                self.target_url, data=event.body, headers=event.headers, timeout=self.timeout
+                self.target_url, data=event.body, headers=headers, timeout=self.timeout
             )
         except requests.RequestException as exc:
             return type(exc).__name__
@@ -226,10 +233,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target", required=True, help="URL of on_appointment_written")
     parser.add_argument("--project", default=os.environ.get("GOOGLE_CLOUD_PROJECT", "demo-clinic"))
     parser.add_argument("--location", default=os.environ.get("FIRESTORE_LOCATION", "europe-west1"))
+    parser.add_argument("--identity", help=f"service account to call as (needs {IDENTITY_KEY_VARIABLE})")
     args = parser.parse_args(argv)
     logs.configure()
     if not os.environ.get("FIRESTORE_EMULATOR_HOST"):
         parser.error("FIRESTORE_EMULATOR_HOST must point at the Firestore emulator")
+    identity: Callable[[], dict[str, str]] | None = None
+    if args.identity:
+        key = key_from_env()
+        if not key:
+            parser.error(f"--identity needs {IDENTITY_KEY_VARIABLE}")
+        account: str = args.identity
+        identity = lambda: bearer(key, account, args.target)  # noqa: E731
 
     stopping = threading.Event()
 
@@ -238,7 +253,9 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    bridge = AppointmentBridge(firestore.Client(project=args.project), args.target, location=args.location)
+    bridge = AppointmentBridge(
+        firestore.Client(project=args.project), args.target, location=args.location, identity=identity
+    )
     bridge.start()
     try:
         stopping.wait()

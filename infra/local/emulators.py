@@ -9,7 +9,8 @@ protobuf<5, which the functions' libraries cannot share. What it does and does n
   a Content-Type header it sends `application/x-www-form-urlencoded`, so tasks must set their own;
 - it adds `X-CloudTasks-QueueName` (the full queue path, where Google sends the short queue id),
   `X-CloudTasks-TaskName`, `-TaskRetryCount`, `-TaskExecutionCount` and `-TaskETA`;
-- it sends no `Authorization` header: `oidc_token` is accepted and ignored;
+- it sends no `Authorization` header: `oidc_token` is accepted and ignored. The stack runs it through
+  infra/local/tasks_identity.py, which adds the token Cloud Tasks would mint for the task's account;
 - it honours `schedule_time`; it accepts a task name that already exists (no `AlreadyExists`);
 - it retries a failed delivery every 0.1 s with no backoff, forever unless started with `-r N`;
 - it dispatches one task at a time per queue, with no request timeout;
@@ -28,6 +29,7 @@ from typing import Self
 import requests
 
 from infra.local.environment import HOST, PROJECT_ID
+from infra.local.identity import IDENTITY_KEY_VARIABLE
 from infra.local.processes import DEFAULT_LOG_DIR, REPO_ROOT, ChildProcess, StartupError, port_open
 
 FIRESTORE_EMULATOR_SCRIPT = "platform/cloud-firestore-emulator/cloud_firestore_emulator"
@@ -44,13 +46,15 @@ TASKS_MISSING = (
     "or set TASKS_EMULATOR_BIN to a `gcloud-tasks-emulator` executable."
 )
 STARTUP_TIMEOUT = 45.0
+# The project's Firestore security rules: the emulator enforces them on client (non-admin) requests.
+FIRESTORE_RULES = REPO_ROOT / "firestore.rules"
 
 
 class EmulatorMissing(StartupError):
     """An emulator is not installed on this machine."""
 
 
-def firestore_emulator_command(host: str, port: int) -> list[str]:
+def firestore_emulator_command(host: str, port: int, rules: Path | None = None) -> list[str]:
     """The command that starts the Firestore emulator here, or EmulatorMissing saying how to install it."""
     override = os.environ.get("FIRESTORE_EMULATOR_BIN")
     candidates = [Path(override)] if override else []
@@ -63,7 +67,10 @@ def firestore_emulator_command(host: str, port: int) -> list[str]:
         if script.is_file() and os.access(script, os.X_OK):
             if not shutil.which(os.environ.get("JAVA", "java")):
                 raise EmulatorMissing(f"Java is needed to run {script}. {FIRESTORE_MISSING}")
-            return [str(script), "start", f"--host={host}", f"--port={port}"]
+            command = [str(script), "start", f"--host={host}", f"--port={port}"]
+            # The emulator then enforces the rules on client requests; the server client libraries
+            # (admin, "Bearer owner" on the emulator) bypass them, as service accounts do in the cloud.
+            return command + ([f"--rules={rules}"] if rules is not None else [])
     if override:
         raise EmulatorMissing(f"FIRESTORE_EMULATOR_BIN={override} is not executable. {FIRESTORE_MISSING}")
     raise EmulatorMissing(FIRESTORE_MISSING)
@@ -129,9 +136,14 @@ class _Emulator:
     def _probe(self) -> bool:
         raise NotImplementedError
 
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env.pop(IDENTITY_KEY_VARIABLE, None)
+        return env
+
     def start(self) -> None:
         """Start the emulator (without waiting for it; see wait_ready)."""
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = self._environment()
         self._process = ChildProcess(self.name, self._command(), env=env, log_dir=self.log_dir)
         self._process.start()
 
@@ -165,12 +177,19 @@ class FirestoreEmulator(_Emulator):
 
     name = "firestore-emulator"
 
-    def __init__(self, port: int, project: str = PROJECT_ID, log_dir: Path | str | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        project: str = PROJECT_ID,
+        log_dir: Path | str | None = None,
+        rules: Path | None = FIRESTORE_RULES,
+    ) -> None:
         super().__init__(port, log_dir)
         self.project = project
+        self.rules = rules
 
     def _command(self) -> list[str]:
-        return firestore_emulator_command(HOST, self.port)
+        return firestore_emulator_command(HOST, self.port, self.rules)
 
     def _probe(self) -> bool:
         # The emulator answers "Ok" on its root once its HTTP and gRPC endpoints are up.
@@ -192,13 +211,29 @@ class TasksEmulator(_Emulator):
         queues: Iterable[str] = (),
         max_retries: int = 3,
         log_dir: Path | str | None = None,
+        identity_key: str | None = None,
     ) -> None:
         super().__init__(port, log_dir)
         self.queues: Sequence[str] = list(queues)
         self.max_retries = max_retries
+        self.identity_key = identity_key
+
+    def _environment(self) -> dict[str, str]:
+        env = super()._environment()
+        if self.identity_key:
+            env[IDENTITY_KEY_VARIABLE] = self.identity_key
+        return env
 
     def _command(self) -> list[str]:
-        argv = [tasks_emulator_executable(), "start", "--port", str(self.port)]
+        executable = tasks_emulator_executable()
+        if self.identity_key:
+            # The emulator's own interpreter runs it with identity-bearing deliveries (tasks_identity.py).
+            python = Path(executable).with_name("python")
+            if not python.is_file():
+                raise EmulatorMissing(f"no Python beside {executable} to run it with task identities")
+            argv = [str(python), "-m", "infra.local.tasks_identity", "start", "--port", str(self.port)]
+        else:
+            argv = [executable, "start", "--port", str(self.port)]
         # Bounded: the emulator retries every 0.1 s with no backoff, so an unbounded failing task spins.
         argv += ["--max-retries", str(self.max_retries)]
         for queue in self.queues:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, fields
 
+from infra.local.identity import IDENTITY_KEY_VARIABLE
+from infra.local.terraform_grants import FunctionGrant, tasks_service_account
 from shared.config import SECRET_OAUTH_CLIENT_SECRET, SECRET_TOKEN_KEYS, SECRET_WEBHOOK_KEY
 
 HOST = "127.0.0.1"
@@ -109,7 +111,29 @@ def functions_environment(ports: LocalPorts, project: str = PROJECT_ID) -> dict[
         "CONSOLE_URL": ports.console_url,
         "SECRETS_BACKEND": "env",
         "OAUTH_CLIENT_ID": OAUTH_CLIENT_ID,
+        # The console and the clinic app played on this machine come back to a loopback address.
+        "RETURN_URL_HOSTS": "127.0.0.1,localhost",
+        # The identity the tasks' OIDC tokens name, as Terraform sets it (infra/functions.tf).
+        "TASKS_SERVICE_ACCOUNT": tasks_service_account(project),
         secret_variable(SECRET_OAUTH_CLIENT_SECRET): OAUTH_CLIENT_SECRET,
         secret_variable(SECRET_TOKEN_KEYS): LOCAL_TOKEN_KEYS,
         secret_variable(SECRET_WEBHOOK_KEY): LOCAL_WEBHOOK_TOKEN_KEY,
     }
+
+
+def function_environment(stack_env: Mapping[str, str], grant: FunctionGrant) -> dict[str, str]:
+    """The environment one function's process runs with: the stack's, holding only its granted secrets.
+
+    In the cloud a function's service account may read only the secrets in its `secrets` (infra/secrets.tf);
+    here a secret's variable is left out of the process unless granted, so reading another one fails
+    (EnvSecrets raises KeyError) as Secret Manager would refuse it. The callers' identity key is never
+    given to a function. THREADS is the function's concurrency, as Terraform sets it.
+    """
+    granted = {secret_variable(name) for name in grant.secrets}
+    env = {
+        name: value
+        for name, value in stack_env.items()
+        if name != IDENTITY_KEY_VARIABLE and (not name.startswith("SECRET_") or name in granted)
+    }
+    env["THREADS"] = str(grant.concurrency)
+    return env

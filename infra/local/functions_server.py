@@ -1,10 +1,14 @@
-"""Every Cloud Function entry point served from one local server, each under `/{function_name}`.
+"""Every Cloud Function entry point served locally as Cloud Functions serves it: each alone.
+
+`python -m infra.local.functions_server --port 8080` starts one process per function, each given only
+the environment and the secrets that infra/functions.tf grants it (infra/local/terraform_grants.py), on
+gunicorn with as many threads as its Terraform concurrency, listening on a Unix socket; and in front of
+them, on the port, the front door (infra/local/front_door.py), which checks the caller's identity against
+the Terraform invokers and routes `/{function_name}` to the function at `/`.
 
 Each function gets functions-framework's own app (`create_app`), exactly as its Cloud Functions instance
-would, so requests are parsed and CloudEvents decoded by the same code as in the cloud; werkzeug's
-DispatcherMiddleware routes `/{name}/...` to the function's app.
-
-    python -m infra.local.functions_server --port 8080
+would, so requests are parsed and CloudEvents decoded by the same code as in the cloud. `build_app` mounts
+every function in one WSGI app instead, for the in-process tests.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ import argparse
 import json
 import logging
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +30,10 @@ from gunicorn.app.base import BaseApplication
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wrappers import Request, Response
 
+from infra.local.environment import function_environment
+from infra.local.front_door import FrontDoor
+from infra.local.identity import IDENTITY_KEY_VARIABLE, key_from_env
+from infra.local.terraform_grants import function_grants
 from shared import logs
 
 if TYPE_CHECKING:
@@ -86,27 +97,8 @@ def _index_app(functions: Iterable[str]) -> WSGIApplication:
     return index
 
 
-def serve(host: str, port: int, source: Path | str = SOURCE) -> None:
-    """Serve every function until SIGTERM or Ctrl-C on gunicorn's threaded workers.
-
-    That is the server functions-framework runs in Cloud Functions (one worker per instance, `THREADS`
-    threads each). Here there is one worker per core by default (`WORKERS`): separate processes with their
-    own caches, like separate instances; werkzeug's development server would serve one request at a time
-    under the GIL with about twice the overhead per request.
-    """
-    app = build_app(source=source)
-    cores = os.cpu_count() or 1
-    options = {
-        "bind": f"{host}:{port}",
-        "workers": int(os.environ.get("WORKERS", cores)),
-        "worker_class": "gthread",
-        # functions-framework's default; the functions wait on I/O (Firestore, Google, Cloud Tasks).
-        "threads": int(os.environ.get("THREADS", cores * 4)),
-        "timeout": 0,
-        "graceful_timeout": 5,  # Ctrl-C or `make run` stopping: in-flight requests get 5 s
-        "loglevel": "warning",
-        "accesslog": None,
-    }
+def _gunicorn(app: WSGIApplication, options: Mapping[str, object]) -> None:
+    """Serve `app` on gunicorn's threaded workers until SIGTERM or SIGINT."""
 
     class Server(BaseApplication):
         def load_config(self) -> None:
@@ -116,8 +108,89 @@ def serve(host: str, port: int, source: Path | str = SOURCE) -> None:
         def load(self) -> WSGIApplication:
             return app
 
-    log.info("functions listening", extra={"url": f"http://{host}:{port}", "workers": options["workers"]})
-    Server().run()  # until SIGTERM or SIGINT: the arbiter stops its workers, then exits
+    Server().run()  # the arbiter stops its workers on SIGTERM/SIGINT, then exits
+
+
+def serve_function(name: str, bind: str, source: Path | str = SOURCE) -> None:
+    """Serve the one function `name` at `/` on `bind`, as its Cloud Functions instance does.
+
+    functions-framework runs gunicorn in Cloud Functions: one worker, THREADS threads (Terraform sets
+    THREADS to the function's concurrency). The app is loaded before the worker forks (the arbiter's
+    copy is shared), which halves the imports of a stack of eleven functions on a small machine.
+    """
+    kind = entry_points()[name]
+    app = _at_root(functions_framework.create_app(target=name, source=str(source), signature_type=kind))
+    _gunicorn(
+        app,
+        {
+            "bind": bind,
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": int(os.environ.get("THREADS", "8")),
+            "preload_app": True,
+            "timeout": 0,
+            "graceful_timeout": 5,
+            "loglevel": "warning",
+            "accesslog": None,
+        },
+    )
+
+
+def serve(host: str, port: int, source: Path | str = SOURCE) -> None:
+    """Start each function in its own process with its own grants, then serve the front door on `port`.
+
+    The front door runs on gunicorn's threaded workers (one per core, `WORKERS`). Everything started here
+    is in this process's group, which the local stack stops as a whole.
+    """
+    project = os.environ.get("GOOGLE_CLOUD_PROJECT", "demo-clinic")
+    identity_key = key_from_env()
+    if not identity_key:
+        raise SystemExit(f"{IDENTITY_KEY_VARIABLE} is not set: private functions could not check callers")
+    grants = function_grants(project)
+    sockets_dir = Path(tempfile.mkdtemp(prefix="functions-"))
+    sockets = {name: sockets_dir / f"{name}.sock" for name in entry_points()}
+    processes = []
+    for name, path in sockets.items():
+        env = function_environment(os.environ, grants[name])
+        argv = [sys.executable, "-m", "infra.local.functions_server", "--function", name]
+        argv += ["--bind", f"unix:{path}", "--source", str(source)]
+        processes.append(subprocess.Popen(argv, env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL))
+    base_url = os.environ.get("FUNCTIONS_BASE_URL", f"http://{host}:{port}")
+    front = FrontDoor(grants, sockets, identity_key, base_url)
+    cores = os.cpu_count() or 1
+    log.info("functions listening", extra={"url": f"http://{host}:{port}", "functions": len(sockets)})
+    supervisor = os.getpid()
+    try:
+        _gunicorn(
+            front,
+            {
+                "bind": f"{host}:{port}",
+                "workers": int(os.environ.get("WORKERS", cores)),
+                "worker_class": "gthread",
+                # The front door only waits on the functions: enough threads for their whole capacity.
+                "threads": sum(grant.concurrency for grant in grants.values()),
+                "timeout": 0,
+                "graceful_timeout": 5,  # Ctrl-C or `make run` stopping: in-flight requests get 5 s
+                "loglevel": "warning",
+                "accesslog": None,
+            },
+        )
+    finally:
+        # The front door's workers are forks of this process and unwind through here when they exit:
+        # only the process that started the functions stops them.
+        if os.getpid() == supervisor:
+            _stop(processes, sockets_dir)
+
+
+def _stop(processes: list[subprocess.Popen[bytes]], sockets_dir: Path) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    shutil.rmtree(sockets_dir, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -128,9 +201,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     # FUNCTION_SOURCE is functions-framework's own variable for the same setting.
     parser.add_argument("--source", default=os.environ.get("FUNCTION_SOURCE", str(SOURCE)))
+    parser.add_argument("--function", help="serve only this function (one process of the stack)")
+    parser.add_argument("--bind", help="with --function: where it listens, e.g. unix:/tmp/f.sock")
     args = parser.parse_args(argv)
     logs.configure()
-    serve(args.host, args.port, args.source)
+    if args.function:
+        serve_function(args.function, args.bind or f"{args.host}:{args.port}", args.source)
+    else:
+        serve(args.host, args.port, args.source)
 
 
 if __name__ == "__main__":

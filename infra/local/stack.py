@@ -1,8 +1,10 @@
 """The whole project on one machine: `make run` runs `python -m infra.local.stack` in the foreground.
 
-It starts the Firestore emulator, the Cloud Tasks emulator (with the functions' queues), the fake Google,
-every function behind one functions-framework server, the Firestore-trigger bridge and the console,
-writes the demo clinic, and prints where each part listens. Ctrl-C or SIGTERM stops every process it
+It starts the Firestore emulator (with firestore.rules), the Cloud Tasks emulator (with the functions'
+queues), the fake Google, every function in a process of its own behind the front door that checks
+callers (infra/local/functions_server.py), the Firestore-trigger bridge and the console, writes the demo
+clinic, and prints where each part listens. What Google Cloud enforces is enforced here as Terraform
+declares it: each function's secrets, who may invoke it, the security rules. Ctrl-C or SIGTERM stops every process it
 started. Each part's output goes to `.local/logs/<part>.log`.
 
 Ports default to the fixed local addresses and move with FUNCTIONS_PORT, FAKE_GOOGLE_PORT,
@@ -10,7 +12,7 @@ FIRESTORE_PORT, TASKS_PORT, CONSOLE_PORT (see infra/local/environment.py). Tests
 on free ports:
 
     with LocalStack(LocalPorts.free(), log_dir=tmp_path) as stack:
-        requests.get(stack.function_url("list_links"), ...)
+        requests.get(stack.function_url("list_links"), headers=stack.caller_headers("list_links"), ...)
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from typing import Self
 import requests
 from google.cloud import firestore
 
-from infra.local.emulators import FirestoreEmulator, TasksEmulator, queue_names
+from infra.local.emulators import FIRESTORE_RULES, FirestoreEmulator, TasksEmulator, queue_names
 from infra.local.environment import HOST, PROJECT_ID, LocalPorts, functions_environment
+from infra.local.identity import IDENTITY_KEY_VARIABLE, bearer, new_key, write_key
 from infra.local.processes import DEFAULT_LOG_DIR, REPO_ROOT, ChildProcess, StartupError, port_open
+from infra.local.terraform_grants import eventarc_service_account, function_grants
 from shared.config import Settings
 
 log = logging.getLogger(__name__)
@@ -57,13 +61,25 @@ class LocalStack:
         self.project = project
         self.demo_data = demo_data
         self.env = {**os.environ, **functions_environment(self.ports, project), "PYTHONUNBUFFERED": "1"}
+        self.env.pop(IDENTITY_KEY_VARIABLE, None)
+        # The key of this run's identity tokens: only the parts that play Google's callers (Cloud Tasks,
+        # Eventarc, the clinic backend) and the functions' front door get it (infra/local/identity.py).
+        self.identity_key = new_key()
+        callers_env = {**self.env, IDENTITY_KEY_VARIABLE: self.identity_key}
+        self.grants = function_grants(project)
         self.settings = Settings.from_env(self.env)
         self.queues = queue_names(
             project, self.settings.tasks_location, [self.settings.push_queue, self.settings.pull_queue]
         )
-        self.firestore = FirestoreEmulator(self.ports.firestore, project, log_dir=self.log_dir)
+        self.firestore = FirestoreEmulator(
+            self.ports.firestore, project, log_dir=self.log_dir, rules=FIRESTORE_RULES
+        )
         self.tasks = TasksEmulator(
-            self.ports.tasks, self.queues, max_retries=tasks_max_retries, log_dir=self.log_dir
+            self.ports.tasks,
+            self.queues,
+            max_retries=tasks_max_retries,
+            log_dir=self.log_dir,
+            identity_key=self.identity_key,
         )
         python = sys.executable
         fake_google_env = {**self.env, "FAKE_GOOGLE_REDIRECT_PREFIXES": f"{self.ports.functions_url}/"}
@@ -83,14 +99,25 @@ class LocalStack:
                 "--port",
                 str(self.ports.functions),
             ],
+            callers_env,
         )
         self.bridge = self._child(
             "bridge",
-            [python, "-m", "infra.local.bridge", "--target", self.function_url("on_appointment_written")],
+            [
+                python,
+                "-m",
+                "infra.local.bridge",
+                "--target",
+                self.function_url("on_appointment_written"),
+                "--identity",
+                eventarc_service_account(project),
+            ],
+            callers_env,
         )
         self.console = self._child(
             "console",
             [python, "-m", "infra.local.console", "--host", HOST, "--port", str(self.ports.console)],
+            callers_env,
         )
         self._started: list[ChildProcess | FirestoreEmulator | TasksEmulator] = []
 
@@ -116,6 +143,19 @@ class LocalStack:
         """Where the function `name` answers."""
         return f"{self.ports.functions_url}/{name}"
 
+    def caller_headers(self, name: str, account: str | None = None) -> dict[str, str]:
+        """The Authorization header of a call to `name` as its Terraform caller (or `account`).
+
+        Empty for a public function unless `account` is given. Tests and scripts call the private
+        functions with it, as the clinic backend, Cloud Tasks or Scheduler would.
+        """
+        grant = self.grants[name]
+        if account is None:
+            if grant.public:
+                return {}
+            (account,) = grant.callers
+        return bearer(self.identity_key, account, self.function_url(name))
+
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start every part and wait until each answers; on failure stop what was started and raise."""
         deadline = time.monotonic() + timeout
@@ -124,6 +164,7 @@ class LocalStack:
             return max(deadline - time.monotonic(), 0.1)
 
         try:
+            write_key(self.log_dir, self.identity_key)  # for `python -m infra.local.identity FUNCTION`
             # Independent parts start together; each is waited for only when something needs it.
             for part in (self.firestore, self.tasks, self.fake_google, self.functions, self.console):
                 part.start()
@@ -217,6 +258,8 @@ class LocalStack:
             f"project {self.project}; queues {queues} in {self.settings.tasks_location}",
             f"demo clinic 'demo' (users admin, pautrave, marina); console URL {self.ports.console_url}",
             f"export FIRESTORE_EMULATOR_HOST={self.firestore.host} CLOUD_TASKS_EMULATOR_HOST={self.tasks.host}",
+            "private functions want the identity Terraform allows them: "
+            'curl -H "Authorization: Bearer $(python -m infra.local.identity FUNCTION)" ...',
         ]
         return "\n".join(lines)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,9 @@ from shared.domain.link import Channel, LinkStatus, SyncLink
 # Set on appointments written by a pull, naming the link whose calendar the change came from (with a
 # new `at` on every pull write, so that a later clinic edit, which leaves it as it was, is told apart).
 SYNC_SOURCE = "syncSource"
+# A Firestore document id: no "/", not "." or "..", not __reserved__ (and our own ids are at most 128).
+_DOCUMENT_ID = re.compile(r"(?!\.\.?$)(?!__.*__$)[^/]+")
+MAX_ID_LENGTH = 128
 
 
 def aware(value: Any) -> datetime | None:
@@ -100,14 +104,23 @@ def appointment_change(
     update_time: datetime | None,
 ) -> AppointmentChange:
     """One write of an appointment document (before and after, None when absent) in the domain's terms."""
-    professionals = {doc.get("professionalId") for doc in (old, new) if doc and doc.get("professionalId")}
+    professionals = {agenda for agenda in (_agenda(old), _agenda(new)) if agenda}
     return AppointmentChange(
         clinic_id=clinic_id,
         appointment_id=appointment_id,
-        professional_ids=tuple(sorted(str(p) for p in professionals)),
+        professional_ids=tuple(sorted(professionals)),
         written_by_link=_written_by_link(old, new),
         update_time=update_time,
     )
+
+
+def _agenda(document: Mapping[str, Any] | None) -> str | None:
+    """The agenda a written document names. Any client may write any value in professionalId: one that is
+    no document id names no agenda, instead of failing every delivery of the write."""
+    value = (document or {}).get("professionalId")
+    if isinstance(value, str) and len(value) <= MAX_ID_LENGTH and _DOCUMENT_ID.fullmatch(value):
+        return value
+    return None
 
 
 def _written_by_link(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str | None:

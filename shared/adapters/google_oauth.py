@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -20,13 +21,15 @@ for _noisy in ("requests_oauthlib", "oauthlib"):
 
 
 class GoogleOAuth:
-    def __init__(self, settings: Settings, client_secret: str) -> None:
+    def __init__(self, settings: Settings, client_secret: Callable[[], str]) -> None:
         self.settings = settings
+        # Read only to exchange a code: building the consent URL needs no secret, and oauth_start's
+        # account is not granted it (infra/functions.tf).
+        self.client_secret = client_secret
         endpoints = settings.google
         self.config = {
             "web": {
                 "client_id": settings.oauth_client_id,
-                "client_secret": client_secret,
                 "auth_uri": endpoints.auth_uri,
                 "token_uri": endpoints.token_uri,
                 "redirect_uris": [settings.oauth_redirect_uri],
@@ -42,8 +45,11 @@ class GoogleOAuth:
     def _flow(self, code_verifier: str | None = None) -> Any:
         from google_auth_oauthlib.flow import Flow
 
+        web = dict(self.config["web"])
+        if code_verifier is not None:
+            web["client_secret"] = self.client_secret()
         return Flow.from_client_config(
-            self.config,
+            {"web": web},
             scopes=SCOPES,
             redirect_uri=self.settings.oauth_redirect_uri,
             code_verifier=code_verifier,

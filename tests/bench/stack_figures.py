@@ -92,6 +92,7 @@ def link_through_functions(stack: LocalStack, user: str, email: str, *, bidirect
     """`user` links their agenda through the HTTP functions (Google's consent as `email`); the master approves."""
     started = requests.post(
         stack.function_url("oauth_start"),
+        headers=stack.caller_headers("oauth_start"),
         json={"clinicId": CLINIC, "centerId": "centro-b", "userId": user, "bidirectional": bidirectional},
         timeout=30,
     )
@@ -102,6 +103,7 @@ def link_through_functions(stack: LocalStack, user: str, email: str, *, bidirect
     requests.get(to_callback.headers["Location"], allow_redirects=False, timeout=30).raise_for_status()
     approved = requests.post(
         stack.function_url("approve_link"),
+        headers=stack.caller_headers("approve_link"),
         json={
             "clinicId": CLINIC,
             "centerId": "centro-b",

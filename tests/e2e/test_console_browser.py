@@ -77,7 +77,8 @@ def screenshots() -> Path:
 
 
 def functions_call(stack: LocalStack, method: str, name: str, **kwargs: Any) -> dict[str, Any]:
-    response = requests.request(method, stack.function_url(name), timeout=30, **kwargs)
+    url, headers = stack.function_url(name), stack.caller_headers(name)
+    response = requests.request(method, url, headers=headers, timeout=30, **kwargs)
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()
     return answer

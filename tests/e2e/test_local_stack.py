@@ -17,9 +17,11 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpc
 
 import main
 from infra.local.demo_data import DEMO_DOCUMENTS
-from infra.local.environment import LocalPorts
+from infra.local.environment import LocalPorts, secret_variable
+from infra.local.identity import IDENTITY_KEY_VARIABLE, mint
 from infra.local.processes import port_open
 from infra.local.stack import START_TIMEOUT, LocalStack
+from infra.local.terraform_grants import tasks_service_account
 
 pytestmark = pytest.mark.e2e
 
@@ -53,13 +55,16 @@ def test_every_function_is_served_at_its_own_path(local_stack: LocalStack) -> No
     assert listing.json() == {"functions": sorted(main.ENTRY_POINTS)}
 
     for name, kind in main.ENTRY_POINTS.items():
+        headers = local_stack.caller_headers(name)
         if kind == "cloudevent":
             # A body that is no CloudEvent is refused by functions-framework's own CloudEvent handling.
-            response = requests.post(local_stack.function_url(name), data=b"{}", timeout=10)
+            response = requests.post(local_stack.function_url(name), data=b"{}", headers=headers, timeout=10)
             assert response.status_code in (400, 415), name
             continue
         method = "GET" if name in GET_FUNCTIONS else "POST"
-        response = requests.request(method, local_stack.function_url(name), json={}, timeout=10)
+        response = requests.request(
+            method, local_stack.function_url(name), json={}, headers=headers, timeout=10
+        )
         # Reaching the function: anything but the server's "no such function" (a function's own 404 is
         # a JSON error of the contract).
         assert not (response.status_code == 404 and "no function at" in response.text), name
@@ -67,6 +72,70 @@ def test_every_function_is_served_at_its_own_path(local_stack: LocalStack) -> No
 
     missing = requests.post(local_stack.function_url("no_such_function"), timeout=5)
     assert missing.status_code == 404
+
+
+INTRUDER = "intruder@demo-clinic.iam.gserviceaccount.com"
+
+
+def test_private_functions_refuse_callers_that_terraform_does_not_allow(local_stack: LocalStack) -> None:
+    grants = local_stack.grants
+    assert {name for name, grant in grants.items() if grant.public} == {"oauth_callback", "calendar_webhook"}
+    accounts = {account for grant in grants.values() for account in grant.callers}
+    for name, grant in grants.items():
+        url = local_stack.function_url(name)
+        method = "GET" if name in GET_FUNCTIONS else "POST"
+        if grant.public:
+            # Reachable without any identity, as Google's redirect and notifications are.
+            assert requests.request(method, url, timeout=10).status_code not in (401, 403), name
+            continue
+        # A plain curl: no identity.
+        assert requests.request(method, url, json={}, timeout=10).status_code == 403, name
+        # Every other identity of the stack, and one nobody granted anything.
+        for account in (accounts - grant.callers) | {INTRUDER}:
+            headers = local_stack.caller_headers(name, account)
+            answer = requests.request(method, url, json={}, headers=headers, timeout=10)
+            assert answer.status_code == 403, (name, account)
+        # A token for another function, a forged one, one signed with another key.
+        (caller,) = grant.callers
+        other = next(other for other in grants if other != name)
+        for header in (
+            local_stack.caller_headers(other, caller)["Authorization"],
+            local_stack.caller_headers(name)["Authorization"][:-4] + "AAAA",
+            "Bearer " + mint("not-the-stack-key", caller, url),
+        ):
+            answer = requests.request(method, url, json={}, headers={"Authorization": header}, timeout=10)
+            assert answer.status_code == 401, (name, header)
+
+
+def function_processes(stack: LocalStack) -> dict[str, list[int]]:
+    """The processes serving each function (gunicorn's arbiter and its worker), by function name."""
+    assert stack.functions.pid is not None
+    found: dict[str, list[int]] = {}
+    for pid in _group_members(stack.functions.pid):
+        argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+        if b"--function" in argv:
+            found.setdefault(argv[argv.index(b"--function") + 1].decode(), []).append(pid)
+    return found
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    raw = (Path("/proc") / str(pid) / "environ").read_bytes()
+    pairs = (entry.split(b"=", 1) for entry in raw.split(b"\0") if b"=" in entry)
+    return {key.decode(): value.decode() for key, value in pairs}
+
+
+def test_each_function_runs_alone_with_only_the_secrets_terraform_grants(local_stack: LocalStack) -> None:
+    processes = function_processes(local_stack)
+    assert set(processes) == set(main.ENTRY_POINTS)
+    for name, pids in processes.items():
+        grant = local_stack.grants[name]
+        for pid in pids:
+            env = environment_of(pid)
+            secrets = {key for key in env if key.startswith("SECRET_")}
+            assert secrets == {secret_variable(secret) for secret in grant.secrets}, (name, secrets)
+            assert IDENTITY_KEY_VARIABLE not in env, name
+            assert env["THREADS"] == str(grant.concurrency), name
+            assert env["TASKS_SERVICE_ACCOUNT"] == tasks_service_account(local_stack.project)
 
 
 def test_the_emulators_and_the_fake_google_answer(local_stack: LocalStack) -> None:

@@ -7,6 +7,7 @@ own users, e-mails and appointments, and disables what it linked, because the st
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.e2e
 CLINIC = "demo"
 MASTER = "admin"
 PROFESSIONAL = "marina"
-RETURN_URL = "http://clinic.example/back"
+# The local stack allows loopback return URLs only (RETURN_URL_HOSTS); this one is never fetched.
+RETURN_URL = "http://127.0.0.1:9/clinic/back"
 CALENDAR_NAME = "DASI eCLINIC"
 WRITES = (
     "calendar.events.insert",
@@ -77,10 +79,12 @@ class ClinicApp:
 
     # --- the functions, as the clinic app's backend calls them --------------------------------------
     def post(self, function: str, body: dict[str, Any]) -> requests.Response:
-        return requests.post(self.stack.function_url(function), json=body, timeout=15)
+        url, headers = self.stack.function_url(function), self.stack.caller_headers(function)
+        return requests.post(url, json=body, headers=headers, timeout=15)
 
     def get(self, function: str, params: dict[str, str]) -> requests.Response:
-        return requests.get(self.stack.function_url(function), params=params, timeout=15)
+        url, headers = self.stack.function_url(function), self.stack.caller_headers(function)
+        return requests.get(url, params=params, headers=headers, timeout=15)
 
     def sign_in(self, user: str, email: str, center: str = "centro-b", bidirectional: bool = True) -> dict:
         """oauth_start, Google's consent page, oauth_callback: answers the query the clinic app gets back."""
@@ -515,3 +519,25 @@ def test_an_event_made_in_google_first_on_a_new_link_becomes_an_appointment(
         assert (snapshot.to_dict() or {})["professionalId"] == professional
     finally:
         clinic.db.document(f"clinics/{CLINIC}/professionals/{professional}").delete()
+
+
+def test_no_function_failed_and_no_stack_caller_was_refused(local_stack: LocalStack) -> None:
+    """After the flows above (and the console's, earlier in the session), on functions that each hold only
+    their Terraform grants: no function answered 5xx, and the front door refused none of the calls that
+    Cloud Tasks, Eventarc, Scheduler or the clinic backend made with the identity Terraform allows them."""
+    callers = {account for grant in local_stack.grants.values() for account in grant.callers}
+    failures, refused = [], []
+    for line in local_stack.functions.log_path.read_text(errors="replace").splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = json.loads(line)
+        if entry.get("message") in ("function answered 5xx", "function unreachable", "unexpected error"):
+            failures.append(entry)
+        if entry.get("message") == "call refused" and entry.get("caller") in callers:
+            refused.append(entry)
+    assert not failures, failures[:5]
+    # Only the deliberate refusals of test_local_stack (every identity but the allowed one) are expected.
+    allowed = {(name, account) for name, grant in local_stack.grants.items() for account in grant.callers}
+    assert not [entry for entry in refused if (entry["function"], entry["caller"]) in allowed]
+    tasks_log = local_stack.tasks.log_path.read_text(errors="replace")
+    assert "Error submitting task" not in tasks_log, "a task delivery was refused or failed"

@@ -295,6 +295,7 @@ def environment_for(
         CLOUD_TASKS_EMULATOR_HOST=tasks_host,
         GOOGLE_BASE_URL=google.url,
         FUNCTIONS_BASE_URL=functions_url,
+        RETURN_URL_HOSTS="clinic.example,127.0.0.1",
     )
     env.pop("CONSOLE_URL", None)
     return env

@@ -7,6 +7,7 @@ contract's error body, never a 5xx.
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from google.cloud import firestore as firestore_lib
+from werkzeug.test import EnvironBuilder
 
 from infra.local.bridge import build_event
 from infra.local.environment import TASKS_LOCATION
@@ -122,6 +124,55 @@ def test_an_oversized_body_is_a_413(functions: Deployed, function: str) -> None:
     assert_error(response, 413, "payload_too_large")
 
 
+class EndlessBody(io.RawIOBase):
+    """A request body that never ends, counting what the server reads of it."""
+
+    def __init__(self, start: bytes) -> None:
+        self.start = start
+        self.given = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)
+        size = min(len(view), 8192)  # short reads, as a socket gives them
+        data = (self.start + b"x" * size)[:size] if self.given == 0 else b"x" * size
+        view[: len(data)] = data
+        self.given += len(data)
+        return len(data)
+
+
+def chunked_call(functions: Deployed, function: str, body: io.RawIOBase) -> tuple[str, bytes]:
+    """The function's app called as a server hands it a chunked request: no Content-Length, and
+    `wsgi.input_terminated` (the server decodes the chunks and ends the stream)."""
+    environ = EnvironBuilder(method="POST", path="/", content_type="application/json").get_environ()
+    environ.pop("CONTENT_LENGTH", None)
+    environ.update({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": body, "wsgi.input_terminated": True})
+    status: list[str] = []
+    app = functions.client(function).application
+    answer = b"".join(app(environ, lambda code, headers, exc_info=None: status.append(code)))
+    return status[0], answer
+
+
+@pytest.mark.parametrize("function", HTTP_FUNCTIONS)
+def test_a_chunked_body_is_never_read_past_the_cap(functions: Deployed, function: str) -> None:
+    start = json.dumps(VALID_BODIES.get(function, {}))[:-1].encode() + b', "padding": "'
+    endless = EndlessBody(start)
+    status, answer = chunked_call(functions, function, endless)
+    assert status.startswith("413"), answer
+    assert b"payload_too_large" in answer
+    # The function's cap, and functions-framework's read of the whole request after it, stop there.
+    assert endless.given <= 64 * 1024 + 8192, f"{endless.given} bytes read of a body with no end"
+
+
+@pytest.mark.parametrize("function", BODY_FUNCTIONS)
+def test_a_chunked_body_under_the_cap_is_read_whole(functions: Deployed, function: str) -> None:
+    small = json.dumps({**VALID_BODIES[function], "unknownField": 1}).encode()
+    status, answer = chunked_call(functions, function, io.BytesIO(small))  # type: ignore[arg-type]
+    assert status.startswith("400") and b"unknownField" in answer, answer  # read whole, then validated
+
+
 def test_bad_queries_are_400s(functions: Deployed) -> None:
     assert_error(functions.get("list_links", {"clinicId": "demo"}), 400, "invalid_request")
     assert_error(functions.get("list_links", {"clinicId": "demo", "userId": "a b"}), 400, "invalid_request")
@@ -170,10 +221,28 @@ def test_oauth_start_refuses_what_the_clinic_does_not_hold(functions: Deployed) 
         ({"professionalId": "nobody"}, 404, "professional_not_found"),
         ({"userId": "admin"}, 403, "user_not_linked_to_professional"),
         ({"returnUrl": "javascript:alert(1)"}, 400, "invalid_request"),
+        # The user goes back only to a configured host (RETURN_URL_HOSTS: clinic.example, 127.0.0.1),
+        # over https; plain http only to a loopback host.
+        ({"returnUrl": "https://evil.example/back"}, 400, "return_url_not_allowed"),
+        ({"returnUrl": "https://clinic.example.evil.example/"}, 400, "return_url_not_allowed"),
+        ({"returnUrl": "https://clinic.example@evil.example/"}, 400, "return_url_not_allowed"),
+        ({"returnUrl": "http://clinic.example/back"}, 400, "return_url_not_allowed"),
+        ({"returnUrl": "ftp://clinic.example/back"}, 400, "invalid_request"),
+        ({"returnUrl": "http://localhost/back"}, 400, "return_url_not_allowed"),  # loopback, not configured
     ]
     for change, status, code in cases:
         assert_error(functions.post("oauth_start", {**start, **change}), status, code)
     assert functions.dump() == before
+
+
+def test_oauth_start_takes_a_configured_return_url(functions: Deployed) -> None:
+    for url in (
+        "https://clinic.example/back?tab=google",
+        "https://CLINIC.example:8443/x",
+        "http://127.0.0.1:9/b",
+    ):
+        started = functions.post("oauth_start", {**VALID_BODIES["oauth_start"], "returnUrl": url})
+        assert started.status_code == 200, (url, started.get_data(as_text=True))
 
 
 # --- oauth_callback ------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import socket
 
-from infra.local.environment import LocalPorts, functions_environment
+from infra.local.environment import LocalPorts, function_environment, functions_environment, secret_variable
+from infra.local.identity import IDENTITY_KEY_VARIABLE
+from infra.local.terraform_grants import function_grants, runtime_environment_names
 from shared.adapters.secrets import EnvSecrets
 from shared.adapters.token_cipher import AesGcmCipher
 from shared.config import SECRET_OAUTH_CLIENT_SECRET, SECRET_TOKEN_KEYS, SECRET_WEBHOOK_KEY, Settings
@@ -68,3 +70,29 @@ def test_the_local_secrets_are_readable_through_the_secrets_port() -> None:
     assert list(json.loads(keyring)) == ["local-1"]
     cipher = AesGcmCipher(keyring)
     assert cipher.decrypt(cipher.encrypt("refresh-token", "link-1"), "link-1") == "refresh-token"
+
+
+# Set locally and never in the cloud: the stand-ins' addresses, and the secrets (Secret Manager there).
+LOCAL_ONLY = {"FIRESTORE_EMULATOR_HOST", "CLOUD_TASKS_EMULATOR_HOST", "GOOGLE_BASE_URL", "CONSOLE_URL"}
+
+
+def test_the_functions_get_no_setting_that_terraform_does_not_give_them() -> None:
+    env = functions_environment(LocalPorts())
+    settings = {name for name in env if not name.startswith("SECRET_")}
+    assert settings - LOCAL_ONLY <= runtime_environment_names(), (
+        settings - LOCAL_ONLY - runtime_environment_names()
+    )
+
+
+def test_each_function_gets_only_its_granted_secrets_and_never_the_callers_key() -> None:
+    stack_env = {**functions_environment(LocalPorts()), IDENTITY_KEY_VARIABLE: "k", "PATH": "/bin"}
+    grants = function_grants("demo-clinic")
+    seen = set()
+    for name, grant in grants.items():
+        env = function_environment(stack_env, grant)
+        secrets = {key for key in env if key.startswith("SECRET_")}
+        assert secrets == {secret_variable(secret) for secret in grant.secrets}, name
+        assert IDENTITY_KEY_VARIABLE not in env
+        assert env["PATH"] == "/bin" and env["THREADS"] == str(grant.concurrency)
+        seen.add(frozenset(secrets))
+    assert frozenset() in seen and len(seen) > 2, "the grants differ between functions"

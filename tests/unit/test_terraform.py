@@ -12,17 +12,16 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import hcl2
 import pytest
 
+from infra.local import terraform_grants as tf
 from shared import config
 
 ROOT = Path(__file__).resolve().parents[2]
-INFRA = ROOT / "infra"
 
 # Environment variables the code reads that the cloud deployment deliberately does not set.
 LOCAL_ONLY_ENV = {
@@ -62,74 +61,26 @@ INVOKER_RESOURCES = (
 CALENDAR_PROJECT_QUOTA_PER_SECOND = 10_000 / 60
 
 
-# --- reading the Terraform ------------------------------------------------------------------------------
-@cache
-def terraform() -> dict[str, list[dict[str, Any]]]:
-    """Every top-level block of every infra/*.tf, by block type (resource, locals, variable, ...)."""
-    options = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
-    blocks: dict[str, list[dict[str, Any]]] = {}
-    files = sorted(INFRA.glob("*.tf"))
-    assert files, f"no Terraform files in {INFRA}"
-    for path in files:
-        with path.open() as handle:
-            for kind, entries in hcl2.load(handle, serialization_options=options).items():
-                blocks.setdefault(kind, []).extend(entries)
-    return blocks
-
-
-def resources(kind: str) -> dict[str, dict[str, Any]]:
-    """The resources of one type, by their Terraform name."""
-    found: dict[str, dict[str, Any]] = {}
-    for entry in terraform().get("resource", []):
-        found.update(entry.get(kind, {}))
-    return found
-
-
-@cache
-def locals_() -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for entry in terraform().get("locals", []):
-        merged.update(entry)
-    return merged
-
-
-def variables() -> dict[str, dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {}
-    for entry in terraform().get("variable", []):
-        merged.update(entry)
-    return merged
-
-
-def reference(value: Any, prefix: str) -> str | None:
-    """`X` when `value` is exactly the expression `${prefix.X}`."""
-    match = re.fullmatch(r"\$\{" + re.escape(prefix) + r"\.(\w+)\}", str(value))
-    return match.group(1) if match else None
-
-
+# --- reading the Terraform (infra/local/terraform_grants.py: the local stack reads it the same way) -------
 def resolve(value: Any) -> Any:
     """A literal as it is; `${local.X}` and `${var.X}` (its default) resolved; anything else unchanged."""
-    if (name := reference(value, "local")) is not None:
-        assert name in locals_(), f"local.{name} is used but never defined"
-        return resolve(locals_()[name])
-    if (name := reference(value, "var")) is not None:
-        assert name in variables(), f"var.{name} is used but never declared"
-        return resolve(variables()[name].get("default"))
-    return value
+    try:
+        return tf.resolve(value)
+    except tf.TerraformError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 def first(blocks: Any) -> dict[str, Any]:
-    """The single nested block that hcl2 gives as a one-element list."""
-    assert isinstance(blocks, list) and len(blocks) == 1, f"expected exactly one block, got {blocks!r}"
-    return blocks[0]
+    try:
+        return tf.first(blocks)
+    except tf.TerraformError as exc:
+        raise AssertionError(str(exc)) from None
 
 
-def instances(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The instances a resource block makes: its for_each keys (a literal map or a local), else its name."""
-    if "for_each" not in body:
-        return {str(body.get("name")): {}}
-    each = resolve(body["for_each"])
-    assert isinstance(each, dict), f"cannot tell the instances of for_each = {body['for_each']!r}"
-    return each
+terraform = tf.terraform
+resources = tf.resources
+variables = tf.variables
+instances = tf.instances
 
 
 def function_resources() -> dict[str, dict[str, Any]]:
@@ -147,6 +98,7 @@ def function_specs() -> dict[str, dict[str, Any]]:
     """The per-function settings map (local.functions) the function resource iterates over."""
     specs = resolve(first_function_body()["for_each"])
     assert isinstance(specs, dict)
+    assert specs == tf.function_specs()
     return specs
 
 
@@ -368,7 +320,7 @@ def test_cloud_settings_use_secret_manager_and_no_local_addresses() -> None:
     assert env["SECRETS_BACKEND"] == "secretmanager"
     local_only = set(env) & (LOCAL_ONLY_ENV - {"GCP_PROJECT"})
     assert not local_only, f"local-only variables set in the cloud: {sorted(local_only)}"
-    assert env["TASKS_SERVICE_ACCOUNT"] == "${google_service_account.invoker.email}"
+    assert env["TASKS_SERVICE_ACCOUNT"] == '${google_service_account.invoker["tasks"].email}'
 
 
 # --- who may call what -------------------------------------------------------------------------------
@@ -414,8 +366,8 @@ def test_private_callers_are_the_expected_identities() -> None:
     for name in WORKERS:
         invoker = specs.get(name, {}).get("invoker")
         assert invoker in {"tasks", "scheduler", "eventarc"}, f"{name} must be private, not {invoker!r}"
-    for kind in ("tasks", "scheduler"):
-        assert members[kind] == "${google_service_account.invoker.member}"
+    assert members["tasks"] == '${google_service_account.invoker["tasks"].member}'
+    assert members["scheduler"] == '${google_service_account.invoker["scheduler"].member}'
     private = resources("google_cloud_run_v2_service_iam_member")["invoker"]
     assert private["role"] == "roles/run.invoker"
     assert private["member"] == "${local.invoker_members[each.value.invoker]}"
@@ -431,7 +383,42 @@ def test_scheduled_functions_are_called_with_oidc() -> None:
             f"{name} is scheduled but not invokable by the scheduler"
         )
     oidc = first(first(jobs["http_target"])["oidc_token"])
-    assert oidc["service_account_email"] == "${google_service_account.invoker.email}"
+    assert oidc["service_account_email"] == '${google_service_account.invoker["scheduler"].email}'
+
+
+def test_tasks_and_scheduler_have_separate_identities_each_for_its_own_functions() -> None:
+    project = "p"
+    grants = tf.function_grants(project)
+    tasks = tf.tasks_service_account(project)
+    scheduler = tf.scheduler_service_account(project)
+    eventarc = tf.eventarc_service_account(project)
+    assert len({tasks, scheduler, eventarc}) == 3, "Tasks, Scheduler and Eventarc must be distinct accounts"
+    callable_by = {
+        account: {name for name, grant in grants.items() if account in grant.callers}
+        for account in (tasks, scheduler, eventarc)
+    }
+    assert callable_by[tasks] == {"push_worker", "pull_worker"}
+    assert callable_by[scheduler] == set(tf.scheduled_functions()) == {"renew_channels", "reconcile_links"}
+    assert callable_by[eventarc] == {"on_appointment_written"}
+    # The queues' workers are exactly the functions the tasks' account may call.
+    settings = config.Settings()
+    workers = {settings.worker_url(q).rsplit("/", 1)[-1] for q in (settings.push_queue, settings.pull_queue)}
+    assert workers == callable_by[tasks]
+    # Only functions that enqueue may mint tokens of the tasks' account; nobody may act as the scheduler's.
+    acts_as = resources("google_service_account_iam_member")
+    targets = {str(body["service_account_id"]) for body in acts_as.values()}
+    assert not any("scheduler" in target for target in targets), targets
+    assert acts_as["enqueuer_acts_as_invoker"]["service_account_id"] == (
+        '${google_service_account.invoker["tasks"].name}'
+    )
+
+
+def test_every_private_function_has_exactly_one_caller() -> None:
+    for name, grant in tf.function_grants("p").items():
+        if name in PUBLIC:
+            assert grant.public and not grant.callers, name
+        else:
+            assert len(grant.callers) == 1, f"{name} is callable by {sorted(grant.callers)}"
 
 
 # --- Firestore ---------------------------------------------------------------------------------------
@@ -482,7 +469,7 @@ def test_google_providers_are_pinned_to_one_major_version() -> None:
 
 def test_tfvars_example_sets_every_required_variable_for_an_existing_database() -> None:
     options = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
-    with (INFRA / "terraform.tfvars.example").open() as handle:
+    with (tf.INFRA / "terraform.tfvars.example").open() as handle:
         example = hcl2.load(handle, serialization_options=options)
     example = {name: value for name, value in example.items() if not name.startswith("__")}
     declared = variables()
@@ -547,3 +534,14 @@ def test_gcloudignore_and_terraform_bundle_agree() -> None:
         f"only uploaded by gcloud (.gcloudignore): {sorted(uploaded - bundle)}; "
         f"only packed by Terraform (infra/source.tf): {sorted(bundle - uploaded)}"
     )
+
+
+def test_the_security_rules_the_emulator_enforces_are_deployed() -> None:
+    ruleset = resources("google_firebaserules_ruleset")["firestore"]
+    files = first(first(ruleset["source"])["files"])
+    assert files["content"] == '${file("${path.module}/../firestore.rules")}'
+    assert (ROOT / "firestore.rules").is_file()
+    release = resources("google_firebaserules_release")["firestore"]
+    assert release["name"] == "cloud.firestore", "the (default) database reads its rules from cloud.firestore"
+    assert "google_firebaserules_ruleset.firestore[0].name" in release["ruleset_name"]
+    assert "firebaserules.googleapis.com" in resolve("${local.services}")

@@ -13,7 +13,7 @@ from flask import flash, g, redirect, request, session, url_for
 from google.cloud import firestore
 
 from infra.local.console.clinic import ClinicSide
-from infra.local.console.functions_api import Functions
+from infra.local.console.functions_api import Functions, clinic_backend_identity
 from infra.local.console.google_side import GoogleSide
 from infra.local.console.settings import ConsoleSettings
 from shared.domain.clinic import Center, User
@@ -28,7 +28,9 @@ class Console:
     def __init__(self, settings: ConsoleSettings, db: firestore.Client | None = None) -> None:
         self.settings = settings
         self.clinic = ClinicSide(db or firestore.Client(project=settings.project), settings.clinic_id)
-        self.functions = Functions(settings.functions_url, settings.clinic_id)
+        self.functions = Functions(
+            settings.functions_url, settings.clinic_id, clinic_backend_identity(settings.project)
+        )
         self.google = GoogleSide(settings.google_url, settings.calendar_name)
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
+
+from infra.local.identity import bearer, key_from_env
+from infra.local.terraform_grants import LOCAL_CLINIC_APP_ACCOUNT
 
 HTTP_TIMEOUT = 30  # an approval creates the calendar and a watch channel before it answers
 
@@ -22,9 +26,12 @@ class FunctionError(Exception):
 class Functions:
     """oauth_start, approve_link, disable_link and list_links of one functions base URL."""
 
-    def __init__(self, base_url: str, clinic_id: str) -> None:
+    def __init__(
+        self, base_url: str, clinic_id: str, identity: Callable[[str], dict[str, str]] | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.clinic_id = clinic_id
+        self.identity = identity
 
     def start_link(
         self,
@@ -68,7 +75,9 @@ class Functions:
 
     def _call(self, method: str, name: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            response = requests.request(method, f"{self.base_url}/{name}", timeout=HTTP_TIMEOUT, **kwargs)
+            url = f"{self.base_url}/{name}"
+            headers = self.identity(url) if self.identity else {}
+            response = requests.request(method, url, headers=headers, timeout=HTTP_TIMEOUT, **kwargs)
         except requests.RequestException as exc:
             raise FunctionError("unreachable", f"{name} did not answer ({type(exc).__name__})", 503) from None
         try:
@@ -85,3 +94,12 @@ class Functions:
                 response.status_code,
             )
         return answer
+
+
+def clinic_backend_identity(project: str) -> Callable[[str], dict[str, str]] | None:
+    """Call as the clinic backend's service account, as the deployed functions require (infra/local/identity.py)."""
+    key = key_from_env()
+    if key is None:
+        return None
+    account = LOCAL_CLINIC_APP_ACCOUNT.format(project=project)
+    return lambda url: bearer(key, account, url)
