@@ -13,9 +13,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import flask
+from cloudevents.http.event import CloudEvent
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shared import logs
 from shared.domain.errors import DomainError, InvalidRequest
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,7 @@ MAX_BODY_BYTES = 64 * 1024
 DOCUMENT_ID = re.compile(r"^(?!\.\.?$)(?!__.*__$)[A-Za-z0-9_.:-]+$")
 ANY_DOCUMENT_ID = re.compile(r"^(?!\.\.?$)(?!__.*__$)[^/]+$")
 M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", bound=CloudEvent)
 Reply = ResponseReturnValue
 
 
@@ -69,6 +72,17 @@ def error(code: str, message: str, status: int) -> Reply:
     return flask.jsonify({"error": {"code": code, "message": message}}), status
 
 
+def traced_event(handler: Callable[[E], None]) -> Callable[[E], None]:
+    """A CloudEvent entry point logs with the event's trace: its `traceparent` extension, when present."""
+
+    @functools.wraps(handler)
+    def entry(event: E) -> None:
+        with logs.traced(logs.parse_traceparent(event.get(logs.TRACEPARENT_HEADER))):
+            handler(event)
+
+    return entry
+
+
 def json_endpoint(
     *methods: str,
 ) -> Callable[[Callable[[flask.Request], Reply]], Callable[[flask.Request], Reply]]:
@@ -79,14 +93,16 @@ def json_endpoint(
         def entry(request: flask.Request) -> Reply:
             if request.method not in methods:
                 return error("method_not_allowed", f"use {' or '.join(methods)}", 405)
-            try:
-                return handler(request)
-            except DomainError as exc:
-                log.info("request refused", extra={"code": exc.code, "function": handler.__name__})
-                return error(exc.code, exc.message, exc.status)
-            except Exception:
-                log.exception("unexpected error", extra={"function": handler.__name__})
-                return error("internal", "unexpected error; it has been logged", 500)
+            # Every line logged for this request, and every task it enqueues, carries the caller's trace.
+            with logs.traced(logs.trace_of(request.headers)):
+                try:
+                    return handler(request)
+                except DomainError as exc:
+                    log.info("request refused", extra={"code": exc.code, "function": handler.__name__})
+                    return error(exc.code, exc.message, exc.status)
+                except Exception:
+                    log.exception("unexpected error", extra={"function": handler.__name__})
+                    return error("internal", "unexpected error; it has been logged", 500)
 
         return entry
 
