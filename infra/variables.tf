@@ -143,3 +143,9 @@ variable "labels" {
   default     = { app = "clinic-calendar-sync" }
   description = "Labels put on every resource that takes labels."
 }
+
+variable "alert_email" {
+  type        = string
+  default     = null
+  description = "E-mail address the alert policies (monitoring.tf) notify; without it the alerts show only in the console."
+}
