@@ -21,7 +21,10 @@
 # The event names are shared/logs.py's EVENT_* constants; tests/unit/test_monitoring_tf.py checks that the
 # filters here and the code agree.
 #
-# Metric sources (Google Cloud's list of metrics, "GCP metrics": run and cloudtasks sections):
+# Metric sources: Google Cloud's list of metrics ("Google Cloud metrics", sections run and cloudtasks; the
+# metric ids and descriptions below are as that list and the monitoring vendors' copies of it give them).
+# The label names used in filters (response_code_class, queue_id, service_name) are worth a look in
+# Metrics Explorer after the first apply: a filter on a wrong label matches nothing, silently.
 #   run.googleapis.com/request_count         DELTA INT64 on cloud_run_revision, labelled response_code_class
 #                                            ("2xx", "4xx", "5xx", ...).
 #   cloudtasks.googleapis.com/queue/depth    GAUGE INT64 on cloud_tasks_queue (labels queue_id, location):
@@ -101,8 +104,9 @@ locals {
       alert         = "Calendar sync: links losing their Google grant"
       documentation = "Many links moved to needs_reconnect within an hour: users revoking access one by one is normal, many together points at the OAuth client (secret rotated, client deleted, app unverified) or the token-encryption key."
     }
-    # Cloud Scheduler logs each attempt of a job as an entry of the resource type cloud_scheduler_job; a
-    # failed attempt (the function answered an error, timed out, or refused the OIDC token) at severity ERROR.
+    # Cloud Scheduler logs each attempt of a job as an entry of the resource type cloud_scheduler_job, a
+    # failed attempt (the function answered an error, timed out, or refused the OIDC token) at severity
+    # ERROR. That is how its logs read; it was not checked against a failing job here.
     scheduler_failures = {
       description   = "Failed attempts of the Cloud Scheduler jobs renew-channels and reconcile-links."
       resource      = "cloud_scheduler_job"

@@ -7,7 +7,9 @@ one request, and of the tasks it enqueued, under one trace), every other key lan
 
 The trace of the request being served lives in a context variable: an entry point sets it (`traced`) from
 the request's `X-Cloud-Trace-Context` or W3C `traceparent` header, or a CloudEvent's `traceparent`
-extension, and every record logged meanwhile carries it.
+extension, and every record logged meanwhile carries it. (With LOG_EXECUTION_ID, which the deployment sets,
+functions-framework also adds the execution id to each line and rewrites spanId from the same header, as
+the header's decimal number; the trace, which groups the lines, is ours alone.)
 """
 
 from __future__ import annotations
