@@ -80,7 +80,7 @@ def test_sigterm_stops_the_emulator_and_its_java_server(tmp_path: Path) -> None:
     )
     emulator_group = 0
     try:
-        emulator_group = wait_for(pid_file, holder, timeout=120)
+        emulator_group = wait_for(pid_file, holder, timeout=180)
         members = group_members(emulator_group)
         assert any("java" in name for name in members.values()), (
             members
