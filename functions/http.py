@@ -17,10 +17,12 @@ from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
 import flask
+from cloudevents.http.event import CloudEvent
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from functions.messages import DEFAULT_LANGUAGE, Language, choose_language, error_message
+from shared import logs
 from shared.domain.errors import DomainError, InvalidRequest
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ MAX_BODY_BYTES = 64 * 1024
 DOCUMENT_ID = re.compile(r"^(?!\.\.?$)(?!__.*__$)[A-Za-z0-9_.:-]+$")
 ANY_DOCUMENT_ID = re.compile(r"^(?!\.\.?$)(?!__.*__$)[^/]+$")
 M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", bound=CloudEvent)
 Reply = ResponseReturnValue
 # Seconds a 503's `Retry-After` asks a caller to wait before trying again. The task queues keep their own
 # backoff (infra/tasks.tf); the header tells any other caller, and whoever reads the logs, when to retry.
@@ -134,6 +137,17 @@ def error(code: str, status: int, field: str | None = None) -> Reply:
     return body, status
 
 
+def traced_event(handler: Callable[[E], None]) -> Callable[[E], None]:
+    """A CloudEvent entry point logs with the event's trace: its `traceparent` extension, when present."""
+
+    @functools.wraps(handler)
+    def entry(event: E) -> None:
+        with logs.traced(logs.parse_traceparent(event.get(logs.TRACEPARENT_HEADER))):
+            handler(event)
+
+    return entry
+
+
 def json_endpoint(
     *methods: str,
 ) -> Callable[[Callable[[flask.Request], Reply]], Callable[[flask.Request], Reply]]:
@@ -142,18 +156,20 @@ def json_endpoint(
     def wrap(handler: Callable[[flask.Request], Reply]) -> Callable[[flask.Request], Reply]:
         @functools.wraps(handler)
         def entry(request: flask.Request) -> Reply:
-            try:
-                # Every function, whether it reads a body or not: none is ever read unbounded.
-                capped_body(request)
-                if request.method not in methods:
-                    return error("method_not_allowed", 405)
-                return handler(request)
-            except DomainError as exc:
-                log.info("request refused", extra={"code": exc.code, "function": handler.__name__})
-                return error(exc.code, exc.status, getattr(exc, "field", None))
-            except Exception:
-                log.exception("unexpected error", extra={"function": handler.__name__})
-                return error("internal", 500)
+            # Every line logged for this request, and every task it enqueues, carries the caller's trace.
+            with logs.traced(logs.trace_of(request.headers)):
+                try:
+                    # Every function, whether it reads a body or not: none is ever read unbounded.
+                    capped_body(request)
+                    if request.method not in methods:
+                        return error("method_not_allowed", 405)
+                    return handler(request)
+                except DomainError as exc:
+                    log.info("request refused", extra={"code": exc.code, "function": handler.__name__})
+                    return error(exc.code, exc.status, getattr(exc, "field", None))
+                except Exception:
+                    log.exception("unexpected error", extra={"function": handler.__name__})
+                    return error("internal", 500)
 
         return entry
 

@@ -9,7 +9,17 @@ import functions_framework
 from cloudevents.http.event import CloudEvent
 from pydantic import Field
 
-from functions.http import ANY_DOCUMENT_ID, DOCUMENT_ID, Reply, Request, error, json_body, json_endpoint, ok
+from functions.http import (
+    ANY_DOCUMENT_ID,
+    DOCUMENT_ID,
+    Reply,
+    Request,
+    error,
+    json_body,
+    json_endpoint,
+    ok,
+    traced_event,
+)
 from shared.bootstrap import services
 from shared.services import tasks
 from shared.services.pull import PullReport
@@ -25,6 +35,7 @@ Id = Field(min_length=1, max_length=128, pattern=DOCUMENT_ID)
 
 
 @functions_framework.cloud_event
+@traced_event
 def on_appointment_written(event: CloudEvent) -> None:
     """Eventarc: a document under clinics/{clinicId}/appointments/{apptId} was created, changed or deleted."""
     # Imported here: decoding pulls in Firestore's protobuf types (~0.15 s), which only this function needs;

@@ -15,6 +15,7 @@ locals {
     "iam.googleapis.com",                  # service accounts
     "iamcredentials.googleapis.com",       # OIDC tokens minted for Tasks and Scheduler
     "logging.googleapis.com",              # structured logs
+    "monitoring.googleapis.com",           # alert policies and the dashboard (monitoring.tf)
     "pubsub.googleapis.com",               # Eventarc's transport
     "run.googleapis.com",                  # gen2 functions run as Cloud Run services
     "secretmanager.googleapis.com",        # OAuth client secret and keys

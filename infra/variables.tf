@@ -155,3 +155,9 @@ variable "manage_firestore_rules" {
   default     = true
   description = "Deploy ../firestore.rules as the database's security rules. Set false when the clinic app deploys the rules (with ours merged in: docs/security-rules.md)."
 }
+
+variable "alert_email" {
+  type        = string
+  default     = null
+  description = "E-mail address the alert policies (monitoring.tf) notify; without it the alerts show only in the console."
+}

@@ -15,9 +15,16 @@ from google.cloud import firestore as firestore_lib
 
 from infra.local.emulators import EmulatorMissing, FirestoreEmulator, TasksEmulator, queue_names
 from infra.local.environment import PROJECT_ID, TASKS_LOCATION, LocalPorts, free_port
+from infra.local.processes import stop_children_on_sigterm
 from infra.local.stack import LocalStack
 
 TEST_QUEUES = ("push", "pull")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A run stopped by SIGTERM (`timeout`, a CI limit) tears its fixtures down as on Ctrl-C: the emulators,
+    in process groups of their own, would not get the signal and would outlive the run."""
+    stop_children_on_sigterm()
 
 
 @dataclass

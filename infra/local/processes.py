@@ -3,19 +3,27 @@
 Several parts are wrappers that start the real server as their own child (the Firestore emulator's
 script runs `java`), so a child is always stopped through its process group: killing only the pid we
 started would leave the real server running and its port taken.
+
+Being in a group of their own, the children do not receive a signal sent to ours (Ctrl-C, or `timeout`
+and CI limits, which signal the whole group): the process that started them must stop them. Children still
+running when the interpreter exits are stopped then (atexit), and `stop_children_on_sigterm()` turns a
+SIGTERM into a KeyboardInterrupt, so that `finally:` blocks and pytest's fixture teardown run as on Ctrl-C.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import IO
 
 log = logging.getLogger(__name__)
@@ -26,6 +34,38 @@ DEFAULT_LOG_DIR = REPO_ROOT / ".local" / "logs"
 
 class StartupError(RuntimeError):
     """A part of the local stack did not start; the message says why and what to do."""
+
+
+# Children started and not stopped yet, stopped at exit whatever happened to the code that started them.
+_RUNNING: set[ChildProcess] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_children() -> None:
+    """Stop every child this process started and did not stop."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for child in running:
+        with contextlib.suppress(Exception):
+            child.stop()
+
+
+atexit.register(stop_children)
+
+
+def stop_children_on_sigterm() -> None:
+    """From now on a SIGTERM raises KeyboardInterrupt in the main thread (once: later ones are ignored, so
+    that the clean-up it starts is not cut short).
+
+    Python's default for SIGTERM is to die at once, without `finally:` blocks or atexit, leaving the
+    children (in their own process groups) running.
+    """
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 class ChildProcess:
@@ -69,6 +109,8 @@ class ChildProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        with _RUNNING_LOCK:
+            _RUNNING.add(self)
         log.info("started %s", self.name, extra={"pid": self._process.pid, "log": str(self.log_path)})
 
     def running(self) -> bool:
@@ -123,6 +165,8 @@ class ChildProcess:
             self._log_file.close()
             self._log_file = None
         self._process = None
+        with _RUNNING_LOCK:
+            _RUNNING.discard(self)
         log.info("stopped %s", self.name)
 
 

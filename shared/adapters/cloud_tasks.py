@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachetools import TTLCache
 
+from shared import logs
 from shared.config import Settings
 
 if TYPE_CHECKING:
@@ -83,8 +84,9 @@ class CloudTasksQueue:
         http_request = tasks.HttpRequest(
             http_method=tasks.HttpMethod.POST,
             url=url,
-            # Cloud Tasks sends application/octet-stream unless the task says otherwise.
-            headers={"Content-Type": "application/json"},
+            # Cloud Tasks sends application/octet-stream unless the task says otherwise. The current trace
+            # goes along, so that the worker's lines join the request that enqueued the task.
+            headers={"Content-Type": "application/json", **logs.trace_headers()},
             body=json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(),
         )
         if settings.tasks_service_account:

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -274,21 +274,15 @@ def burst(host: str, port: int, requests_: list[bytes]) -> list[tuple[float, str
     return answers
 
 
-def bursts(
-    host: str, port: int, requests_of: Callable[[int], list[bytes]], rounds: int
-) -> list[tuple[float, str]]:
-    """`rounds` bursts, a second apart (the pull each burst queues runs in between)."""
-    answers: list[tuple[float, str]] = []
-    for round_number in range(rounds):
-        answers += burst(host, port, requests_of(round_number))
-        time.sleep(1.0)
-    return answers
+# Our webhook's p99 may exceed the same server's p99 answering a function that does nothing by this much.
+WEBHOOK_RATIO_TARGET = 1.2
 
 
-def empty_function_times(local: LocalStack, sizes: Sizes) -> list[float]:
-    """The same bursts to a function that does nothing, served by functions-framework's own production
-    server (gunicorn, as in Cloud Functions) with one worker per core like the local functions server: what
-    the HTTP server and Flask cost on this machine before any of our code runs."""
+@contextmanager
+def empty_function(local: LocalStack) -> Iterator[int]:
+    """A function that does nothing, served by functions-framework's own production server (gunicorn, as in
+    Cloud Functions) with one worker per core like the local functions server: what the HTTP server and
+    Flask cost on this machine before any of our code runs. Yields its port."""
     port = free_port()
     server = ChildProcess(
         "empty-function",
@@ -311,16 +305,22 @@ def empty_function_times(local: LocalStack, sizes: Sizes) -> list[float]:
     server.start()
     try:
         server.wait_ready(lambda: port_open("127.0.0.1", port), timeout=30)
-        request = b"POST / HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        answers = bursts(
-            "127.0.0.1", port, lambda _: [request] * sizes.webhook_concurrency, sizes.webhook_rounds
-        )
-        return [took for took, _ in answers]
+        yield port
     finally:
         server.stop()
 
 
+def webhook_verdict(ours: list[tuple[float, str]], empty: list[tuple[float, str]]) -> tuple[float, bool]:
+    """Our p99 over the empty function's p99 from the same run, and whether it meets the target (every
+    answer a 200 on both sides: a fast error is no answer)."""
+    ratio = percentile([t for t, _ in ours], 99) / percentile([t for t, _ in empty], 99)
+    statuses = {status for _, status in ours} | {status for _, status in empty}
+    return ratio, ratio <= WEBHOOK_RATIO_TARGET and statuses == {"200"}
+
+
 def measure_webhook(stack: StackLinks, local: LocalStack, sizes: Sizes) -> Row:
+    """Bursts to our webhook and to the empty function, in turns: on a shared machine, both series meet the
+    same load, and the ratio of their p99 is what our code adds to the server's own floor."""
     token = hmac.new(LOCAL_WEBHOOK_TOKEN_KEY.encode(), stack.channel_id.encode(), hashlib.sha256).hexdigest()
     host, port = "127.0.0.1", local.ports.functions
 
@@ -337,34 +337,44 @@ def measure_webhook(stack: StackLinks, local: LocalStack, sizes: Sizes) -> Row:
     # One at a time first: what a single notification costs, and the HTTP server's share of it.
     alone = [took for number in range(100) for took, _ in burst(host, port, [request(number)])]
 
-    answers = bursts(
-        host,
-        port,
-        lambda round_number: [request(round_number * 1000 + n) for n in range(sizes.webhook_concurrency)],
-        sizes.webhook_rounds,
-    )
-    times = [took for took, _ in answers]
-    statuses = dict(Counter(status for _, status in answers))
-    empty = empty_function_times(local, sizes)
+    nothing = b"POST / HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    ours: list[tuple[float, str]] = []
+    empty: list[tuple[float, str]] = []
+    with empty_function(local) as empty_port:
+        for round_number in range(sizes.webhook_rounds):
+            ours += burst(
+                host, port, [request(round_number * 1000 + n) for n in range(sizes.webhook_concurrency)]
+            )
+            time.sleep(1.0)  # the pull the burst queued runs meanwhile
+            empty += burst("127.0.0.1", empty_port, [nothing] * sizes.webhook_concurrency)
+            time.sleep(1.0)
+    times, empty_times = [t for t, _ in ours], [t for t, _ in empty]
+    ratio, ok = webhook_verdict(ours, empty)
     p50, p99 = percentile(times, 50), percentile(times, 99)
     return Row(
         "webhook",
-        f"`calendar_webhook` answer time under {sizes.webhook_concurrency} concurrent notifications "
-        f"({sizes.webhook_rounds} bursts; the local functions server: gunicorn, one worker per core)",
-        "p99 <= 50 ms",
-        f"p99 {p99 * 1000:.0f} ms (p50 {p50 * 1000:.0f} ms); one at a time: p50 "
-        f"{percentile(alone, 50) * 1000:.1f} ms; an empty function on the same server: p99 "
-        f"{percentile(empty, 99) * 1000:.0f} ms",
-        p99 <= 0.05 and set(statuses) == {"200"},
+        f"`calendar_webhook` answer time under {sizes.webhook_concurrency} concurrent notifications, against "
+        f"an empty function on the same server ({sizes.webhook_rounds} bursts of each, in turns; gunicorn, "
+        "one worker per core)",
+        f"p99 ours / p99 empty function (same run) <= {WEBHOOK_RATIO_TARGET}",
+        f"{ratio:.2f}: p99 {p99 * 1000:.0f} ms (p50 {p50 * 1000:.0f} ms) / empty p99 "
+        f"{percentile(empty_times, 99) * 1000:.0f} ms (p50 {percentile(empty_times, 50) * 1000:.0f} ms); "
+        f"one at a time: p50 {percentile(alone, 50) * 1000:.1f} ms",
+        ok,
         {
+            "ratio": round(ratio, 3),
             "requests": len(times),
             "p50": round(p50, 4),
             "p95": round(percentile(times, 95), 4),
             "p99": round(p99, 4),
             "max": round(max(times), 4),
-            "statuses": statuses,
+            "statuses": dict(Counter(status for _, status in ours)),
             "oneAtATime": {"p50": round(percentile(alone, 50), 5), "p99": round(percentile(alone, 99), 5)},
-            "emptyFunction": {"p50": round(percentile(empty, 50), 4), "p99": round(percentile(empty, 99), 4)},
+            "emptyFunction": {
+                "p50": round(percentile(empty_times, 50), 4),
+                "p99": round(percentile(empty_times, 99), 4),
+                "statuses": dict(Counter(status for _, status in empty)),
+            },
         },
     )
 

@@ -13,7 +13,9 @@ Google's notifications are best effort, so they are, and reconciliation must mak
 
 from __future__ import annotations
 
+import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +45,8 @@ GOOGLE_FAULTS = [
 
 
 QUIESCE_SECONDS = 240
+# A progress line every this many operations (SOAK_PROGRESS overrides it).
+PROGRESS_EVERY = 500
 
 
 @dataclass
@@ -114,6 +118,11 @@ class Soak:
         self.delayed_tasks: list[tuple[str, dict[str, Any]]] = []
         self.faulty = True
         self.counter = 0
+        # The clinic's appointments as last written, by the soak or by a pull: a write picks its
+        # appointment here instead of reading the whole collection, so each operation costs the same
+        # however many appointments there are.
+        self.model: dict[str, dict[str, Any]] = {}
+        self.newest_link: dict[str, str | None] = {}  # by user: the last link the run made
         self.receiver = WebhookReceiver(sync, self.rng, self.figures)
         self._fire_on_pull_writes()
 
@@ -128,14 +137,22 @@ class Soak:
             write_appointment(appointment, source_link_id)
             after = ref.get()
             old = before.to_dict() if before.exists else None
+            self.model[appointment.id] = after.to_dict() or {}
             self.deliver(lambda: self.sync.trigger(appointment.id, old, after.to_dict(), after.update_time))
 
         directory.write_appointment = written  # type: ignore[method-assign]
 
     # --- the world ----------------------------------------------------------------------------------
     def link_of(self, user: str) -> Any:
-        links = [li for li in self.sync.services.links.links_of_user("demo", user) if li.holds_keys]
-        return links[-1] if links else None
+        """The user's link that holds keys, if any. Only the newest link can: a redo disables the link it
+        replaces, and an ended or unfinished link never holds keys again. So one document is read, not
+        every link the run has made."""
+        if user not in self.newest_link:
+            links = self.sync.services.links.links_of_user("demo", user)
+            self.newest_link[user] = links[-1].id if links else None
+        link_id = self.newest_link[user]
+        link = self.sync.services.links.get("demo", link_id) if link_id is not None else None
+        return link if link is not None and link.holds_keys else None
 
     def ensure_linked(self, user: str) -> None:
         """Link (again) a user whose link is missing, disabled or lost its grant."""
@@ -146,6 +163,7 @@ class Soak:
             self.sync.services.linking.disable("demo", user, current.id)
         email, two_way = USERS[user]
         result = self.sync.link(user, email, bidirectional=two_way)
+        self.newest_link[user] = result.link.id
         if result.link.status is LinkStatus.PENDING_APPROVAL:
             self.sync.services.linking.decide("demo", "centro-b", "admin", result.link.id, approve=True)
 
@@ -159,7 +177,7 @@ class Soak:
 
     # --- operations ---------------------------------------------------------------------------------
     def clinic_write(self) -> None:
-        existing = self.appointments()
+        existing = self.model
         choice = self.rng.random()
         if not existing or choice < 0.35:
             self.counter += 1
@@ -190,9 +208,11 @@ class Soak:
         self.sync.appointment(
             appointment_id, self.deliver, **{k: v for k, v in data.items() if v is not None}
         )
+        self.model[appointment_id] = self.sync.doc(f"clinics/demo/appointments/{appointment_id}") or {}
 
     def write_deleted(self, appointment_id: str) -> None:
         self.sync.delete_appointment(appointment_id, self.deliver)
+        self.model.pop(appointment_id, None)
 
     def deliver(self, event: Callable[[], object]) -> None:
         """A CloudEvent: delivered now, later (reordered), or twice."""
@@ -214,11 +234,16 @@ class Soak:
         if link is None or link.status is not LinkStatus.ACTIVE:
             return
         api = self.user_api(USERS["pautrave"][0])
-        events = [
-            e
-            for e in api.events().list(calendarId=link.calendar_id, maxResults=2500).execute()["items"]
-            if e.get("status") != "cancelled"
-        ]
+        # One day of the calendar (events are made within a day, 1 to 20 days ahead): listing the whole
+        # calendar on every edit would make the run quadratic in its length.
+        day = self.now + timedelta(days=self.rng.randint(1, 20))
+        listed = api.events().list(
+            calendarId=link.calendar_id,
+            timeMin=day.isoformat(),
+            timeMax=(day + timedelta(days=1)).isoformat(),
+            maxResults=2500,
+        )
+        events = [e for e in listed.execute()["items"] if e.get("status") != "cancelled"]
         roll = self.rng.random()
         if not events or roll < 0.3:
             start = self.now + timedelta(days=self.rng.randint(1, 20), hours=self.rng.randint(0, 10))
@@ -348,8 +373,13 @@ class Soak:
         self.receiver.drop_rate = 0.2
         for rule in GOOGLE_FAULTS:
             self.admin("faults", rule)
+        self.model = self.appointments()  # the demo clinic's own, and what the first pulls wrote
+        every = int(os.environ.get("SOAK_PROGRESS", PROGRESS_EVERY))
+        started = time.monotonic()
         for _ in range(operations):
             self.figures.ops += 1
+            if self.figures.ops % every == 0:
+                self.progress(operations, started)
             roll = self.rng.random()
             try:
                 if roll < 0.55:
@@ -369,9 +399,20 @@ class Soak:
             except Exception as exc:
                 if "HttpError" not in type(exc).__name__:
                     raise
+        self.progress(operations, started, "quiescing")
         self.quiesce()
+        self.progress(operations, started, "checking")
         self.check()
         return self.figures
+
+    def progress(self, operations: int, started: float, stage: str = "running") -> None:
+        """One line on how far the run is, flushed at once (a long run is watched as it goes)."""
+        print(
+            f"soak {stage}: ops={self.figures.ops}/{operations} faults={self.figures.faults} "
+            f"appointments={len(self.model)} elapsed={time.monotonic() - started:.0f}s",
+            file=sys.stderr,
+            flush=True,
+        )
 
     # --- the verdict --------------------------------------------------------------------------------
     def check(self) -> None:

@@ -21,14 +21,24 @@ def soak(sync: Sync, seed: int, operations: int) -> Soak:
     return run
 
 
-def test_short_soak_converges(sync: Sync, caplog: pytest.LogCaptureFixture) -> None:
+def test_short_soak_converges(
+    sync: Sync,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     caplog.set_level("DEBUG")
+    monkeypatch.setenv("SOAK_PROGRESS", "50")
     run = soak(
         sync,
         seed=int(os.environ.get("SOAK_SEED", "7")),
         operations=int(os.environ.get("SOAK_SHORT_OPS", "150")),
     )
     assert run.figures.faults > 0 and run.figures.ops == int(os.environ.get("SOAK_SHORT_OPS", "150"))
+    # The appointments the run keeps in memory (so that a write reads no more than its own document) are
+    # exactly the clinic's, and the run said how far it was as it went.
+    assert run.model == run.appointments()
+    assert "soak running: ops=50/" in capsys.readouterr().err
     # No secret and (privacy "none") no patient name anywhere in the logs or in what we stored or sent.
     stored = repr([d.to_dict() for c in sync.db.collections() if c.id != "clinics" for d in c.stream()])
     stored += repr([d.to_dict() for d in sync.db.collection_group("syncLinks").stream()])
