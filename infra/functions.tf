@@ -6,6 +6,9 @@ locals {
   # The functions' URLs, https://REGION-PROJECT.cloudfunctions.net/NAME: the code builds the OAuth redirect
   # URI, the webhook address and the workers' task URLs from this base (shared/config.py).
   functions_base_url = "https://${var.region}-${var.project_id}.cloudfunctions.net"
+  # Where Google's consent sends people back: the functions' address, or the app's own verified domain
+  # once it serves oauth_callback (infra/README.md, step 11). Tasks and the webhook keep the functions' URLs.
+  oauth_redirect_base_url = var.oauth_redirect_base_url == null ? local.functions_base_url : trimsuffix(var.oauth_redirect_base_url, "/")
 
   # Per function:
   #   invoker        who may call it: clinic_app (the clinic backend's service account), public (anyone:
@@ -150,6 +153,7 @@ locals {
     GOOGLE_CLOUD_PROJECT         = var.project_id
     FUNCTION_REGION              = var.region
     FUNCTIONS_BASE_URL           = local.functions_base_url
+    OAUTH_REDIRECT_BASE_URL      = local.oauth_redirect_base_url
     OAUTH_CLIENT_ID              = var.oauth_client_id
     SECRETS_BACKEND              = "secretmanager"
     TASKS_LOCATION               = google_cloud_tasks_queue.push.location

@@ -7,7 +7,7 @@ output "functions_base_url" {
 
 output "oauth_redirect_uri" {
   description = "Authorized redirect URI to register on the OAuth web client."
-  value       = "${local.functions_base_url}/oauth_callback"
+  value       = "${local.oauth_redirect_base_url}/oauth_callback"
 }
 
 output "webhook_url" {

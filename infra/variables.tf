@@ -38,6 +38,17 @@ variable "oauth_client_id" {
   description = "Client id of the OAuth web client (Google Auth Platform > Clients). Its secret goes into the secret oauth-client-secret."
 }
 
+variable "oauth_redirect_base_url" {
+  type        = string
+  default     = null
+  description = "https base URL of your own verified domain that serves oauth_callback (e.g. \"https://sync.clinic.example\"), for a verified app. Default: the functions' own address."
+
+  validation {
+    condition     = var.oauth_redirect_base_url == null || startswith(coalesce(var.oauth_redirect_base_url, "-"), "https://")
+    error_message = "oauth_redirect_base_url must be an https URL."
+  }
+}
+
 variable "return_url_hosts" {
   type        = list(string)
   default     = []

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     project_id: str = Field("demo-clinic", validation_alias=_env("GOOGLE_CLOUD_PROJECT", "GCP_PROJECT"))
     region: str = Field("europe-west1", validation_alias=_env("FUNCTION_REGION"))
     functions_base_url: str = Field("http://127.0.0.1:8080", validation_alias=_env("FUNCTIONS_BASE_URL"))
+    # Where Google sends the user back after consent, when not the functions' own address: a verified app's
+    # redirect URI must be on the publisher's own domain, which serves oauth_callback (infra/README.md).
+    oauth_redirect_base_url: str | None = Field(None, validation_alias=_env("OAUTH_REDIRECT_BASE_URL"))
     google: GoogleEndpoints = Field(default_factory=GoogleEndpoints)
     oauth_client_id: str = Field("local-client", validation_alias=_env("OAUTH_CLIENT_ID"))
     secrets_backend: Literal["secretmanager", "env"] = Field(
@@ -151,7 +154,8 @@ class Settings(BaseSettings):
 
     @property
     def oauth_redirect_uri(self) -> str:
-        return f"{self.functions_base_url}/oauth_callback"
+        base = (self.oauth_redirect_base_url or self.functions_base_url).rstrip("/")
+        return f"{base}/oauth_callback"
 
     @property
     def webhook_url(self) -> str:

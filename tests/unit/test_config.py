@@ -35,3 +35,14 @@ def test_built_directly_only_the_given_values_count(monkeypatch: pytest.MonkeyPa
     settings = Settings(backfill_days=30)
     assert (settings.project_id, settings.backfill_days) == ("demo-clinic", 30)
     assert Settings.from_env().project_id == "from-the-environment"
+
+
+def test_the_redirect_may_live_on_a_domain_of_its_own_while_tasks_keep_the_functions_address() -> None:
+    own = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "clinics-prod"})
+    assert own.oauth_redirect_uri == "https://europe-west1-clinics-prod.cloudfunctions.net/oauth_callback"
+    moved = Settings.from_env(
+        {"GOOGLE_CLOUD_PROJECT": "clinics-prod", "OAUTH_REDIRECT_BASE_URL": "https://sync.clinic.example/"}
+    )
+    assert moved.oauth_redirect_uri == "https://sync.clinic.example/oauth_callback"
+    assert moved.worker_url(moved.push_queue) == own.worker_url(own.push_queue)
+    assert moved.webhook_url == own.webhook_url

@@ -165,9 +165,20 @@ def _is_environment(node: ast.expr) -> bool:
     return name in {"env", "environ"}
 
 
+def settings_env_vars() -> dict[str, str]:
+    """The environment variables `Settings` reads through pydantic-settings: its fields' aliases."""
+    found: dict[str, str] = {}
+    for field_name, field in config.Settings.model_fields.items():
+        alias = field.validation_alias
+        for choice in getattr(alias, "choices", [alias] if alias else []):
+            if isinstance(choice, str) and choice.isupper():
+                found.setdefault(choice, f"shared/config.py Settings.{field_name}")
+    return found
+
+
 def code_env_vars() -> dict[str, str]:
     """Every environment variable shared/ and functions/ read, with where it is read."""
-    found: dict[str, str] = {}
+    found: dict[str, str] = settings_env_vars()
     for package in ("shared", "functions"):
         for path in sorted((ROOT / package).rglob("*.py")):
             for name, line in env_reads(path):
@@ -310,6 +321,9 @@ def test_every_environment_variable_the_code_reads_is_set() -> None:
         if name not in LOCAL_ONLY_ENV | PLATFORM_ENV and not name.startswith(LOCAL_ONLY_ENV_PREFIXES)
     }
     assert "GOOGLE_CLOUD_PROJECT" in needed, "the scan of shared/ and functions/ found no env reads"
+    assert {"BACKFILL_DAYS", "RETURN_URL_HOSTS"} <= set(needed), (
+        "the Settings fields' variables were not found"
+    )
     for function, body in function_resources().items():
         missing = {name: where for name, where in needed.items() if name not in environment_keys(body)}
         assert not missing, f"function {function} lacks environment variables the code reads: {missing}"
