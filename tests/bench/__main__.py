@@ -1,4 +1,4 @@
-"""`make bench`: measure every figure of issue 8 against its target; print the table, write it as JSON.
+"""`make bench`: measure every speed and cost figure against its target; print the table, write it as JSON.
 
     python -m tests.bench            # quick sizes (a few minutes)
     python -m tests.bench --full     # full sizes (about a quarter of an hour)
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--full", action="store_true", help="full sizes (the issue's) instead of quick ones")
+    parser.add_argument("--full", action="store_true", help="full (reference) sizes instead of quick ones")
     parser.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(FIGURES)}")
     args = parser.parse_args(argv)
     chosen = [f for f in args.only.split(",") if f] or list(FIGURES)
