@@ -130,7 +130,12 @@ class Soak:
             old = before.to_dict() if before.exists else None
             self.deliver(lambda: self.sync.trigger(appointment.id, old, after.to_dict(), after.update_time))
 
+        def written_all(appointments: Any, source_link_id: str) -> None:
+            for appointment in appointments:
+                written(appointment, source_link_id)
+
         directory.write_appointment = written  # type: ignore[method-assign]
+        directory.write_appointments = written_all  # type: ignore[method-assign]
 
     # --- the world ----------------------------------------------------------------------------------
     def link_of(self, user: str) -> Any:

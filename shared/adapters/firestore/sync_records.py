@@ -42,6 +42,16 @@ class FirestoreSyncRecords:
         )
         return next((codec.event_link_from(s.to_dict() or {}) for s in query.stream()), None)
 
+    def event_links_of_series(self, link: SyncLink, series_id: str) -> list[EventLink]:
+        # Instance ids are the series id, "_" and the original start (Google's form): a range of ids.
+        prefix = f"{series_id}_"
+        query = (
+            documents.event_links(self.db, link)
+            .where(filter=FieldFilter("eventId", ">=", prefix))
+            .where(filter=FieldFilter("eventId", "<", prefix + "\uffff"))
+        )
+        return [codec.event_link_from(s.to_dict() or {}) for s in query.stream()]
+
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
     ) -> None:
