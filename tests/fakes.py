@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Professional, User
 from shared.domain.errors import Conflict, ExpiredState, NotFound
-from shared.domain.event_link import EventLink
+from shared.domain.event_link import EventLink, series_of_instance_id
 from shared.domain.link import Channel, SyncLink, email_key, user_key
 from shared.domain.planner import Delete, Insert, Patch, PushAction
 from shared.ports import (
@@ -288,6 +288,13 @@ class MemorySyncRecords:
             for (*key, _), e in self.store.event_links.items()
             if key == [clinic_id, calendar_id] and e.event_id.startswith(f"{series_id}_")
         ]
+
+    def series_of_instances(self, link: SyncLink) -> set[str]:
+        clinic_id, calendar_id, _ = self._key(link, "")
+        ids = (
+            e.event_id for (*key, _), e in self.store.event_links.items() if key == [clinic_id, calendar_id]
+        )
+        return {series for series in map(series_of_instance_id, ids) if series}
 
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None

@@ -61,6 +61,7 @@ def appointment_id_for_event(calendar_id: str, event_id: str) -> str:
 # Firestore's rules for a document id: not `.` or `..`, no `/`, at most 1,500 bytes, not `__.*__`.
 _RESERVED_ID = re.compile(r"__.*__", re.DOTALL)
 MAX_DOCUMENT_ID_BYTES = 1500
+_INSTANCE_STAMP = re.compile(r"\d{8}(T\d{6}Z)?")
 
 
 def is_document_id(value: str) -> bool:
@@ -106,3 +107,12 @@ def series_id_of(event: dict[str, Any]) -> str | None:
     """The recurring series an instance belongs to (None for single events and series themselves)."""
     series = event.get("recurringEventId")
     return str(series) if series else None
+
+
+def series_of_instance_id(event_id: str) -> str | None:
+    """The series an instance id names: Google forms them `{seriesId}_{original start}` (a date, or a UTC
+    date-time ending in Z); our own ids and those of single events have no such part."""
+    series, _, stamp = event_id.rpartition("_")
+    if series and _INSTANCE_STAMP.fullmatch(stamp):
+        return series
+    return None

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.domain.event import EventContent, remote_hash
-from shared.domain.event_link import EventLink, appointment_id_for_event, appointment_id_of
+from shared.domain.event_link import EventLink, appointment_id_for_event, appointment_id_of, event_id
 
 
 @dataclass(frozen=True)
@@ -158,8 +158,14 @@ def listed(events: Iterable[Mapping[str, Any]], clinic_id: str, calendar_id: str
     for event in events:
         if event.get("status") == "cancelled":
             continue
+        eid = str(event["id"])
+        own_id = appointment_id_for_event(calendar_id, eid)
         ours = appointment_id_of(dict(event), clinic_id)
-        appointment_id = ours or appointment_id_for_event(calendar_id, str(event["id"]))
+        # Ours only where the id is the appointment's: derived from it, or the one it was made from here. A
+        # copy (the same private properties on another event) is made in Google, never the original.
+        if ours is not None and eid != event_id(clinic_id, ours) and ours != own_id:
+            ours = None
+        appointment_id = ours or own_id
         found.append(Listed(appointment_id, event, ours is not None))
     return found
 

@@ -187,7 +187,8 @@ def plan_pull(
             return PushBack(conflict=ours)
         return Cancel()
     remote = remote_hash(event)
-    if not recorded.deleted and remote == recorded.content_hash:
+    turned_free = made_here and is_free(event)  # transparency is no part of the content hash
+    if not recorded.deleted and remote == recorded.content_hash and not turned_free:
         return Remember(event.get("etag"))
     if clinic_hash is None:
         # The clinic cancelled it: Google's copy goes.
@@ -196,8 +197,8 @@ def plan_pull(
         return PushBack(conflict=ours)
     if made_here:
         shape = event_shape(event, zone)
-        if is_free(event):
-            return Cancel()  # turned free in Google: it blocks nothing any more
+        if turned_free:
+            return Cancel()  # marked free in Google: it blocks nothing any more
         if shape is None:
             return Ignore("neither times nor dates")
         return Update(shape)

@@ -32,6 +32,10 @@ class SyncRecords(Protocol):
         """The event links of the recurring series' instances in the calendar (ids `{series_id}_...`)."""
         ...
 
+    def series_of_instances(self, link: SyncLink) -> set[str]:
+        """The recurring series of which the calendar has instances recorded."""
+        ...
+
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
     ) -> None:

@@ -88,7 +88,11 @@ class PullService:
         # Events changed in Google since then are new even in a full sync (a calendar we created has
         # nothing older of the user's; a redo carries the previous link's last pull).
         since = link.last_pull_at or link.adopt_since or link.activated_at
-        report, push_back = self._apply(opened, items, baseline=baseline, since=since)
+        # The horizon moves on with the days: the first pull of a day (the scheduled reconcile at the
+        # latest) reads the series already brought in for the instances that entered it.
+        today = self.clock.now().date()
+        new_day = link.last_pull_at is not None and link.last_pull_at.date() < today
+        report, push_back = self._apply(opened, items, baseline=baseline, since=since, new_day=new_day)
         if push_back:
             # The link, its clinic and its gateway are in hand: no need to read or open them again.
             self.push.push_appointments(opened, push_back)
@@ -113,7 +117,13 @@ class PullService:
             page_token = page.next_page_token
 
     def _apply(
-        self, opened: Opened, items: list[dict[str, Any]], *, baseline: bool, since: datetime | None
+        self,
+        opened: Opened,
+        items: list[dict[str, Any]],
+        *,
+        baseline: bool,
+        since: datetime | None,
+        new_day: bool = False,
     ) -> tuple[PullReport, list[str]]:
         link = opened.link
         centers: dict[str, Center | None] = {}
@@ -127,9 +137,12 @@ class PullService:
         self._decide_each(opened, items, center_of, tally, baseline=baseline, since=since)
         # A series that changed as a whole (made, retimed, cut by "this and following") may have lost
         # instances that no list names any more: its instances are read once, and what went is cancelled.
+        to_check = set(tally.series_to_check())
+        if new_day:
+            to_check |= self.records.series_of_instances(link)
         reshaped = [
             item
-            for series_id in tally.series_to_check()
+            for series_id in sorted(to_check)
             for item in self._series_changes(opened, series_id, {str(i.get("id")) for i in items})
         ]
         self._decide_each(opened, reshaped, center_of, tally, baseline=False, since=since)
@@ -190,8 +203,10 @@ class PullService:
             # The series is gone: its instances come as cancelled in the same list, one by one.
             return []
         present = {str(i.get("id")) for i in instances}
-        changes = [i for i in instances if str(i.get("id")) not in listed]
-        for recorded in self.records.event_links_of_series(link, series_id):
+        known = self.records.event_links_of_series(link, series_id)
+        seen = listed | {recorded.event_id for recorded in known}
+        changes = [i for i in instances if str(i.get("id")) not in seen]
+        for recorded in known:
             if recorded.deleted or recorded.event_id in present or recorded.event_id in listed:
                 continue
             appointment = self.directory.appointment(link.clinic_id, recorded.appointment_id)

@@ -99,6 +99,7 @@ def test_event_links_of_series_are_its_instances_only(backend: Backend) -> None:
     found = sorted(backend.records.event_links_of_series(link, "s1"), key=lambda e: e.event_id)
     assert found == [replace(e, synced_at=PUSHED) for e in instances]
     assert backend.records.event_links_of_series(link, "s2") == []
+    assert backend.records.series_of_instances(link) == {"s1", "s10", "r1"}
 
 
 def test_event_links_are_kept_per_calendar_not_per_link(backend: Backend) -> None:
