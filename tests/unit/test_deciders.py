@@ -33,6 +33,7 @@ from shared.domain.planner import (
     Refusal,
     Retry,
     after_push,
+    plan_push,
     listed,
     plan_adoption,
     refresh_refused,
@@ -337,6 +338,14 @@ def test_private_properties_hold_only_on_the_appointments_own_event() -> None:
         ("a1", True),
         (appointment_id_for_event(CALENDAR, "copied1"), False),
     ]
+
+
+def test_an_instance_the_clinic_keeps_after_google_deleted_it_comes_back_as_an_event_of_its_own() -> None:
+    instance = "s1_20261203T080000Z"
+    content = event_content(appointment(origin=EventOrigin(CALENDAR, instance)), CLINIC, CENTER)
+    gone = EventLink("a1", instance, None, None, deleted=True)
+    assert plan_push(content, instance, gone) == Insert(event_id("demo", "a1"), content)
+    assert plan_push(content, "g1", EventLink("a1", "g1", None, None, deleted=True)) == Insert("g1", content)
 
 
 @pytest.mark.parametrize("bad", ["", ".", "..", "a/b", "__x__", "__.__", "x" * 1501, "ñ" * 751])
