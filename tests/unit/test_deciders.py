@@ -33,9 +33,9 @@ from shared.domain.planner import (
     Refusal,
     Retry,
     after_push,
-    plan_push,
     listed,
     plan_adoption,
+    plan_push,
     refresh_refused,
 )
 from shared.domain.pull_planner import (
