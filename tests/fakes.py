@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Professional, User
 from shared.domain.errors import Conflict, ExpiredState, NotFound
-from shared.domain.event_link import EventLink
+from shared.domain.event_link import EventLink, series_of_instance_id
 from shared.domain.link import Channel, SyncLink, email_key, user_key
 from shared.domain.planner import Delete, Insert, Patch, PushAction
 from shared.ports import (
@@ -105,8 +105,9 @@ class MemoryDirectory:
         key = (appointment.clinic_id, appointment.id)
         stored = self.appointments.get(key)
         if stored is not None:
-            # As the adapter's merge: what a pull does not write (patient, service, notes) is kept, and so
-            # are a title and an origin it has none of.
+            # As the adapter's merge: what a pull does not write (patient, service) is kept; an appointment
+            # made in Google takes what was typed there (codec.pulled_fields), others keep theirs.
+            typed = appointment if appointment.origin is not None else stored
             appointment = replace(
                 stored,
                 professional_id=appointment.professional_id,
@@ -114,11 +115,18 @@ class MemoryDirectory:
                 start=appointment.start,
                 end=appointment.end,
                 status=appointment.status,
-                title=appointment.title or stored.title,
+                title=typed.title,
+                notes=typed.notes,
+                location=typed.location,
+                all_day=typed.all_day,
                 origin=appointment.origin or stored.origin,
             )
         self.appointments[key] = appointment
         self.pull_writes.append((appointment.id, source_link_id))
+
+    def write_appointments(self, appointments: Sequence[Appointment], source_link_id: str) -> None:
+        for appointment in appointments:
+            self.write_appointment(appointment, source_link_id)
 
     def upcoming_appointments(
         self, clinic_id: str, professional_id: str, since: datetime, until: datetime
@@ -272,6 +280,21 @@ class MemorySyncRecords:
             ),
             None,
         )
+
+    def event_links_of_series(self, link: SyncLink, series_id: str) -> list[EventLink]:
+        clinic_id, calendar_id, _ = self._key(link, series_id)
+        return [
+            e
+            for (*key, _), e in self.store.event_links.items()
+            if key == [clinic_id, calendar_id] and e.event_id.startswith(f"{series_id}_")
+        ]
+
+    def series_of_instances(self, link: SyncLink) -> set[str]:
+        clinic_id, calendar_id, _ = self._key(link, "")
+        ids = (
+            e.event_id for (*key, _), e in self.store.event_links.items() if key == [clinic_id, calendar_id]
+        )
+        return {series for series in map(series_of_instance_id, ids) if series}
 
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
@@ -491,6 +514,23 @@ class MemoryCalendar:
         ]
         latest = max((e["_seq"] for e in events), default=0)
         return EventPage(items=changed, next_sync_token=f"s{latest}")
+
+    def list_instances(
+        self, calendar_id: str, series_id: str, time_min: datetime, time_max: datetime
+    ) -> list[dict[str, Any]]:
+        """Instances are stored here as events naming their series (no recurrence rules are expanded)."""
+        self._maybe_fail("events.instances")
+
+        def overlaps(event: dict[str, Any]) -> bool:
+            start = datetime.fromisoformat(event["start"]["dateTime"])
+            end = datetime.fromisoformat(event["end"]["dateTime"])
+            return end > time_min and start < time_max
+
+        return [
+            {k: v for k, v in e.items() if k != "_seq"}
+            for e in self.calendars[calendar_id].values()
+            if e.get("recurringEventId") == series_id and e["status"] != "cancelled" and overlaps(e)
+        ]
 
     def watch(self, calendar_id: str, channel_id: str, token: str, address: str, ttl_seconds: int) -> Channel:
         self._maybe_fail("events.watch")

@@ -93,7 +93,31 @@ def appointment_from(clinic_id: str, appointment_id: str, doc: Mapping[str, Any]
         notes=doc.get("notes") or None,
         title=doc.get("title") or None,
         origin=_origin(doc.get("origin")),
+        location=doc.get("location") or None,
+        all_day=doc.get("allDay") is True,
     )
+
+
+def pulled_fields(appointment: Appointment) -> dict[str, Any]:
+    """What a pull writes of an appointment, beside the syncSource marker: its agenda, times and status; for
+    one made in Google, also what was typed there (a field cleared in Google is removed here)."""
+    fields: dict[str, Any] = {
+        "professionalId": appointment.professional_id,
+        "centerId": appointment.center_id,
+        "start": appointment.start,
+        "end": appointment.end,
+        "status": appointment.status.value,
+    }
+    if appointment.origin:
+        fields["origin"] = {
+            "calendarId": appointment.origin.calendar_id,
+            "eventId": appointment.origin.event_id,
+        }
+        fields["title"] = appointment.title
+        fields["notes"] = appointment.notes
+        fields["location"] = appointment.location
+        fields["allDay"] = appointment.all_day
+    return fields
 
 
 def appointment_change(

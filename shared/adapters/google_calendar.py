@@ -287,6 +287,10 @@ class GoogleCalendarGateway:
             "calendarId": calendar_id,
             "maxResults": self.settings.list_page_size,
             "pageToken": page_token,
+            # Series come as their instances (each with recurringEventId and originalStartTime), one
+            # appointment each; Google's reference allows singleEvents beside a sync token, and a token
+            # must be used with the parameters of the list that gave it.
+            "singleEvents": True,
         }
         if sync_token:
             params["syncToken"] = sync_token  # Google refuses timeMin and friends beside a sync token
@@ -294,13 +298,33 @@ class GoogleCalendarGateway:
             # A full sync must see cancellations too: one missed here would never come back incrementally.
             params["showDeleted"] = True
             if time_min is not None:
-                params["timeMin"] = time_min.astimezone(UTC).isoformat().replace("+00:00", "Z")
+                params["timeMin"] = _rfc3339(time_min)
         answer = self._run(self.events.list(**params), listing=True)
         return EventPage(
             items=list(answer.get("items", [])),
             next_page_token=answer.get("nextPageToken"),
             next_sync_token=answer.get("nextSyncToken"),
         )
+
+    def list_instances(
+        self, calendar_id: str, series_id: str, time_min: datetime, time_max: datetime
+    ) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        page_token: str | None = None
+        while True:
+            request = self.events.instances(
+                calendarId=calendar_id,
+                eventId=series_id,
+                timeMin=_rfc3339(time_min),
+                timeMax=_rfc3339(time_max),
+                maxResults=self.settings.list_page_size,
+                pageToken=page_token,
+            )
+            answer = self._run(request)
+            found.extend(answer.get("items", []))
+            page_token = answer.get("nextPageToken")
+            if not page_token:
+                return found
 
     def watch(self, calendar_id: str, channel_id: str, token: str, address: str, ttl_seconds: int) -> Channel:
         body = {
@@ -317,3 +341,7 @@ class GoogleCalendarGateway:
     def stop_channel(self, channel_id: str, resource_id: str) -> None:
         with contextlib.suppress(RemoteMissing):  # already stopped or expired
             self._run(self.api.channels().stop(body={"id": channel_id, "resourceId": resource_id}))
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -84,6 +84,10 @@ class Appointment:
     # Set on appointments created from an event made in Google: the title it had there, and the event.
     title: str | None = None
     origin: EventOrigin | None = None
+    # Where it takes place, as typed in Google (events made there only).
+    location: str | None = None
+    # An all-day block made in Google: start and end are local midnights of the centre (end exclusive).
+    all_day: bool = False
 
     @property
     def is_live(self) -> bool:

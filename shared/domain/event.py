@@ -38,28 +38,35 @@ class EventContent:
     time_zone: str
     appointment_id: str
     clinic_id: str
+    # An all-day block (made in Google): shown with dates, its local midnights' days (end exclusive).
+    all_day: bool = False
 
     @property
     def content_hash(self) -> str:
         # Times count as the instants they stand for, so that an event read back from Google in another
-        # offset hashes the same (see remote_hash).
-        fields = [
-            self.summary,
-            self.description or "",
-            _instant(self.start),
-            _instant(self.end),
-            self.time_zone,
-        ]
-        return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:24]
+        # offset hashes the same (see remote_hash); an all-day event's count as its dates.
+        if self.all_day:
+            tz = ZoneInfo(self.time_zone)
+            first, after = (
+                _day(moment.astimezone(tz).date().isoformat()) for moment in (self.start, self.end)
+            )
+            return _hash(self.summary, self.description, first, after, "")
+        return _hash(self.summary, self.description, _instant(self.start), _instant(self.end), self.time_zone)
 
     def body(self) -> dict[str, Any]:
         """The event resource for insert, update or patch (every field we own, restoring a cancelled one)."""
         tz = ZoneInfo(self.time_zone)
+        if self.all_day:
+            start: dict[str, str] = {"date": self.start.astimezone(tz).date().isoformat()}
+            end: dict[str, str] = {"date": self.end.astimezone(tz).date().isoformat()}
+        else:
+            start = {"dateTime": self.start.astimezone(tz).isoformat(), "timeZone": self.time_zone}
+            end = {"dateTime": self.end.astimezone(tz).isoformat(), "timeZone": self.time_zone}
         return {
             "summary": self.summary,
             "description": self.description or "",
-            "start": {"dateTime": self.start.astimezone(tz).isoformat(), "timeZone": self.time_zone},
-            "end": {"dateTime": self.end.astimezone(tz).isoformat(), "timeZone": self.time_zone},
+            "start": start,
+            "end": end,
             "status": "confirmed",
             "extendedProperties": {
                 "private": {
@@ -89,6 +96,7 @@ def event_content(appointment: Appointment, clinic: Clinic, center: Center) -> E
         time_zone=center.time_zone,
         appointment_id=appointment.id,
         clinic_id=appointment.clinic_id,
+        all_day=appointment.all_day,
     )
 
 
@@ -118,19 +126,23 @@ def _instant(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _day(date: str) -> str:
+    return f"date:{date}"
+
+
+def _hash(summary: str, description: str | None, start: str, end: str, time_zone: str) -> str:
+    fields = [summary, description or "", start, end, time_zone]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:24]
+
+
 def remote_hash(event: dict[str, Any]) -> str | None:
     """The content hash of an event as Google returns it, to compare with what we pushed (echo check)."""
+    summary, description = event.get("summary", ""), event.get("description")
     try:
+        if "date" in event["start"]:  # all-day: end.date is exclusive, as Google documents
+            return _hash(summary, description, _day(event["start"]["date"]), _day(event["end"]["date"]), "")
         start = datetime.fromisoformat(event["start"]["dateTime"])
         end = datetime.fromisoformat(event["end"]["dateTime"])
     except (KeyError, TypeError, ValueError):
         return None
-    time_zone = event["start"].get("timeZone", "")
-    fields = [
-        event.get("summary", ""),
-        event.get("description") or "",
-        _instant(start),
-        _instant(end),
-        time_zone,
-    ]
-    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:24]
+    return _hash(summary, description, _instant(start), _instant(end), event["start"].get("timeZone", ""))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,9 +58,61 @@ def appointment_id_for_event(calendar_id: str, event_id: str) -> str:
     return "gcal-" + hashlib.sha256(f"{calendar_id}/{event_id}".encode()).hexdigest()[:32]
 
 
+# Firestore's rules for a document id: not `.` or `..`, no `/`, at most 1,500 bytes, not `__.*__`.
+_RESERVED_ID = re.compile(r"__.*__", re.DOTALL)
+MAX_DOCUMENT_ID_BYTES = 1500
+_INSTANCE_STAMP = re.compile(r"\d{8}(T\d{6}Z)?")
+
+
+def is_document_id(value: str) -> bool:
+    """Whether `value` may name a Firestore document (read from Google, it is anyone's text until checked)."""
+    return (
+        bool(value)
+        and value not in (".", "..")
+        and "/" not in value
+        and len(value.encode()) <= MAX_DOCUMENT_ID_BYTES
+        and _RESERVED_ID.fullmatch(value) is None
+    )
+
+
 def appointment_id_of(event: dict[str, Any], clinic_id: str) -> str | None:
-    """The appointment an event of ours stands for (None for events made in Google)."""
+    """The appointment an event claims to stand for (None for events made in Google, or a malformed id).
+
+    A claim only: anyone who can edit the calendar can copy these private properties onto another event.
+    `claim_holds` says whether the event is the one that appointment has.
+    """
     private = (event.get("extendedProperties") or {}).get("private") or {}
-    if private.get(PROP_CLINIC) == clinic_id and private.get(PROP_APPOINTMENT):
-        return str(private[PROP_APPOINTMENT])
+    claimed = private.get(PROP_APPOINTMENT)
+    if private.get(PROP_CLINIC) == clinic_id and isinstance(claimed, str) and is_document_id(claimed):
+        return claimed
+    return None
+
+
+def claim_holds(
+    event_id: str,
+    clinic_id: str,
+    appointment_id: str,
+    appointment: Appointment | None,
+    recorded: EventLink | None,
+    calendar_id: str,
+) -> bool:
+    """Whether `event_id` is the event of the appointment its private properties name: the one we recorded
+    for it, or the one its id derives to. A copy of the event (same properties, another id) is not."""
+    if recorded is not None and recorded.event_id == event_id:
+        return True
+    return event_id_of(clinic_id, appointment_id, appointment, calendar_id) == event_id
+
+
+def series_id_of(event: dict[str, Any]) -> str | None:
+    """The recurring series an instance belongs to (None for single events and series themselves)."""
+    series = event.get("recurringEventId")
+    return str(series) if series else None
+
+
+def series_of_instance_id(event_id: str) -> str | None:
+    """The series an instance id names: Google forms them `{seriesId}_{original start}` (a date, or a UTC
+    date-time ending in Z); our own ids and those of single events have no such part."""
+    series, _, stamp = event_id.rpartition("_")
+    if series and _INSTANCE_STAMP.fullmatch(stamp):
+        return series
     return None

@@ -15,7 +15,13 @@ from enum import StrEnum
 from typing import Any
 
 from shared.domain.event import EventContent, remote_hash
-from shared.domain.event_link import EventLink, appointment_id_for_event, appointment_id_of
+from shared.domain.event_link import (
+    EventLink,
+    appointment_id_for_event,
+    appointment_id_of,
+    series_of_instance_id,
+)
+from shared.domain.event_link import event_id as derived_event_id
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,11 @@ def plan_push(desired: EventContent | None, event_id: str, recorded: EventLink |
         assert recorded is not None
         return Delete(recorded.event_id, recorded.etag)
     if not present:
+        if series_of_instance_id(event_id) is not None:
+            # An instance made in Google whose event went (deleted there, or its series cut or deleted), and the
+            # clinic keeps it: Google takes no insert under an instance's id (ids are base32hex, no "_"), so it
+            # comes back as an event of its own, under the appointment's derived id.
+            return Insert(derived_event_id(desired.clinic_id, desired.appointment_id), desired)
         return Insert(event_id, desired)
     assert recorded is not None
     if recorded.content_hash == desired.content_hash:
@@ -158,8 +169,14 @@ def listed(events: Iterable[Mapping[str, Any]], clinic_id: str, calendar_id: str
     for event in events:
         if event.get("status") == "cancelled":
             continue
+        eid = str(event["id"])
+        own_id = appointment_id_for_event(calendar_id, eid)
         ours = appointment_id_of(dict(event), clinic_id)
-        appointment_id = ours or appointment_id_for_event(calendar_id, str(event["id"]))
+        # Ours only where the id is the appointment's: derived from it, or the one it was made from here. A
+        # copy (the same private properties on another event) is made in Google, never the original.
+        if ours is not None and eid != derived_event_id(clinic_id, ours) and ours != own_id:
+            ours = None
+        appointment_id = ours or own_id
         found.append(Listed(appointment_id, event, ours is not None))
     return found
 

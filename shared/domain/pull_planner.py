@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, EventOrigin
-from shared.domain.event import desired_event, remote_hash
-from shared.domain.event_link import EventLink
+from shared.domain.errors import DomainError
+from shared.domain.event import DEFAULT_TITLE, desired_event, remote_hash
+from shared.domain.event_link import EventLink, series_id_of
 from shared.domain.link import SyncLink
+
+UTC_ZONE = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)
@@ -45,12 +49,42 @@ class Cancel:
 
 
 @dataclass(frozen=True)
-class Create:
-    """Made in Google: a new appointment without patient in the link's agenda."""
+class Shape:
+    """What an event made in Google brings to its appointment: times, and what people typed there."""
 
     start: datetime
     end: datetime
     title: str
+    notes: str | None = None
+    location: str | None = None
+    all_day: bool = False
+
+    def onto(self, appointment: Appointment) -> Appointment:
+        """The appointment as this event shows it (patient, service and origin are kept)."""
+        return replace(
+            appointment,
+            start=self.start,
+            end=self.end,
+            title=self.title or None,
+            notes=self.notes,
+            location=self.location,
+            all_day=self.all_day,
+        )
+
+
+@dataclass(frozen=True)
+class Create:
+    """Made in Google: a new appointment without patient in the link's agenda."""
+
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class Update:
+    """An event made in Google changed there: its appointment takes the event's times, title, description
+    and location (also back from a cancellation, when a free event turns busy again)."""
+
+    shape: Shape
 
 
 @dataclass(frozen=True)
@@ -60,17 +94,47 @@ class PushBack:
     conflict: bool
 
 
-PullAction = Ignore | Remember | Reschedule | Cancel | Create | PushBack
+PullAction = Ignore | Remember | Reschedule | Cancel | Create | Update | PushBack
 
 
 def event_times(event: dict[str, Any]) -> tuple[datetime, datetime] | None:
-    """Start and end of a timed event; None for all-day events, which are not appointments."""
+    """Start and end of a timed event; None for all-day events (see `event_shape`)."""
     try:
         start = datetime.fromisoformat(event["start"]["dateTime"])
         end = datetime.fromisoformat(event["end"]["dateTime"])
     except (KeyError, TypeError, ValueError):
         return None
     return start, end
+
+
+def all_day_span(event: dict[str, Any], zone: ZoneInfo) -> tuple[datetime, datetime] | None:
+    """An all-day event's span in the centre's zone: local midnight of its first day to local midnight of
+    `end.date`, which Google documents as exclusive (so one day's event ends at the next midnight)."""
+    try:
+        first = date.fromisoformat(event["start"]["date"])
+        after = date.fromisoformat(event["end"]["date"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return datetime.combine(first, time(), zone), datetime.combine(after, time(), zone)
+
+
+def event_shape(event: dict[str, Any], zone: ZoneInfo) -> Shape | None:
+    """The appointment an event made in Google stands for; None when it has neither times nor dates."""
+    title = str(event.get("summary") or "").strip()
+    notes = str(event.get("description") or "").strip() or None
+    location = str(event.get("location") or "").strip() or None
+    times = event_times(event)
+    if times is not None:
+        return Shape(times[0], times[1], title, notes, location)
+    span = all_day_span(event, zone)
+    if span is not None:
+        return Shape(span[0], span[1], title, notes, location, all_day=True)
+    return None
+
+
+def is_free(event: dict[str, Any]) -> bool:
+    """Marked "free" in Google (`transparency: transparent`): it blocks no time in the agenda."""
+    return event.get("transparency") == "transparent"
 
 
 def plan_pull(
@@ -80,23 +144,38 @@ def plan_pull(
     clinic_hash: str | None,
     *,
     adopt_new: bool,
+    zone: ZoneInfo = UTC_ZONE,
+    horizon: datetime | None = None,
 ) -> PullAction:
     """What to do about one changed event.
 
     `clinic_hash` is the content hash the appointment should show now (None when it must not show);
-    `adopt_new` is False during a baseline full sync, when events we never saw are not new appointments.
+    `adopt_new` is False during a baseline full sync, when events we never saw are not new appointments;
+    `zone` is the link's centre's (all-day events' midnights); instances of a series starting at or after
+    `horizon` are left for a later pull (the sync's horizon moves on with time).
     """
     cancelled = event.get("status") == "cancelled"
     if appointment is None and recorded is None:
         if cancelled or not adopt_new:
             return Ignore("not ours, and not new")
-        times = event_times(event)
-        if times is None:
-            return Ignore("all-day events are not appointments")
-        return Create(times[0], times[1], str(event.get("summary") or "").strip())
+        if is_free(event):
+            return Ignore("free time blocks nothing")
+        shape = event_shape(event, zone)
+        if shape is None:
+            return Ignore("neither times nor dates")
+        if horizon is not None and series_id_of(event) is not None and shape.start >= horizon:
+            return Ignore("an instance beyond the horizon")
+        return Create(shape)
     if recorded is None:
         # Ours, but not pushed through this link yet (e.g. a backfill still running): the push will come.
         return Ignore("not pushed through this link yet")
+    made_here = made_in(appointment, event)
+    if made_here and recorded.deleted and not cancelled and appointment is not None:
+        # Cancelled here because it was free (or deleted) in Google, and busy again there: it comes back.
+        shape = event_shape(event, zone)
+        if is_free(event) or shape is None or appointment.status is not AppointmentStatus.CANCELLED:
+            return Ignore("still free, or the clinic holds it")
+        return Update(shape)
     clinic_changed = clinic_hash != (None if recorded.deleted else recorded.content_hash)
     # An event made in Google is recorded without a hash until we first write it (the push that marks it as
     # its appointment's): the clinic still wins, but with no version of ours to differ from, it is no conflict.
@@ -108,17 +187,36 @@ def plan_pull(
             return PushBack(conflict=ours)
         return Cancel()
     remote = remote_hash(event)
-    if not recorded.deleted and remote == recorded.content_hash:
+    turned_free = made_here and is_free(event)  # transparency is no part of the content hash
+    if not recorded.deleted and remote == recorded.content_hash and not turned_free:
         return Remember(event.get("etag"))
     if clinic_hash is None:
         # The clinic cancelled it: Google's copy goes.
         return PushBack(conflict=ours and not recorded.deleted)
     if clinic_changed:
         return PushBack(conflict=ours)
+    if made_here:
+        shape = event_shape(event, zone)
+        if turned_free:
+            return Cancel()  # marked free in Google: it blocks nothing any more
+        if shape is None:
+            return Ignore("neither times nor dates")
+        return Update(shape)
     times = event_times(event)
     if times is None:
-        return PushBack(conflict=False)  # made all-day in Google: appointments keep their times
+        # One of the clinic's appointments made all-day in Google: appointments keep their times, so the
+        # clinic's version goes back, and both sides now differ.
+        return PushBack(conflict=True)
     return Reschedule(times[0], times[1])
+
+
+def made_in(appointment: Appointment | None, event: dict[str, Any]) -> bool:
+    """Whether the appointment was made from this very event in Google (its title and notes come from it)."""
+    return (
+        appointment is not None
+        and appointment.origin is not None
+        and appointment.origin.event_id == str(event.get("id"))
+    )
 
 
 def is_new(event: dict[str, Any], baseline: bool, since: datetime | None) -> bool:
@@ -149,7 +247,7 @@ class PullDecision:
     @property
     def applied(self) -> bool:
         """Google's change reached the clinic."""
-        return isinstance(self.action, (Reschedule, Cancel, Create))
+        return isinstance(self.action, (Reschedule, Cancel, Create, Update))
 
     @property
     def conflict(self) -> bool:
@@ -166,6 +264,7 @@ def decide_pull(
     center_of: Callable[[str], Center | None],
     *,
     adopt_new: bool,
+    horizon: datetime | None = None,
 ) -> PullDecision:
     """Plan one changed event of the link's calendar and answer what follows from it.
 
@@ -174,7 +273,14 @@ def decide_pull(
     assert link.calendar_id
     desired = desired_event(appointment, link.professional_id, clinic, center_of)
     clinic_hash = desired.content_hash if desired is not None else None
-    action = plan_pull(event, recorded, appointment, clinic_hash, adopt_new=adopt_new)
+    center = center_of(appointment.center_id if appointment is not None else link.center_id)
+    if center is None and "date" in (event.get("start") or {}):
+        # An all-day event's midnights are the centre's: without it they cannot be placed.
+        raise DomainError("the link's centre does not exist", code="center_not_found")
+    zone = center.zone if center is not None else UTC_ZONE
+    action = plan_pull(
+        event, recorded, appointment, clinic_hash, adopt_new=adopt_new, zone=zone, horizon=horizon
+    )
     event_id = str(event.get("id"))
     etag = event.get("etag")
     cancelled = event.get("status") == "cancelled"
@@ -217,16 +323,40 @@ def decide_pull(
             # Google also changed what the clinic owns (the title): the clinic's version goes back.
             push_back=content_hash != remote_hash(event),
         )
-    created = Appointment(
-        clinic_id=link.clinic_id,
-        id=appointment_id,
-        professional_id=link.professional_id,
-        center_id=link.center_id,
-        start=action.start,
-        end=action.end,
-        title=action.title or None,
-        origin=EventOrigin(link.calendar_id, event_id),
+    if isinstance(action, Update):
+        assert appointment is not None
+        shape = action.shape
+        updated = shape.onto(replace(appointment, status=AppointmentStatus.SCHEDULED))
+        now_shown = desired_event(updated, link.professional_id, clinic, center_of)
+        return PullDecision(
+            action,
+            write=updated,
+            record=EventLink(appointment_id, event_id, etag, now_shown.content_hash if now_shown else None),
+            # What the clinic adds to the title (a service, a patient) goes back; people's text stays theirs.
+            push_back=now_shown is not None and now_shown.summary != (shape.title or DEFAULT_TITLE),
+        )
+    assert isinstance(action, Create)
+    shape = action.shape
+    created = shape.onto(
+        Appointment(
+            clinic_id=link.clinic_id,
+            id=appointment_id,
+            professional_id=link.professional_id,
+            center_id=link.center_id,
+            start=shape.start,
+            end=shape.end,
+            origin=EventOrigin(link.calendar_id, event_id),
+        )
     )
+    if shape.all_day or series_id_of(event) is not None:
+        # Left as Google shows it: a push would turn an all-day event into a timed one, and each instance of
+        # a series into an exception (later changes to the whole series would no longer reach them). Its
+        # record holds what the clinic now shows, so that only later changes on either side differ.
+        as_shown = desired_event(created, link.professional_id, clinic, center_of)
+        content_hash = as_shown.content_hash if as_shown is not None else None
+        return PullDecision(
+            action, write=created, record=EventLink(appointment_id, event_id, etag, content_hash)
+        )
     # No content hash: the push that follows rewrites the event as the appointment's, with our extended
     # properties, so that a later link of this calendar, or a deletion in the clinic, still finds it.
     return PullDecision(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -34,6 +35,10 @@ class ClinicDirectory(Protocol):
 
     def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
         """Write a change that came from a linked Google calendar, marked with that link (syncSource)."""
+        ...
+
+    def write_appointments(self, appointments: Sequence[Appointment], source_link_id: str) -> None:
+        """`write_appointment` for each, in as few write batches as Firestore allows (500 writes each)."""
         ...
 
 

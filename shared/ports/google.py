@@ -135,6 +135,13 @@ class CalendarGateway(Protocol):
         """Changes since `sync_token`, or (without one) every event from `time_min`, cancelled ones too."""
         ...
 
+    def list_instances(
+        self, calendar_id: str, series_id: str, time_min: datetime, time_max: datetime
+    ) -> list[dict[str, Any]]:
+        """The series' instances (exceptions included, cancelled ones not) overlapping [time_min, time_max),
+        every page; RemoteMissing when the series is gone."""
+        ...
+
     def watch(
         self, calendar_id: str, channel_id: str, token: str, address: str, ttl_seconds: int
     ) -> Channel: ...

@@ -28,6 +28,14 @@ class SyncRecords(Protocol):
         """The event link of the calendar's event `event_id`, or None."""
         ...
 
+    def event_links_of_series(self, link: SyncLink, series_id: str) -> list[EventLink]:
+        """The event links of the recurring series' instances in the calendar (ids `{series_id}_...`)."""
+        ...
+
+    def series_of_instances(self, link: SyncLink) -> set[str]:
+        """The recurring series of which the calendar has instances recorded."""
+        ...
+
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
     ) -> None:

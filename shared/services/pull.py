@@ -10,17 +10,24 @@ push it back here), the event links recorded, and the appointments pushed back.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared.config import Settings
-from shared.domain.clinic import Center
+from shared.domain.clinic import Appointment, Center
 from shared.domain.errors import DomainError
-from shared.domain.event_link import EventLink, appointment_id_for_event, appointment_id_of
+from shared.domain.event_link import (
+    EventLink,
+    appointment_id_for_event,
+    appointment_id_of,
+    claim_holds,
+    series_id_of,
+)
 from shared.domain.link import SyncLink
-from shared.domain.pull_planner import decide_pull, is_new
-from shared.ports import ClinicDirectory, Clock, Links, SyncRecords, SyncTokenExpired
+from shared.domain.pull_planner import Create, PullDecision, Remember, decide_pull, is_new
+from shared.ports import ClinicDirectory, Clock, Links, RemoteMissing, SyncRecords, SyncTokenExpired
 from shared.services.access import Access, Need, Opened, Skipped
 from shared.services.push import PushService
 
@@ -81,7 +88,11 @@ class PullService:
         # Events changed in Google since then are new even in a full sync (a calendar we created has
         # nothing older of the user's; a redo carries the previous link's last pull).
         since = link.last_pull_at or link.adopt_since or link.activated_at
-        report, push_back = self._apply(opened, items, baseline=baseline, since=since)
+        # The horizon moves on with the days: the first pull of a day (the scheduled reconcile at the
+        # latest) reads the series already brought in for the instances that entered it.
+        today = self.clock.now().date()
+        new_day = link.last_pull_at is not None and link.last_pull_at.date() < today
+        report, push_back = self._apply(opened, items, baseline=baseline, since=since, new_day=new_day)
         if push_back:
             # The link, its clinic and its gateway are in hand: no need to read or open them again.
             self.push.push_appointments(opened, push_back)
@@ -106,9 +117,15 @@ class PullService:
             page_token = page.next_page_token
 
     def _apply(
-        self, opened: Opened, items: list[dict[str, Any]], *, baseline: bool, since: datetime | None
+        self,
+        opened: Opened,
+        items: list[dict[str, Any]],
+        *,
+        baseline: bool,
+        since: datetime | None,
+        new_day: bool = False,
     ) -> tuple[PullReport, list[str]]:
-        link, clinic = opened.link, opened.clinic
+        link = opened.link
         centers: dict[str, Center | None] = {}
 
         def center_of(center_id: str) -> Center | None:
@@ -116,13 +133,44 @@ class PullService:
                 centers[center_id] = self.directory.center(link.clinic_id, center_id)
             return centers[center_id]
 
-        applied = conflicts = 0
-        push_back: list[str] = []
-        recorded_now: list[EventLink] = []
+        tally = _Tally()
+        self._decide_each(opened, items, center_of, tally, baseline=baseline, since=since)
+        # A series that changed as a whole (made, retimed, cut by "this and following") may have lost
+        # instances that no list names any more: its instances are read once, and what went is cancelled.
+        to_check = set(tally.series_to_check())
+        if new_day:
+            to_check |= self.records.series_of_instances(link)
+        reshaped = [
+            item
+            for series_id in sorted(to_check)
+            for item in self._series_changes(opened, series_id, {str(i.get("id")) for i in items})
+        ]
+        self._decide_each(opened, reshaped, center_of, tally, baseline=False, since=since)
+        if tally.writes:
+            self.directory.write_appointments(tally.writes, link.id)
+        if tally.recorded:
+            self.records.record_event_links(link, tally.recorded, None)
+        return (
+            PullReport(len(items) + len(reshaped), tally.applied, len(tally.push_back), tally.conflicts),
+            tally.push_back,
+        )
+
+    def _decide_each(
+        self,
+        opened: Opened,
+        items: list[dict[str, Any]],
+        center_of: Callable[[str], Center | None],
+        tally: _Tally,
+        *,
+        baseline: bool,
+        since: datetime | None,
+    ) -> None:
+        link, clinic = opened.link, opened.clinic
+        # Instances of a series are brought in up to the sync's horizon, as far ahead as a backfill pushes.
+        horizon = self.clock.now() + timedelta(days=self.settings.backfill_days)
         for event in items:
-            appointment_id, recorded = self._identify(link, event)
             try:
-                appointment = self.directory.appointment(link.clinic_id, appointment_id)
+                appointment_id, recorded, appointment = self._identify(link, event)
                 decision = decide_pull(
                     event,
                     appointment_id,
@@ -132,34 +180,109 @@ class PullService:
                     clinic,
                     center_of,
                     adopt_new=is_new(event, baseline, since),
+                    horizon=horizon,
                 )
             except DomainError as exc:
                 # The clinic's side cannot be read or shown (malformed, or its centre is gone): left alone.
                 log.warning("appointment unreadable", extra={"linkId": link.id, "code": exc.code})
                 continue
-            if decision.write is not None:
-                self.directory.write_appointment(decision.write, link.id)
-            if decision.record is not None:
-                recorded_now.append(decision.record)
-            if decision.push_back:
-                push_back.append(appointment_id)
-            applied += decision.applied
-            conflicts += decision.conflict
-        if recorded_now:
-            self.records.record_event_links(link, recorded_now, None)
-        return PullReport(len(items), applied, len(push_back), conflicts), push_back
+            tally.add(event, appointment_id, decision)
 
-    def _identify(self, link: SyncLink, event: dict[str, Any]) -> tuple[str, EventLink | None]:
-        """The appointment an event stands for, and what we recorded of it.
+    def _series_changes(self, opened: Opened, series_id: str, listed: set[str]) -> list[dict[str, Any]]:
+        """What a series' instances now are, beside what the pull listed: instances it did not list and we
+        never brought in, and a cancellation for each instance we brought in that the series no longer has
+        (within the window read: from the full sync's reach back to the horizon)."""
+        link = opened.link
+        assert link.calendar_id
+        now = self.clock.now()
+        time_min = now - timedelta(days=self.settings.full_sync_days_back)
+        time_max = now + timedelta(days=self.settings.backfill_days)
+        try:
+            instances = opened.gateway.list_instances(link.calendar_id, series_id, time_min, time_max)
+        except RemoteMissing:
+            # The series is gone: its instances come as cancelled in the same list, one by one.
+            return []
+        present = {str(i.get("id")) for i in instances}
+        known = self.records.event_links_of_series(link, series_id)
+        seen = listed | {recorded.event_id for recorded in known}
+        changes = [i for i in instances if str(i.get("id")) not in seen]
+        for recorded in known:
+            if recorded.deleted or recorded.event_id in present or recorded.event_id in listed:
+                continue
+            appointment = self.directory.appointment(link.clinic_id, recorded.appointment_id)
+            if appointment is not None and time_min <= appointment.start < time_max:
+                # Gone from the series without a cancelled instance to say so (Google's "this and following"
+                # ends the series with UNTIL; a retimed series' instances have new ids).
+                changes.append(
+                    {"id": recorded.event_id, "status": "cancelled", "recurringEventId": series_id}
+                )
+        return changes
 
-        Deleted events come back with no extended properties, so an event without them is looked up by
-        its id among the events we recorded; one never seen is named after its calendar and id.
+    def _identify(
+        self, link: SyncLink, event: dict[str, Any]
+    ) -> tuple[str, EventLink | None, Appointment | None]:
+        """The appointment an event stands for, what we recorded of it, and the appointment itself.
+
+        The appointment an event's private properties name is trusted only when the event is that
+        appointment's own (the one we recorded or derived for it): a copy of the event carries the same
+        properties with another id, and is an event made in Google. Deleted events come back with no
+        extended properties, so an event without them is looked up by its id among the events we recorded;
+        one never seen is named after its calendar and id.
         """
         assert link.calendar_id
-        appointment_id = appointment_id_of(event, link.clinic_id)
-        if appointment_id is None:
-            recorded = self.records.event_link_by_event(link, str(event.get("id")))
-            if recorded is not None:
-                return recorded.appointment_id, recorded
-            appointment_id = appointment_id_for_event(link.calendar_id, str(event.get("id")))
-        return appointment_id, self.records.event_link(link, appointment_id)
+        event_id = str(event.get("id"))
+        claimed = appointment_id_of(event, link.clinic_id)
+        if claimed is not None:
+            recorded = self.records.event_link(link, claimed)
+            appointment = self.directory.appointment(link.clinic_id, claimed)
+            if claim_holds(event_id, link.clinic_id, claimed, appointment, recorded, link.calendar_id):
+                return claimed, recorded, appointment
+            log.info("event copied from another; taken as made in Google", extra={"linkId": link.id})
+        recorded = self.records.event_link_by_event(link, event_id)
+        if recorded is not None:
+            appointment_id = recorded.appointment_id
+        else:
+            appointment_id = appointment_id_for_event(link.calendar_id, event_id)
+            recorded = self.records.event_link(link, appointment_id)
+        return appointment_id, recorded, self.directory.appointment(link.clinic_id, appointment_id)
+
+
+@dataclass
+class _Tally:
+    """What the decisions of one pull add up to, and which series changed as a whole."""
+
+    writes: list[Appointment] = field(default_factory=list)
+    recorded: list[EventLink] = field(default_factory=list)
+    push_back: list[str] = field(default_factory=list)
+    applied: int = 0
+    conflicts: int = 0
+    # Per series: instances listed, and whether one was new or unchanged (a series-wide change).
+    series_seen: dict[str, int] = field(default_factory=dict)
+    series_whole: set[str] = field(default_factory=set)
+    series_live: set[str] = field(default_factory=set)
+
+    def add(self, event: dict[str, Any], appointment_id: str, decision: PullDecision) -> None:
+        if decision.write is not None:
+            self.writes.append(decision.write)
+        if decision.record is not None:
+            self.recorded.append(decision.record)
+        if decision.push_back:
+            self.push_back.append(appointment_id)
+        self.applied += decision.applied
+        self.conflicts += decision.conflict
+        series_id = series_id_of(event)
+        if series_id is None:
+            return
+        self.series_seen[series_id] = self.series_seen.get(series_id, 0) + 1
+        if event.get("status") != "cancelled":
+            self.series_live.add(series_id)
+            # One instance changed alone comes alone; an unchanged or a new one comes with its whole series.
+            # (Our own echo keeps its recorded etag; an instance listed unchanged has its series' new one.)
+            unchanged = isinstance(decision.action, Remember) and decision.record is not None
+            if isinstance(decision.action, Create) or unchanged:
+                self.series_whole.add(series_id)
+
+    def series_to_check(self) -> list[str]:
+        """Series with a live instance that changed as a whole (two or more instances listed, or one new or
+        unchanged): a single instance's edit or deletion needs no further call."""
+        return sorted(s for s in self.series_live if s in self.series_whole or self.series_seen[s] > 1)

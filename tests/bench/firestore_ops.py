@@ -35,12 +35,20 @@ class FirestoreOps(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         self.reads: Counter[str] = Counter()
         self.writes: Counter[str] = Counter()
         self.rpcs: Counter[str] = Counter()
+        # Each commit's writes by path template, in order: how many batches a step took, and of what.
+        self._commits: list[Counter[str]] = []
 
     def reset(self) -> None:
         with self._lock:
             self.reads.clear()
             self.writes.clear()
             self.rpcs.clear()
+            self._commits.clear()
+
+    def commits(self) -> list[Counter[str]]:
+        """The documents each commit since the last reset wrote, by path template."""
+        with self._lock:
+            return [Counter(names) for names in self._commits]
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         """Copies of the counters: {"reads": {...}, "writes": {...}, "rpcs": {...}}."""
@@ -56,8 +64,10 @@ class FirestoreOps(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         method = str(client_call_details.method).rsplit("/", 1)[-1]
         self._count(self.rpcs, method)
         if method == "Commit":
-            for write in request.writes:
-                self._count(self.writes, template(_written_document(write)))
+            names = Counter(template(_written_document(write)) for write in request.writes)
+            with self._lock:
+                self.writes.update(names)
+                self._commits.append(names)
         elif method == "GetDocument":
             self._count(self.reads, template(request.name))
         return continuation(client_call_details, request)

@@ -235,6 +235,26 @@ def test_a_series_expands_into_instances_whose_changes_are_exceptions(target: Ta
     assert incremental.execute()["items"] == []
 
 
+def test_list_instances_reads_a_series_window_and_a_deleted_series_is_missing(target: Target) -> None:
+    events = target.gateway.api.events()
+    start = _madrid_morning(3)
+    body = {"summary": "Serie", "start": _timed(start), "end": _timed(start, 30)}
+    series = events.insert(
+        calendarId=target.calendar_id, body={**body, "recurrence": ["RRULE:FREQ=DAILY;COUNT=4"]}
+    ).execute()
+    window = target.gateway.list_instances(
+        target.calendar_id, series["id"], start + timedelta(days=1), start + timedelta(days=3)
+    )
+    assert [datetime.fromisoformat(i["start"]["dateTime"]) for i in window] == [
+        start + timedelta(days=1),
+        start + timedelta(days=2),
+    ]
+    assert {i["recurringEventId"] for i in window} == {series["id"]}
+    events.delete(calendarId=target.calendar_id, eventId=series["id"]).execute()
+    with pytest.raises(RemoteMissing):
+        target.gateway.list_instances(target.calendar_id, series["id"], start, start + timedelta(days=5))
+
+
 def test_a_timed_series_without_a_time_zone_is_refused(target: Target) -> None:
     start = _madrid_morning(4)
     with pytest.raises(HttpError) as refused:

@@ -41,6 +41,8 @@ MADRID = ZoneInfo("Europe/Madrid")
 GOOGLE_EMAIL = "pau.trave.agenda@gmail.com"
 SERVICE = "Fisioterapia"  # the appointment made in the clinic
 GOOGLE_TITLE = "Reunión de equipo"  # the event made in Google
+SERIES_TITLE = "Pilates"  # a daily series made in Google
+ALL_DAY_TITLE = "Vacaciones"  # an all-day event made in Google
 # How long the sync may take to show a change on the other side (push or pull through Cloud Tasks).
 SYNC_TIMEOUT_MS = 20_000
 
@@ -97,7 +99,8 @@ def free_the_demo_users(stack: LocalStack) -> None:
 
 def remove_what_the_test_made(stack: LocalStack) -> None:
     db = stack.firestore_client()
-    for field, value in (("service", SERVICE), ("title", GOOGLE_TITLE)):
+    made = (("service", SERVICE), ("title", GOOGLE_TITLE), ("title", SERIES_TITLE), ("title", ALL_DAY_TITLE))
+    for field, value in made:
         query = db.collection("clinics/demo/appointments").where(filter=FieldFilter(field, "==", value))
         for snapshot in query.stream():
             snapshot.reference.delete()
@@ -224,6 +227,38 @@ def test_the_seed_example_in_the_browser(
     expect(from_google).to_contain_text("creada en Google")
     shot("created-in-google")
 
+    # A series made in Google (daily, three times from the week's Monday): one appointment per instance.
+    monday = day - timedelta(days=day.weekday())
+    page.fill("#event-summary", SERIES_TITLE)
+    page.fill("#event-date", monday.isoformat())
+    page.fill("#event-time", "08:00")
+    page.select_option("#event-duration", "30")
+    page.select_option("#event-repeat", "DAILY")
+    page.fill("#event-count", "3")
+    page.click("#create-event")
+    expect(page.locator("#google .item", has_text=SERIES_TITLE)).to_have_count(3)
+    series_in_agenda = page.locator("#agenda .item", has_text=SERIES_TITLE)
+    expect(series_in_agenda).to_have_count(3, timeout=SYNC_TIMEOUT_MS)
+    for offset in range(3):
+        expect(series_in_agenda.nth(offset)).to_have_attribute(
+            "data-date", (monday + timedelta(days=offset)).isoformat()
+        )
+        expect(series_in_agenda.nth(offset)).to_have_attribute("data-time", "08:00\u201308:30")
+    shot("series-in-google")
+
+    # An all-day event made in Google (busy): an all-day block in the agenda, without patient.
+    page.fill("#event-summary", ALL_DAY_TITLE)
+    page.fill("#event-date", day.isoformat())
+    page.select_option("#event-repeat", "")
+    page.check("#event-all-day")
+    page.click("#create-event")
+    expect(page.locator("#google .item", has_text=ALL_DAY_TITLE)).to_have_attribute("data-all-day", "true")
+    block = page.locator("#agenda .item", has_text=ALL_DAY_TITLE)
+    expect(block).to_have_attribute("data-all-day", "true", timeout=SYNC_TIMEOUT_MS)
+    expect(block).to_have_attribute("data-date", day.isoformat())
+    expect(block).to_contain_text("creada en Google")
+    shot("all-day-in-google")
+
     # The clinic's document moved too, and nothing was duplicated.
     db = local_stack.firestore_client()
     documents = [
@@ -236,6 +271,19 @@ def test_the_seed_example_in_the_browser(
         timedelta(hours=12)
     )
     assert documents[0]["patientName"] == "Ana López"
+    made = [
+        snapshot.to_dict() or {}
+        for snapshot in db.collection("clinics/demo/appointments").stream()
+        if (snapshot.to_dict() or {}).get("title") in (SERIES_TITLE, ALL_DAY_TITLE)
+    ]
+    series = [d for d in made if d["title"] == SERIES_TITLE]
+    assert len(series) == 3 and len({d["origin"]["eventId"] for d in series}) == 3
+    [holiday] = [d for d in made if d["title"] == ALL_DAY_TITLE]
+    assert holiday["allDay"] is True and "patientName" not in holiday
+    assert holiday["start"].astimezone(MADRID) == datetime.combine(day, datetime.min.time(), MADRID)
+    assert holiday["end"].astimezone(MADRID) == datetime.combine(
+        day + timedelta(days=1), datetime.min.time(), MADRID
+    )
 
     # Sync health: the link is active, two-way, with a push, a pull and a watch channel.
     page.click("#nav-health")

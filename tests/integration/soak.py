@@ -20,8 +20,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 from flask import Flask, request
@@ -47,6 +48,7 @@ GOOGLE_FAULTS = [
 QUIESCE_SECONDS = 240
 # A progress line every this many operations (SOAK_PROGRESS overrides it).
 PROGRESS_EVERY = 500
+MADRID = ZoneInfo("Europe/Madrid")
 
 
 @dataclass
@@ -123,24 +125,32 @@ class Soak:
         # however many appointments there are.
         self.model: dict[str, dict[str, Any]] = {}
         self.newest_link: dict[str, str | None] = {}  # by user: the last link the run made
+        # The share of Google edits on the two-way link that are series, all-day events and copies (none
+        # unless a run asks for them, so that a seed replays the same operations as before).
+        self.made_in_google = 0.0
         self.receiver = WebhookReceiver(sync, self.rng, self.figures)
         self._fire_on_pull_writes()
 
     def _fire_on_pull_writes(self) -> None:
         """Every write fires the trigger, the pull's too, as Eventarc does."""
         directory = self.sync.services.directory
-        write_appointment = directory.write_appointment
+        write_appointments = directory.write_appointments
 
         def written(appointment: Any, source_link_id: str) -> None:
             ref = self.sync.db.document(f"clinics/demo/appointments/{appointment.id}")
             before = ref.get()
-            write_appointment(appointment, source_link_id)
+            write_appointments([appointment], source_link_id)
             after = ref.get()
             old = before.to_dict() if before.exists else None
             self.model[appointment.id] = after.to_dict() or {}
             self.deliver(lambda: self.sync.trigger(appointment.id, old, after.to_dict(), after.update_time))
 
+        def written_all(appointments: Any, source_link_id: str) -> None:
+            for appointment in appointments:
+                written(appointment, source_link_id)
+
         directory.write_appointment = written  # type: ignore[method-assign]
+        directory.write_appointments = written_all  # type: ignore[method-assign]
 
     # --- the world ----------------------------------------------------------------------------------
     def link_of(self, user: str) -> Any:
@@ -195,6 +205,7 @@ class Soak:
             if choice < 0.6:
                 start = self.now + timedelta(days=self.rng.randint(1, 20), hours=self.rng.randint(0, 10))
                 data.update(start=start, end=start + timedelta(minutes=self.rng.choice([15, 30, 60])))
+                data.pop("allDay", None)  # moved to an hour of a day: no longer an all-day block
             elif choice < 0.75:
                 data["status"] = "cancelled"
             elif choice < 0.85:
@@ -244,6 +255,9 @@ class Soak:
             maxResults=2500,
         )
         events = [e for e in listed.execute()["items"] if e.get("status") != "cancelled"]
+        if self.made_in_google and self.rng.random() < self.made_in_google:
+            MadeInGoogle(self, api, link.calendar_id, events).one()
+            return
         roll = self.rng.random()
         if not events or roll < 0.3:
             start = self.now + timedelta(days=self.rng.randint(1, 20), hours=self.rng.randint(0, 10))
@@ -421,8 +435,19 @@ class Soak:
         for user, (email, _two_way) in USERS.items():
             link = self.link_of(user)
             assert link is not None and link.status is LinkStatus.ACTIVE, (user, link)
-            items = self.user_api(email).events().list(calendarId=link.calendar_id, maxResults=2500).execute()
-            events = [e for e in items["items"] if e.get("status") != "cancelled"]
+            listing = (
+                self.user_api(email)
+                .events()
+                .list(calendarId=link.calendar_id, maxResults=2500, singleEvents=True)
+            )
+            items = listing.execute()
+            # A free event blocks nothing: it has no appointment to compare with.
+            events = [
+                e
+                for e in items["items"]
+                if e.get("status") != "cancelled" and e.get("transparency") != "transparent"
+            ]
+            diverged_series: set[str] = set()
             shown: dict[str, list[dict[str, Any]]] = {}
             for event in events:
                 appointment_id = ((event.get("extendedProperties") or {}).get("private") or {}).get(
@@ -451,10 +476,14 @@ class Soak:
                     self.figures.diverged += 1
                     self.figures.details.append(f"{user}: {appointment_id} shown but not live")
                     continue
-                start = datetime.fromisoformat(copies[0]["start"]["dateTime"])
-                end = datetime.fromisoformat(copies[0]["end"]["dateTime"])
+                start, end = event_span(copies[0])
                 if (start, end) != (doc["start"], doc["end"]):
-                    self.figures.diverged += 1
+                    # A series counts as diverged once, whichever of its instances' appointments differ.
+                    series = copies[0].get("recurringEventId")
+                    if series is None or series not in diverged_series:
+                        self.figures.diverged += 1
+                    if series is not None:
+                        diverged_series.add(series)
                     self.figures.details.append(f"{user}: {appointment_id} at {start} != {doc['start']}")
             for appointment_id in live.keys() - shown.keys():
                 self.figures.lost += 1
@@ -474,3 +503,135 @@ class Soak:
         }
         changed = sum(docs_before.get(k) != v for k, v in docs_after.items())
         return self.sync.calendar_calls() - writes_before, changed
+
+
+def event_span(event: dict[str, Any]) -> tuple[datetime, datetime]:
+    """An event's start and end as its appointment holds them: an all-day one's are Madrid midnights (the
+    calendars of the soak are in the centre's zone), its end the day after its last."""
+    if "date" in event["start"]:
+        return tuple(  # type: ignore[return-value]
+            datetime.combine(date.fromisoformat(event[edge]["date"]), datetime.min.time(), MADRID)
+            for edge in ("start", "end")
+        )
+    return datetime.fromisoformat(event["start"]["dateTime"]), datetime.fromisoformat(
+        event["end"]["dateTime"]
+    )
+
+
+@dataclass
+class MadeInGoogle:
+    """What people do in Google Calendar beyond single events: series, their instances, "this and following",
+    all-day events (busy or free) and copies of our events."""
+
+    soak: Soak
+    api: Any
+    calendar_id: str
+    events: list[dict[str, Any]]
+
+    def one(self) -> None:
+        rng = self.soak.rng
+        series = [e for e in self.events if e.get("recurrence")]
+        all_day = [e for e in self.events if "date" in e.get("start", {})]
+        ours = [e for e in self.events if (e.get("extendedProperties") or {}).get("private")]
+        roll = rng.random()
+        if roll < 0.25 or not series:
+            self.new_series()
+        elif roll < 0.45:
+            self.instance_edit(rng.choice(series))
+        elif roll < 0.55:
+            self.this_and_following(rng.choice(series))
+        elif roll < 0.65:
+            self.whole_series(rng.choice(series))
+        elif roll < 0.85 or not ours:
+            self.all_day(rng.choice(all_day) if all_day and rng.random() < 0.4 else None)
+        else:
+            self.copy(rng.choice(ours))
+
+    def _start(self) -> datetime:
+        rng = self.soak.rng
+        return self.soak.now.astimezone(MADRID) + timedelta(days=rng.randint(1, 20), hours=rng.randint(0, 10))
+
+    def new_series(self) -> None:
+        rng, start = self.soak.rng, self._start()
+        zone = "Europe/Madrid"
+        body = {
+            "summary": rng.choice(["Pilates", "Guardia", "Docencia"]),
+            "start": {"dateTime": start.isoformat(), "timeZone": zone},
+            "end": {"dateTime": (start + timedelta(minutes=45)).isoformat(), "timeZone": zone},
+            "recurrence": [f"RRULE:FREQ={rng.choice(['DAILY', 'WEEKLY'])};COUNT={rng.randint(2, 5)}"],
+        }
+        self.api.events().insert(calendarId=self.calendar_id, body=body).execute()
+
+    def _instances(self, series: dict[str, Any]) -> list[dict[str, Any]]:
+        found = self.api.events().instances(calendarId=self.calendar_id, eventId=series["id"]).execute()
+        return list(found["items"])
+
+    def instance_edit(self, series: dict[str, Any]) -> None:
+        instances = self._instances(series)
+        if not instances:
+            return
+        instance = self.soak.rng.choice(instances)
+        events = self.api.events()
+        if self.soak.rng.random() < 0.6:
+            start = self._start()
+            zone = "Europe/Madrid"
+            body = {
+                "start": {"dateTime": start.isoformat(), "timeZone": zone},
+                "end": {"dateTime": (start + timedelta(minutes=30)).isoformat(), "timeZone": zone},
+            }
+            events.patch(calendarId=self.calendar_id, eventId=instance["id"], body=body).execute()
+        else:
+            events.delete(calendarId=self.calendar_id, eventId=instance["id"]).execute()
+
+    def this_and_following(self, series: dict[str, Any]) -> None:
+        instances = self._instances(series)
+        if len(instances) < 2:
+            return
+        instance = self.soak.rng.choice(instances[1:])
+        self.soak.admin(
+            f"calendars/{self.calendar_id}/events/{instance['id']}/split",
+            {"changes": {"summary": "Nueva serie"}},
+        )
+
+    def whole_series(self, series: dict[str, Any]) -> None:
+        events = self.api.events()
+        if self.soak.rng.random() < 0.5:
+            events.delete(calendarId=self.calendar_id, eventId=series["id"]).execute()
+            return
+        start = datetime.fromisoformat(series["start"]["dateTime"]) + timedelta(hours=1)
+        zone = series["start"].get("timeZone") or "Europe/Madrid"
+        body = {
+            "summary": f"{series.get('summary', '')} (cambiada)",
+            "start": {"dateTime": start.isoformat(), "timeZone": zone},
+            "end": {"dateTime": (start + timedelta(minutes=45)).isoformat(), "timeZone": zone},
+        }
+        events.patch(calendarId=self.calendar_id, eventId=series["id"], body=body).execute()
+
+    def all_day(self, existing: dict[str, Any] | None) -> None:
+        rng, events = self.soak.rng, self.api.events()
+        if existing is not None:  # busy becomes free, or free busy
+            free = "opaque" if existing.get("transparency") == "transparent" else "transparent"
+            body = {"transparency": free}
+            events.patch(calendarId=self.calendar_id, eventId=existing["id"], body=body).execute()
+            return
+        first = self._start().date()
+        body = {
+            "summary": rng.choice(["Vacaciones", "Congreso", "Festivo"]),
+            "start": {"date": first.isoformat()},
+            "end": {"date": (first + timedelta(days=rng.randint(1, 3))).isoformat()},
+            "transparency": rng.choice(["opaque", "opaque", "transparent"]),
+        }
+        events.insert(calendarId=self.calendar_id, body=body).execute()
+
+    def copy(self, original: dict[str, Any]) -> None:
+        """The user copies one of our events to another day: the copy carries its private properties."""
+        if "dateTime" not in original.get("start", {}):
+            return
+        start = self._start()
+        body = {
+            "summary": original.get("summary", ""),
+            "start": {"dateTime": start.isoformat()},
+            "end": {"dateTime": (start + timedelta(minutes=30)).isoformat()},
+            "extendedProperties": original["extendedProperties"],
+        }
+        self.api.events().insert(calendarId=self.calendar_id, body=body).execute()

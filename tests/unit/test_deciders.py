@@ -5,7 +5,7 @@ background work is named and read back."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,8 +13,15 @@ import pytest
 from shared.adapters.document_events import DocumentChange, appointment_change
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, EventOrigin
 from shared.domain.errors import DomainError
-from shared.domain.event import desired_event, event_content
-from shared.domain.event_link import EventLink, appointment_id_for_event, event_id
+from shared.domain.event import desired_event, event_content, remote_hash
+from shared.domain.event_link import (
+    EventLink,
+    appointment_id_for_event,
+    appointment_id_of,
+    claim_holds,
+    event_id,
+    is_document_id,
+)
 from shared.domain.link import LinkStatus, SyncLink
 from shared.domain.planner import (
     Delete,
@@ -28,9 +35,20 @@ from shared.domain.planner import (
     after_push,
     listed,
     plan_adoption,
+    plan_push,
     refresh_refused,
 )
-from shared.domain.pull_planner import Cancel, Create, PushBack, Reschedule, decide_pull, is_new
+from shared.domain.pull_planner import (
+    Cancel,
+    Create,
+    Ignore,
+    PushBack,
+    Remember,
+    Reschedule,
+    Update,
+    decide_pull,
+    is_new,
+)
 from shared.ports import (
     AlreadyExists,
     AuthRevoked,
@@ -200,17 +218,27 @@ def test_a_change_on_both_sides_pushes_the_clinic_back_as_a_conflict() -> None:
     assert decision.write is None and decision.record is not None and decision.record.etag == '"g2"'
 
 
-def test_an_event_made_in_google_becomes_an_appointment_and_is_marked_by_a_push() -> None:
-    made = {
+def made(**changes: Any) -> dict[str, Any]:
+    """An event the user made in Google (no private properties of ours)."""
+    base = {
         "id": "g1",
         "etag": '"g1"',
         "status": "confirmed",
-        "summary": " Gym ",
-        "start": {"dateTime": "2026-12-02T09:00:00+01:00"},
-        "end": {"dateTime": "2026-12-02T10:00:00+01:00"},
+        "summary": "Vacaciones",
+        "start": {"date": "2026-12-24"},
+        "end": {"date": "2026-12-27"},
     }
+    return base | changes
+
+
+def test_an_event_made_in_google_becomes_an_appointment_and_is_marked_by_a_push() -> None:
+    gym = made(
+        summary=" Gym ",
+        start={"dateTime": "2026-12-02T09:00:00+01:00"},
+        end={"dateTime": "2026-12-02T10:00:00+01:00"},
+    )
     new_id = appointment_id_for_event(CALENDAR, "g1")
-    decision = decide(made, None, None, new_id)
+    decision = decide(gym, None, None, new_id)
     assert isinstance(decision.action, Create) and decision.push_back
     assert decision.write is not None
     assert (decision.write.id, decision.write.title, decision.write.origin) == (
@@ -219,6 +247,118 @@ def test_an_event_made_in_google_becomes_an_appointment_and_is_marked_by_a_push(
         EventOrigin(CALENDAR, "g1"),
     )
     assert decision.record == EventLink(new_id, "g1", '"g1"', None)
+
+
+def test_a_busy_all_day_event_is_a_block_from_local_midnight_to_the_midnight_after_its_last_day() -> None:
+    new_id = appointment_id_for_event(CALENDAR, "g1")
+    decision = decide(made(description=" Playa ", location="Cádiz"), None, None, new_id)
+    assert isinstance(decision.action, Create) and not decision.push_back  # Google keeps its all-day event
+    block = decision.write
+    assert block is not None and block.all_day and block.patient_name is None
+    assert block.start == datetime(2026, 12, 24, tzinfo=CENTER.zone)
+    assert block.end == datetime(2026, 12, 27, tzinfo=CENTER.zone)  # end.date is exclusive
+    assert (block.title, block.notes, block.location) == ("Vacaciones", "Playa", "Cádiz")
+    # Recorded as the clinic now shows it: Google's own echo of the same event is nothing new.
+    assert decision.record is not None and decision.record.content_hash == remote_hash(made())
+    echo = decide(made(etag='"g2"'), decision.record, block, new_id)
+    assert isinstance(echo.action, Remember) and echo.write is None
+
+
+def test_a_free_event_blocks_nothing_and_a_block_turned_free_is_cancelled() -> None:
+    new_id = appointment_id_for_event(CALENDAR, "g1")
+    assert isinstance(decide(made(transparency="transparent"), None, None, new_id).action, Ignore)
+    created = decide(made(), None, None, new_id)
+    assert created.write is not None and created.record is not None
+    freed = decide(made(transparency="transparent", etag='"g2"'), created.record, created.write, new_id)
+    assert isinstance(freed.action, Cancel) and freed.write is not None
+    assert freed.write.status is AppointmentStatus.CANCELLED and not freed.push_back
+    # Busy again: the block comes back.
+    busy = decide(made(etag='"g3"'), freed.record, freed.write, new_id)
+    assert isinstance(busy.action, Update) and busy.write is not None
+    assert busy.write.status is AppointmentStatus.SCHEDULED and busy.write.all_day
+
+
+def test_one_of_our_appointments_made_all_day_in_google_goes_back_as_a_conflict() -> None:
+    whole_day = event(start={"date": "2026-12-01"}, end={"date": "2026-12-02"})
+    decision = decide(whole_day, recorded_as_pushed(), appointment())
+    assert isinstance(decision.action, PushBack) and decision.conflict and decision.push_back
+    assert decision.write is None
+
+
+def test_each_instance_of_a_series_is_an_appointment_up_to_the_horizon_and_is_never_rewritten() -> None:
+    start = {"dateTime": "2026-12-03T09:00:00+01:00", "timeZone": "Europe/Madrid"}
+    end = {"dateTime": "2026-12-03T10:00:00+01:00", "timeZone": "Europe/Madrid"}
+    instance = made(
+        id="s1_20261203T080000Z", recurringEventId="s1", originalStartTime=start, start=start, end=end
+    )
+    new_id = appointment_id_for_event(CALENDAR, instance["id"])
+    decision = decide_pull(
+        instance, new_id, None, None, LINK, CLINIC, centers, adopt_new=True, horizon=T0 + timedelta(days=5)
+    )
+    assert isinstance(decision.action, Create) and not decision.push_back  # a push would make an exception
+    assert decision.write is not None and decision.write.origin == EventOrigin(CALENDAR, instance["id"])
+    beyond = decide_pull(
+        instance, new_id, None, None, LINK, CLINIC, centers, adopt_new=True, horizon=T0 + timedelta(days=1)
+    )
+    assert isinstance(beyond.action, Ignore) and beyond.write is None
+
+
+def test_what_people_type_in_google_reaches_an_appointment_made_there_but_not_ours() -> None:
+    new_id = appointment_id_for_event(CALENDAR, "g1")
+    created = decide(made(), None, None, new_id)
+    assert created.write is not None
+    typed = made(summary="Congreso", description="Llevar póster", location="Bilbao", etag='"g2"')
+    changed = decide(typed, created.record, created.write, new_id)
+    assert isinstance(changed.action, Update) and changed.applied and not changed.push_back
+    assert changed.write is not None
+    assert (changed.write.title, changed.write.notes, changed.write.location) == (
+        "Congreso",
+        "Llevar póster",
+        "Bilbao",
+    )
+    # The clinic's own appointment keeps its title and notes: Google's retitle goes back.
+    retitled = decide(event(summary="Otra cosa", description="otra"), recorded_as_pushed(), appointment())
+    assert isinstance(retitled.action, Reschedule) and retitled.push_back
+    assert retitled.write is not None and retitled.write.notes == appointment().notes
+
+
+def test_private_properties_hold_only_on_the_appointments_own_event() -> None:
+    ours = event()
+    assert appointment_id_of(ours, "demo") == "a1"
+    assert claim_holds(ours["id"], "demo", "a1", appointment(), None, CALENDAR)
+    assert not claim_holds("copied1", "demo", "a1", appointment(), None, CALENDAR)
+    assert not claim_holds("copied1", "demo", "a1", None, None, CALENDAR)
+    assert claim_holds("copied1", "demo", "a1", None, EventLink("a1", "copied1", None, None), CALENDAR)
+    from_google = appointment(origin=EventOrigin(CALENDAR, "g1"))
+    assert claim_holds("g1", "demo", "a1", from_google, None, CALENDAR)
+    assert not claim_holds(event_id("demo", "a1"), "demo", "a1", from_google, None, CALENDAR)
+    # Adoption on a redo tells a copy from the original the same way.
+    copy = ours | {"id": "copied1"}
+    assert [(item.appointment_id, item.marked) for item in listed([ours, copy], "demo", CALENDAR)] == [
+        ("a1", True),
+        (appointment_id_for_event(CALENDAR, "copied1"), False),
+    ]
+
+
+def test_an_instance_the_clinic_keeps_after_google_deleted_it_comes_back_as_an_event_of_its_own() -> None:
+    instance = "s1_20261203T080000Z"
+    content = event_content(appointment(origin=EventOrigin(CALENDAR, instance)), CLINIC, CENTER)
+    gone = EventLink("a1", instance, None, None, deleted=True)
+    assert plan_push(content, instance, gone) == Insert(event_id("demo", "a1"), content)
+    assert plan_push(content, "g1", EventLink("a1", "g1", None, None, deleted=True)) == Insert("g1", content)
+
+
+@pytest.mark.parametrize("bad", ["", ".", "..", "a/b", "__x__", "__.__", "x" * 1501, "ñ" * 751])
+def test_an_appointment_id_read_from_an_event_must_name_a_firestore_document(bad: str) -> None:
+    claimed = event()
+    claimed["extendedProperties"]["private"]["appointmentId"] = bad
+    assert not is_document_id(bad)
+    assert appointment_id_of(claimed, "demo") is None
+
+
+def test_a_document_id_may_be_long_and_unusual_within_firestores_rules() -> None:
+    for good in ["a1", "_x_", "__x", "x" * 1500, "ñ" * 750, "gcal-0123"]:
+        assert is_document_id(good)
 
 
 def test_events_never_seen_are_new_unless_a_baseline_predates_them() -> None:

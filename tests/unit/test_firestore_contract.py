@@ -94,6 +94,8 @@ FULL = {
         "notes": "Traer informe",
         "title": "Reunión",
         "origin": {"calendarId": "cal@group.calendar.google.com", "eventId": "abc123"},
+        "location": "Sala 2",
+        "allDay": False,
         "syncSource": {"linkId": "link-1", "at": NOW},
     },
 }
@@ -135,20 +137,17 @@ def test_every_declared_clinic_field_is_read_or_marked_written_or_planned() -> N
         assert not unused, f"{name}: {sorted(unused)} declared but neither read, written nor planned"
 
 
-def test_planned_fields_are_marked_planned_and_never_written() -> None:
+def test_what_a_pull_writes_is_declared_ours_and_nothing_is_left_planned() -> None:
     appointment = schemas.schema("appointment")
-    planned = set(appointment["x-planned"])
-    assert planned == {"allDay", "notes"}
-    assert not planned & set(appointment["x-written-by-us"])
-    for name in planned:
-        assert "planned" in appointment["properties"][name]["description"].lower()
-    # The adapter writes none of them: if it starts to, the schema and this test change with it.
-    adapter = (ROOT / "shared/adapters/firestore/directory.py").read_text()
-    start = adapter.index("def write_appointment")
-    end = adapter.find("\n    def ", start + 1)
-    written = adapter[start : end if end > 0 else None]
-    for name in planned:
-        assert f'"{name}"' not in written
+    assert not appointment.get("x-planned")
+    made_in_google = codec.appointment_from("c", "a1", FULL["appointment"])
+    written = set(codec.pulled_fields(made_in_google)) | {codec.SYNC_SOURCE}
+    assert written == set(appointment["x-written-by-us"])
+    for name in ("allDay", "notes", "location", "title"):
+        assert "written by a pull" in appointment["properties"][name]["description"].lower()
+    # An appointment of the clinic's own (no origin) gets only its agenda, times and status from a pull.
+    own = codec.appointment_from("c", "a1", {k: v for k, v in FULL["appointment"].items() if k != "origin"})
+    assert set(codec.pulled_fields(own)) == {"professionalId", "centerId", "start", "end", "status"}
 
 
 @pytest.mark.parametrize("path", sorted(DEMO_DOCUMENTS))
@@ -210,5 +209,5 @@ def test_the_contract_document_names_every_schema() -> None:
     contract = (ROOT / "docs/firestore-contract.md").read_text()
     for name in schemas.names():
         assert f"schemas/{name}.schema.json" in contract
-    for name in ("allDay", "notes", "syncSource", "origin"):
+    for name in ("allDay", "notes", "location", "syncSource", "origin"):
         assert f"`{name}`" in contract

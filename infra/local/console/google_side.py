@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,6 +41,8 @@ class GoogleEvent:
     time_zone: str
     # Set on the events the sync wrote: the clinic appointment the event mirrors.
     appointment_id: str | None
+    # An all-day event: start and end are midnights in `time_zone` (the end is the day after the last).
+    all_day: bool = False
 
 
 class GoogleSide:
@@ -84,7 +86,8 @@ class GoogleSide:
                 ),
             )
             for item in page.get("items", []):
-                event = _event(item) if item.get("status") != "cancelled" else None
+                zone = str(page.get("timeZone") or "UTC")
+                event = _event(item, zone) if item.get("status") != "cancelled" else None
                 if event is not None:
                     found.append(event)
             page_token = page.get("nextPageToken")
@@ -100,10 +103,33 @@ class GoogleSide:
         return _event(item) if item.get("status") != "cancelled" else None
 
     def create(
-        self, email: str, calendar_id: str, summary: str, start: datetime, end: datetime, time_zone: str
+        self,
+        email: str,
+        calendar_id: str,
+        summary: str,
+        start: datetime,
+        end: datetime,
+        time_zone: str,
+        *,
+        repeat: str | None = None,
+        count: int = 1,
+        all_day: bool = False,
     ) -> str:
-        """Create an event as the user would in Google Calendar; returns its id."""
-        body = {"summary": summary, **_times(start, end, time_zone)}
+        """Create an event as the user would in Google Calendar; returns its id.
+
+        `repeat` ("DAILY" or "WEEKLY") with `count` makes a series of that many instances; `all_day` an
+        all-day event on the start's days (Google's end date is the day after the last, exclusive).
+        """
+        body: dict[str, Any] = {"summary": summary}
+        if all_day:
+            zone = ZoneInfo(time_zone)
+            first, last = start.astimezone(zone).date(), (end - timedelta(seconds=1)).astimezone(zone).date()
+            body["start"] = {"date": first.isoformat()}
+            body["end"] = {"date": (max(first, last) + timedelta(days=1)).isoformat()}
+        else:
+            body.update(_times(start, end, time_zone))
+        if repeat in ("DAILY", "WEEKLY"):
+            body["recurrence"] = [f"RRULE:FREQ={repeat};COUNT={max(1, min(count, 730))}"]
         created = self._call(email, lambda api: api.events().insert(calendarId=calendar_id, body=body))
         return str(created["id"])
 
@@ -177,18 +203,25 @@ def _times(start: datetime, end: datetime, time_zone: str) -> dict[str, Any]:
     }
 
 
-def _event(item: dict[str, Any]) -> GoogleEvent | None:
+def _event(item: dict[str, Any], calendar_zone: str = "UTC") -> GoogleEvent | None:
+    all_day = "date" in (item.get("start") or {})
     try:
-        start = datetime.fromisoformat(item["start"]["dateTime"])
-        end = datetime.fromisoformat(item["end"]["dateTime"])
+        if all_day:
+            zone = ZoneInfo(calendar_zone)
+            start = datetime.combine(date.fromisoformat(item["start"]["date"]), datetime.min.time(), zone)
+            end = datetime.combine(date.fromisoformat(item["end"]["date"]), datetime.min.time(), zone)
+        else:
+            start = datetime.fromisoformat(item["start"]["dateTime"])
+            end = datetime.fromisoformat(item["end"]["dateTime"])
     except (KeyError, TypeError, ValueError):
-        return None  # all-day events have no place in a week of hours
+        return None
     private = (item.get("extendedProperties") or {}).get("private") or {}
     return GoogleEvent(
         id=str(item["id"]),
         summary=str(item.get("summary") or ""),
         start=start,
         end=end,
-        time_zone=str(item["start"].get("timeZone") or ""),
+        time_zone=calendar_zone if all_day else str(item["start"].get("timeZone") or ""),
         appointment_id=private.get("appointmentId"),
+        all_day=all_day,
     )

@@ -69,6 +69,8 @@ class Item:
     href: str
     detail: str = ""
     cancelled: bool = False
+    # An all-day block or event: drawn over the whole day shown.
+    all_day: bool = False
 
 
 def local_moment(day: str, at: str, zone: ZoneInfo) -> datetime:
@@ -110,6 +112,7 @@ def place(items: Sequence[Item], week: Week) -> list[dict[str, Any]]:
                 "detail": item.detail,
                 "href": item.href,
                 "cancelled": item.cancelled,
+                "allDay": item.all_day,
             }
         )
     for entry in placed:

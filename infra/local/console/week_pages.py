@@ -92,6 +92,7 @@ def register(app: Flask, console: Console) -> None:
                 ),
                 href=url_for("appointment_page", appointment_id=appointment.id, **query),
                 cancelled=appointment.status is AppointmentStatus.CANCELLED,
+                all_day=appointment.all_day,
             )
             for appointment in clinic.appointments(professional_id, week.start, week.end)
         ]
@@ -114,6 +115,7 @@ def register(app: Flask, console: Console) -> None:
                                 end=event.end,
                                 title=event.summary,
                                 href=url_for("event_page", event_id=event.id, **query),
+                                all_day=event.all_day,
                             )
                             for event in events
                         ],
@@ -141,6 +143,12 @@ def register(app: Flask, console: Console) -> None:
             flash(g.texts("bad_time"), "error")
             return None
         return start, start + timedelta(minutes=max(minutes, 5))
+
+    def _form_count() -> int:
+        try:
+            return int(request.form.get("count", "1"))
+        except ValueError:
+            return 1
 
     # --- clinic appointments -----------------------------------------------------------------------
     @app.post("/agenda/appointments")
@@ -217,6 +225,9 @@ def register(app: Flask, console: Console) -> None:
                 request.form.get("summary", "").strip() or g.texts("appointment.title"),
                 *span,
                 calendar.get("timeZone") or zone.key,
+                repeat=request.form.get("repeat") or None,
+                count=_form_count(),
+                all_day=request.form.get("all_day") == "on",
             )
             flash(g.texts("event.created"), "ok")
         except GoogleSideError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,9 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from shared.adapters import firestore_codec as codec
 from shared.adapters.ttl_cache import TtlCache
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Professional, User
+
+# Firestore takes at most 500 writes in one batch.
+_BATCH = 500
 
 
 class FirestoreDirectory:
@@ -87,21 +91,17 @@ class FirestoreDirectory:
         return found
 
     def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
-        fields: dict[str, Any] = {
-            "professionalId": appointment.professional_id,
-            "centerId": appointment.center_id,
-            "start": appointment.start,
-            "end": appointment.end,
-            "status": appointment.status.value,
-            # A new value on every pull write, so that the trigger can tell this write from later clinic edits.
-            codec.SYNC_SOURCE: {"linkId": source_link_id, "at": firestore.SERVER_TIMESTAMP},
-        }
-        if appointment.title:
-            fields["title"] = appointment.title
-        if appointment.origin:
-            fields["origin"] = {
-                "calendarId": appointment.origin.calendar_id,
-                "eventId": appointment.origin.event_id,
-            }
-        ref = self._clinic(appointment.clinic_id).collection("appointments").document(appointment.id)
-        ref.set(fields, merge=True)
+        self.write_appointments([appointment], source_link_id)
+
+    def write_appointments(self, appointments: Sequence[Appointment], source_link_id: str) -> None:
+        for start in range(0, len(appointments), _BATCH):
+            batch = self.db.batch()
+            for appointment in appointments[start : start + _BATCH]:
+                fields = codec.pulled_fields(appointment)
+                # A new value on every pull write, so that the trigger can tell it from later clinic edits.
+                fields[codec.SYNC_SOURCE] = {"linkId": source_link_id, "at": firestore.SERVER_TIMESTAMP}
+                # A field Google no longer has (a description removed there) goes rather than holding a null.
+                fields = {k: firestore.DELETE_FIELD if v is None else v for k, v in fields.items()}
+                ref = self._clinic(appointment.clinic_id).collection("appointments").document(appointment.id)
+                batch.set(ref, fields, merge=True)
+            batch.commit()

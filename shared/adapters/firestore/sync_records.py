@@ -12,7 +12,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.adapters import firestore_codec as codec
 from shared.adapters.firestore import documents
-from shared.domain.event_link import EventLink
+from shared.domain.event_link import EventLink, series_of_instance_id
 from shared.domain.link import SyncLink
 
 # A write batch holds at most 500 writes: 499 event links and the link's lastPushAt.
@@ -41,6 +41,22 @@ class FirestoreSyncRecords:
             documents.event_links(self.db, link).where(filter=FieldFilter("eventId", "==", event_id)).limit(1)
         )
         return next((codec.event_link_from(s.to_dict() or {}) for s in query.stream()), None)
+
+    def event_links_of_series(self, link: SyncLink, series_id: str) -> list[EventLink]:
+        # Instance ids are the series id, "_" and the original start (Google's form): a range of ids.
+        prefix = f"{series_id}_"
+        query = (
+            documents.event_links(self.db, link)
+            .where(filter=FieldFilter("eventId", ">=", prefix))
+            .where(filter=FieldFilter("eventId", "<", prefix + "\uffff"))
+        )
+        return [codec.event_link_from(s.to_dict() or {}) for s in query.stream()]
+
+    def series_of_instances(self, link: SyncLink) -> set[str]:
+        # Read once a day per link (see PullService): only the event ids, of every event link.
+        query = documents.event_links(self.db, link).select(["eventId"])
+        ids = (str((s.to_dict() or {}).get("eventId") or "") for s in query.stream())
+        return {series for series in map(series_of_instance_id, ids) if series}
 
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None

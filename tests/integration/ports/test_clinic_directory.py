@@ -136,6 +136,21 @@ def test_write_appointment_keeps_what_a_pull_does_not_write(clinic: Backend) -> 
     )
 
 
+def test_write_appointment_brings_what_was_typed_in_google_and_clears_what_was_removed(
+    clinic: Backend,
+) -> None:
+    origin = EventOrigin("cal-1", "ev-1")
+    made = appointment(
+        "g1", 3, patient_name=None, title="Vacaciones", notes="Playa", location="Cádiz", origin=origin
+    )
+    block = replace(made, all_day=True, start=T0, end=T0 + timedelta(days=2))
+    clinic.directory.write_appointments([block, appointment("g2", 4, patient_name=None, origin=origin)], "l1")
+    assert clinic.directory.appointment("demo", "g1") == block
+    cleared = replace(block, notes=None, location=None, all_day=False)
+    clinic.directory.write_appointment(cleared, "l1")
+    assert clinic.directory.appointment("demo", "g1") == cleared
+
+
 # --- what only the Firestore adapter can meet: documents the clinic app wrote badly, and its markers -------
 def test_malformed_appointments_are_left_out_of_the_agenda(firestore: firestore_lib.Client) -> None:
     directory = FirestoreDirectory(firestore)

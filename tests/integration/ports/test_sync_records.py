@@ -90,6 +90,18 @@ def test_event_link_by_event_finds_the_calendars_event(backend: Backend) -> None
     assert backend.records.event_link_by_event(link, "ev-unknown") is None
 
 
+def test_event_links_of_series_are_its_instances_only(backend: Backend) -> None:
+    link = a_link("l1")
+    backend.links.save(link)
+    instances = [event("a1", "s1_20261201T090000Z"), event("a2", "s1_20261208T090000Z")]
+    others = [event("a3", "s1"), event("a4", "s10_20261201T090000Z"), event("a5", "r1_20261201")]
+    backend.records.record_event_links(link, [*instances, *others], PUSHED)
+    found = sorted(backend.records.event_links_of_series(link, "s1"), key=lambda e: e.event_id)
+    assert found == [replace(e, synced_at=PUSHED) for e in instances]
+    assert backend.records.event_links_of_series(link, "s2") == []
+    assert backend.records.series_of_instances(link) == {"s1", "s10", "r1"}
+
+
 def test_event_links_are_kept_per_calendar_not_per_link(backend: Backend) -> None:
     first = a_link("l1", calendar_id="cal-shared", status=LinkStatus.DISABLED)
     redo = a_link("l2", calendar_id="cal-shared", created_minutes=5)

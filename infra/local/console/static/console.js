@@ -57,6 +57,10 @@
       link.dataset.id = item.id;
       link.dataset.date = item.date;
       link.dataset.time = item.time;
+      if (item.allDay) {
+        link.dataset.allDay = "true";
+        link.classList.add("all-day");
+      }
       link.style.top = item.top + "%";
       link.style.height = item.height + "%";
       link.style.left = (100 * item.lane / item.lanes) + "%";
