@@ -145,7 +145,7 @@ class MemoryStore:
     states: dict[str, OAuthState] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    calendars: dict[str, KnownCalendar] = field(default_factory=dict)
+    calendars: dict[tuple[str, str], KnownCalendar] = field(default_factory=dict)
     # Keyed like Firestore's clinics/{c}/calendars/{calendarId}/eventLinks/{apptId}.
     event_links: dict[tuple[str, str | None, str], EventLink] = field(default_factory=dict)
     channels: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -346,11 +346,11 @@ class MemoryAccountCalendars:
 
     store: MemoryStore
 
-    def remembered_calendar(self, account: str) -> KnownCalendar | None:
-        return self.store.calendars.get(account)
+    def remembered_calendar(self, clinic_id: str, account: str) -> KnownCalendar | None:
+        return self.store.calendars.get((clinic_id, account))
 
-    def remember_calendar(self, account: str, calendar: KnownCalendar) -> None:
-        self.store.calendars[account] = calendar
+    def remember_calendar(self, clinic_id: str, account: str, calendar: KnownCalendar) -> None:
+        self.store.calendars[(clinic_id, account)] = calendar
 
 
 class FakeOAuth:

@@ -15,7 +15,12 @@ from enum import StrEnum
 from typing import Any
 
 from shared.domain.event import EventContent, remote_hash
-from shared.domain.event_link import EventLink, appointment_id_for_event, appointment_id_of
+from shared.domain.event_link import (
+    EventLink,
+    appointment_id_for_event,
+    appointment_id_of,
+    marked_by_another_clinic,
+)
 
 
 @dataclass(frozen=True)
@@ -156,8 +161,8 @@ def listed(events: Iterable[Mapping[str, Any]], clinic_id: str, calendar_id: str
     """The live events of a calendar, each named after its appointment (ours) or its own id (made in Google)."""
     found: list[Listed] = []
     for event in events:
-        if event.get("status") == "cancelled":
-            continue
+        if event.get("status") == "cancelled" or marked_by_another_clinic(event, clinic_id):
+            continue  # another clinic's event is that clinic's, never adopted here
         ours = appointment_id_of(dict(event), clinic_id)
         appointment_id = ours or appointment_id_for_event(calendar_id, str(event["id"]))
         found.append(Listed(appointment_id, event, ours is not None))

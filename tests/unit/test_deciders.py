@@ -11,10 +11,15 @@ from typing import Any
 import pytest
 
 from shared.adapters.document_events import DocumentChange, appointment_change
-from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, EventOrigin
+from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, EventOrigin, Privacy
 from shared.domain.errors import DomainError
 from shared.domain.event import desired_event, event_content
-from shared.domain.event_link import EventLink, appointment_id_for_event, event_id
+from shared.domain.event_link import (
+    EventLink,
+    appointment_id_for_event,
+    event_id,
+    marked_by_another_clinic,
+)
 from shared.domain.link import LinkStatus, SyncLink
 from shared.domain.planner import (
     Delete,
@@ -30,7 +35,7 @@ from shared.domain.planner import (
     plan_adoption,
     refresh_refused,
 )
-from shared.domain.pull_planner import Cancel, Create, PushBack, Reschedule, decide_pull, is_new
+from shared.domain.pull_planner import Cancel, Create, Ignore, PushBack, Reschedule, decide_pull, is_new
 from shared.ports import (
     AlreadyExists,
     AuthRevoked,
@@ -219,6 +224,24 @@ def test_an_event_made_in_google_becomes_an_appointment_and_is_marked_by_a_push(
         EventOrigin(CALENDAR, "g1"),
     )
     assert decision.record == EventLink(new_id, "g1", '"g1"', None)
+
+
+def test_an_event_another_clinic_wrote_is_neither_imported_nor_adopted() -> None:
+    theirs = event_content(
+        appointment(patient_name="Ana López"), Clinic("norte", privacy=Privacy.FULL), CENTER
+    )
+    foreign = theirs.body() | {"id": "n1", "etag": '"n1"', "updated": "2026-12-01T10:00:00+00:00"}
+    foreign["extendedProperties"]["private"]["clinicId"] = "norte"
+    assert marked_by_another_clinic(foreign, "demo") and not marked_by_another_clinic(foreign, "norte")
+    assert not marked_by_another_clinic({"id": "g1"}, "demo")  # made in Google: no clinic's mark
+    decision = decide(foreign, None, None, appointment_id_for_event(CALENDAR, "n1"))
+    assert isinstance(decision.action, Ignore)
+    assert (decision.write, decision.record, decision.push_back) == (None, None, False)
+    # Not even once recorded under its id (a pull of a calendar both clinics shared before).
+    known = EventLink(appointment_id_for_event(CALENDAR, "n1"), "n1", '"n0"', None)
+    assert isinstance(decide(foreign, known, None, known.appointment_id).action, Ignore)
+    assert listed([foreign], "demo", CALENDAR) == []
+    assert [item.marked for item in listed([foreign], "norte", CALENDAR)] == [True]
 
 
 def test_events_never_seen_are_new_unless_a_baseline_predates_them() -> None:
