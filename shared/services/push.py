@@ -99,7 +99,7 @@ class PushService:
         """Bring the events of these appointments in the link's calendar in line with the clinic."""
         opened = self.access.open(clinic_id, link_id, Need.ACTIVE)
         if isinstance(opened, Skipped):
-            return PushReport(skipped=opened.reason)
+            return self._skipped(opened)
         return self.push_appointments(opened, appointment_ids)
 
     def push_appointments(
@@ -146,7 +146,7 @@ class PushService:
         """
         opened = self.access.open(clinic_id, link_id, Need.ACTIVE)
         if isinstance(opened, Skipped):
-            return PushReport(skipped=opened.reason)
+            return self._skipped(opened)
         now = self.clock.now()
         adopted = self.access.run(opened.link, lambda: self._adopt(opened, since=now))
         if isinstance(adopted, Skipped):
@@ -262,6 +262,13 @@ class PushService:
         now = self.clock.now()
         stale = link.last_push_at is None or now - link.last_push_at >= LAST_PUSH_RESOLUTION
         self.records.record_event_links(link, results, now if stale else None)
+
+    def _skipped(self, skipped: Skipped) -> PushReport:
+        """The work is not done; the link says why when the clinic must correct something."""
+        noted = self.access.error_of(skipped)
+        if noted is not None:
+            self.records.save_error(*noted)
+        return PushReport(skipped=skipped.reason)
 
     def _record_error(self, opened: Opened, code: str, message: str) -> None:
         now = self.clock.now()
