@@ -215,6 +215,9 @@ class MemoryLinks:
     def active_two_way_links(self) -> list[SyncLink]:
         return self.store.active_two_way_links()
 
+    def active_links(self) -> list[SyncLink]:
+        return [li for li in self.store.links.values() if li.status.value == "active"]
+
 
 @dataclass
 class MemorySealedGrants:
@@ -289,6 +292,9 @@ class MemorySyncRecords:
 
     def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
         self.store.update(link, last_error=dict(error))
+
+    def save_pushed_privacy(self, link: SyncLink, privacy: str) -> None:
+        self.store.update(link, pushed_privacy=privacy)
 
     def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
         current = self.store.links[link.id]

@@ -207,6 +207,7 @@ def link_to(link: SyncLink) -> dict[str, Any]:
         "conflicts": link.conflicts,
         "reason": link.reason,
         "adoptSince": link.adopt_since,
+        "pushedPrivacy": link.pushed_privacy,
     }
 
 
@@ -238,6 +239,7 @@ def link_from(doc: Mapping[str, Any]) -> SyncLink:
         conflicts=int(doc.get("conflicts") or 0),
         reason=doc.get("reason"),
         adopt_since=aware(doc.get("adoptSince")),
+        pushed_privacy=doc.get("pushedPrivacy"),
     )
 
 
