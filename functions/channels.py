@@ -32,6 +32,7 @@ def renew_channels(request: flask.Request) -> Reply:
     """Cloud Scheduler: replace watch channels that expire soon, start missing ones, finish activations."""
     report = services().channels.renew()
     activations = services().linking.retry_activations()
+    privacy = services().push.privacy_upkeep()
     log.info(
         "upkeep",
         extra={
@@ -39,6 +40,7 @@ def renew_channels(request: flask.Request) -> Reply:
             "started": report.started,
             "failed": report.failed,
             "activations": activations,
+            "privacyBackfills": privacy,
         },
     )
     return ok(
@@ -47,6 +49,7 @@ def renew_channels(request: flask.Request) -> Reply:
             "started": report.started,
             "failed": report.failed,
             "activationsRetried": activations,
+            "privacyBackfills": privacy,
         }
     )
 

@@ -48,6 +48,10 @@ ERRORS: dict[str, tuple[str, str]] = {
         "La cita no es válida: le falta el inicio, el fin, el profesional o el centro, o su estado es desconocido.",
         "The appointment is not valid: it misses its start, end, professional or centre, or its status is unknown.",
     ),
+    "invalid_clinic": (
+        "Los datos de la clínica no son válidos: corríjalos para que la sincronización continúe.",
+        "The clinic's settings are not valid: correct them for the sync to go on.",
+    ),
     "invalid_time_range": (
         "La cita termina antes de empezar.",
         "The appointment ends before it starts.",

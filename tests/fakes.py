@@ -153,7 +153,7 @@ class MemoryStore:
     states: dict[str, OAuthState] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    calendars: dict[str, KnownCalendar] = field(default_factory=dict)
+    calendars: dict[tuple[str, str], KnownCalendar] = field(default_factory=dict)
     # Keyed like Firestore's clinics/{c}/calendars/{calendarId}/eventLinks/{apptId}.
     event_links: dict[tuple[str, str | None, str], EventLink] = field(default_factory=dict)
     channels: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -222,6 +222,9 @@ class MemoryLinks:
 
     def active_two_way_links(self) -> list[SyncLink]:
         return self.store.active_two_way_links()
+
+    def active_links(self) -> list[SyncLink]:
+        return [li for li in self.store.links.values() if li.status.value == "active"]
 
 
 @dataclass
@@ -313,6 +316,9 @@ class MemorySyncRecords:
     def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
         self.store.update(link, last_error=dict(error))
 
+    def save_pushed_privacy(self, link: SyncLink, privacy: str) -> None:
+        self.store.update(link, pushed_privacy=privacy)
+
     def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
         current = self.store.links[link.id]
         self.store.update(
@@ -369,11 +375,11 @@ class MemoryAccountCalendars:
 
     store: MemoryStore
 
-    def remembered_calendar(self, account: str) -> KnownCalendar | None:
-        return self.store.calendars.get(account)
+    def remembered_calendar(self, clinic_id: str, account: str) -> KnownCalendar | None:
+        return self.store.calendars.get((clinic_id, account))
 
-    def remember_calendar(self, account: str, calendar: KnownCalendar) -> None:
-        self.store.calendars[account] = calendar
+    def remember_calendar(self, clinic_id: str, account: str, calendar: KnownCalendar) -> None:
+        self.store.calendars[(clinic_id, account)] = calendar
 
 
 class FakeOAuth:

@@ -3,7 +3,9 @@ of the clinic app's contract, laid out as shared/adapters/firestore_codec.py rea
 
 Clinic `demo` with two centres, one professional (Marina) and three users: the master `admin`, the
 receptionist `pautrave` linked to Marina's agenda (the product description's example), and `marina`
-herself. Writing it again puts every demo document back as it is here; other documents are left alone.
+herself. A second clinic, `norte` (privacy `full`), where Marina also works and is the master: the same
+physiotherapist's Google account linked at two clinics, whose events must each stay their clinic's (the
+console plays `demo`; the tests play both). Writing it again puts every demo document back as it is here; other documents are left alone.
 
     FIRESTORE_EMULATOR_HOST=127.0.0.1:8081 python -m infra.local.demo_data
 """
@@ -21,6 +23,7 @@ from infra.local.environment import PROJECT_ID
 CLINIC_ID = "demo"
 MASTER_USER_ID = "admin"
 PROFESSIONAL_ID = "marina"
+OTHER_CLINIC_ID = "norte"
 
 DEMO_DOCUMENTS: dict[str, dict[str, Any]] = {
     f"clinics/{CLINIC_ID}": {"name": "Clínica Demo", "privacy": "none"},
@@ -43,6 +46,16 @@ DEMO_DOCUMENTS: dict[str, dict[str, Any]] = {
         "name": "Marina Puig",
         "email": "marina@demo-clinic.test",
         "isMaster": False,
+        "professionalIds": [PROFESSIONAL_ID],
+    },
+    # A second clinic where the same physiotherapist works: it shows patients' full names.
+    f"clinics/{OTHER_CLINIC_ID}": {"name": "Fisio Norte", "privacy": "full"},
+    f"clinics/{OTHER_CLINIC_ID}/centers/centro-norte": {"name": "Centro Norte", "timeZone": "Europe/Madrid"},
+    f"clinics/{OTHER_CLINIC_ID}/professionals/{PROFESSIONAL_ID}": {"name": "Marina Puig"},
+    f"clinics/{OTHER_CLINIC_ID}/users/marina": {
+        "name": "Marina Puig",
+        "email": "marina@fisionorte.test",
+        "isMaster": True,
         "professionalIds": [PROFESSIONAL_ID],
     },
 }

@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
+from shared.adapters.clinic_documents import AppointmentDocument, ClinicDocument
 from shared.domain.clinic import (
     Appointment,
     AppointmentChange,
@@ -39,12 +42,24 @@ def aware(value: Any) -> datetime | None:
 
 
 def clinic_from(clinic_id: str, doc: Mapping[str, Any]) -> Clinic:
-    privacy = doc.get("privacy") or "none"
+    """A clinic document as the domain sees it; InvalidRequest (`invalid_clinic`) when it is malformed.
+
+    An unknown privacy value reads as "none" (the contract says so: the safest reading), but a privacy
+    or shareNotes of the wrong type is refused rather than guessed: `"false"` must never share notes.
+    """
+    try:
+        parsed = ClinicDocument.model_validate(_fields_of(ClinicDocument, doc))
+    except ValidationError as exc:
+        raise InvalidRequest(
+            f"La clínica no es válida ({_fields(exc)}): no se sincroniza hasta que se corrija.",
+            code="invalid_clinic",
+        ) from None
+    privacy = parsed.privacy or "none"
     return Clinic(
         id=clinic_id,
-        name=str(doc.get("name") or ""),
+        name=parsed.name or "",
         privacy=Privacy(privacy) if privacy in Privacy._value2member_map_ else Privacy.NONE,
-        share_notes=bool(doc.get("shareNotes", False)),
+        share_notes=bool(parsed.shareNotes),
     )
 
 
@@ -68,33 +83,39 @@ def user_from(clinic_id: str, user_id: str, doc: Mapping[str, Any]) -> User:
 
 
 def appointment_from(clinic_id: str, appointment_id: str, doc: Mapping[str, Any]) -> Appointment:
-    """An appointment document as the domain sees it; InvalidRequest when it is malformed."""
-    start, end = aware(doc.get("start")), aware(doc.get("end"))
-    professional_id, center_id = doc.get("professionalId"), doc.get("centerId")
-    if start is None or end is None or not isinstance(professional_id, str) or not isinstance(center_id, str):
+    """An appointment document as the domain sees it; InvalidRequest when it is malformed.
+
+    The message names the appointment and the fields at fault, never a value: the document is any client's
+    writing, and a value may be a patient's name.
+    """
+    try:
+        parsed = AppointmentDocument.model_validate(_fields_of(AppointmentDocument, doc))
+    except ValidationError as exc:
         raise InvalidRequest(
-            "appointment misses start, end, professionalId or centerId", code="invalid_appointment"
-        )
-    status = doc.get("status") or "scheduled"
-    if status not in AppointmentStatus._value2member_map_:
-        raise InvalidRequest(f"unknown appointment status {status!r}", code="invalid_appointment")
+            f"La cita «{appointment_id[:MAX_ID_LENGTH]}» no es válida ({_fields(exc)}): no se sincroniza hasta que se corrija.",
+            code="invalid_appointment",
+        ) from None
+    start, end = _utc(parsed.start), _utc(parsed.end)
     if end < start:
-        raise InvalidRequest("appointment ends before it starts", code="invalid_time_range")
+        raise InvalidRequest(
+            f"La cita «{appointment_id[:MAX_ID_LENGTH]}» termina antes de empezar: no se sincroniza hasta que se corrija.",
+            code="invalid_time_range",
+        )
     return Appointment(
         clinic_id=clinic_id,
         id=appointment_id,
-        professional_id=professional_id,
-        center_id=center_id,
+        professional_id=parsed.professionalId,
+        center_id=parsed.centerId,
         start=start,
         end=end,
-        status=AppointmentStatus(status),
-        patient_name=doc.get("patientName") or None,
-        service=doc.get("service") or None,
-        notes=doc.get("notes") or None,
-        title=doc.get("title") or None,
+        status=AppointmentStatus(parsed.status or "scheduled"),
+        patient_name=parsed.patientName or None,
+        service=parsed.service or None,
+        notes=parsed.notes or None,
+        title=parsed.title or None,
         origin=_origin(doc.get("origin")),
-        location=doc.get("location") or None,
-        all_day=doc.get("allDay") is True,
+        location=parsed.location or None,
+        all_day=parsed.allDay is True,
     )
 
 
@@ -118,6 +139,21 @@ def pulled_fields(appointment: Appointment) -> dict[str, Any]:
         fields["location"] = appointment.location
         fields["allDay"] = appointment.all_day
     return fields
+
+
+def _fields_of(model: type[BaseModel], doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The document's fields that the model reads (the others are the clinic app's alone)."""
+    return {name: doc[name] for name in model.model_fields if name in doc}
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _fields(error: ValidationError) -> str:
+    """The fields a validation refused, by name only (their values may be patient data)."""
+    names = sorted({str(item["loc"][0]) for item in error.errors() if item.get("loc")})
+    return ", ".join(names[:8]) or "documento"
 
 
 def appointment_change(
@@ -195,6 +231,7 @@ def link_to(link: SyncLink) -> dict[str, Any]:
         "conflicts": link.conflicts,
         "reason": link.reason,
         "adoptSince": link.adopt_since,
+        "pushedPrivacy": link.pushed_privacy,
     }
 
 
@@ -226,6 +263,7 @@ def link_from(doc: Mapping[str, Any]) -> SyncLink:
         conflicts=int(doc.get("conflicts") or 0),
         reason=doc.get("reason"),
         adopt_since=aware(doc.get("adoptSince")),
+        pushed_privacy=doc.get("pushedPrivacy"),
     )
 
 

@@ -100,6 +100,12 @@ def event_content(appointment: Appointment, clinic: Clinic, center: Center) -> E
     )
 
 
+def privacy_key(clinic: Clinic) -> str:
+    """The clinic's choices that change what its events show ("full", "none+notes"...): the events
+    already in Google are rewritten when it changes (see the push service's privacy upkeep)."""
+    return clinic.privacy.value + ("+notes" if clinic.share_notes else "")
+
+
 def desired_event(
     appointment: Appointment | None,
     professional_id: str,

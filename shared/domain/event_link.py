@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,6 +74,20 @@ def is_document_id(value: str) -> bool:
         and len(value.encode()) <= MAX_DOCUMENT_ID_BYTES
         and _RESERVED_ID.fullmatch(value) is None
     )
+
+
+def marked_clinic(event: Mapping[str, Any]) -> str | None:
+    """The clinic whose mark an event carries in our private extended properties (None: unmarked)."""
+    private = (event.get("extendedProperties") or {}).get("private") or {}
+    clinic = private.get(PROP_CLINIC) if isinstance(private, Mapping) else None
+    return str(clinic) if clinic else None
+
+
+def marked_by_another_clinic(event: Mapping[str, Any], clinic_id: str) -> bool:
+    """Whether another clinic wrote this event: it is that clinic's, never imported nor adopted here (a
+    calendar shared with it from before, or an event moved or copied in from its calendar)."""
+    clinic = marked_clinic(event)
+    return clinic is not None and clinic != clinic_id
 
 
 def appointment_id_of(event: dict[str, Any], clinic_id: str) -> str | None:

@@ -65,6 +65,9 @@ class SyncLink:
     # Events changed in Google after this instant are new even in a first full sync: the last pull of the
     # same calendar under a previous link, so that a redo does not miss what happened in between.
     adopt_since: datetime | None = None
+    # The clinic's privacy choices (`event.privacy_key`) the link's last backfill wrote its events with:
+    # when the clinic changes them, the scheduled upkeep sees the difference and backfills the link again.
+    pushed_privacy: str | None = None
     history: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
     @property

@@ -19,6 +19,7 @@ from shared.domain.event_link import (
     EventLink,
     appointment_id_for_event,
     appointment_id_of,
+    marked_by_another_clinic,
     series_of_instance_id,
 )
 from shared.domain.event_link import event_id as derived_event_id
@@ -167,8 +168,8 @@ def listed(events: Iterable[Mapping[str, Any]], clinic_id: str, calendar_id: str
     """The live events of a calendar, each named after its appointment (ours) or its own id (made in Google)."""
     found: list[Listed] = []
     for event in events:
-        if event.get("status") == "cancelled":
-            continue
+        if event.get("status") == "cancelled" or marked_by_another_clinic(event, clinic_id):
+            continue  # another clinic's event is that clinic's, never adopted here
         eid = str(event["id"])
         own_id = appointment_id_for_event(calendar_id, eid)
         ours = appointment_id_of(dict(event), clinic_id)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, EventOrigin
 from shared.domain.errors import DomainError
 from shared.domain.event import DEFAULT_TITLE, desired_event, remote_hash
-from shared.domain.event_link import EventLink, series_id_of
+from shared.domain.event_link import EventLink, marked_by_another_clinic, series_id_of
 from shared.domain.link import SyncLink
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -271,6 +271,10 @@ def decide_pull(
     Raises DomainError when the clinic's side cannot be shown (its centre is gone): the event is left alone.
     """
     assert link.calendar_id
+    if marked_by_another_clinic(event, link.clinic_id):
+        # Another clinic wrote it (a calendar shared with it from before, or an event moved or copied in
+        # from its calendar): its patient and its appointment are that clinic's, never imported here.
+        return PullDecision(Ignore("another clinic's event"))
     desired = desired_event(appointment, link.professional_id, clinic, center_of)
     clinic_hash = desired.content_hash if desired is not None else None
     center = center_of(appointment.center_id if appointment is not None else link.center_id)

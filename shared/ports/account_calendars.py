@@ -1,4 +1,8 @@
-"""The calendar this service created in each Google account, remembered across links."""
+"""The calendar this service created in each Google account for each clinic, remembered across links.
+
+A calendar and the records of what we wrote there belong to one clinic: the same Google account linked at
+two clinics gets one calendar per clinic, so that neither clinic ever reads the other's events.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +20,13 @@ class KnownCalendar:
 
 
 class AccountCalendars(Protocol):
-    """So that a redo in the same Google account reuses its calendar instead of creating another."""
+    """So that a redo of a clinic in the same Google account reuses its calendar instead of creating another."""
 
-    def remembered_calendar(self, account: str) -> KnownCalendar | None:
-        """What remember_calendar last stored for the account, or None."""
+    def remembered_calendar(self, clinic_id: str, account: str) -> KnownCalendar | None:
+        """What remember_calendar last stored for the clinic and the account, or None (another clinic's
+        calendar in the same account is never answered)."""
         ...
 
-    def remember_calendar(self, account: str, calendar: KnownCalendar) -> None:
-        """Store (replace) the account's calendar."""
+    def remember_calendar(self, clinic_id: str, account: str, calendar: KnownCalendar) -> None:
+        """Store (replace) the clinic's calendar in the account."""
         ...

@@ -47,6 +47,10 @@ class SyncRecords(Protocol):
         """Record the link's last error, touching no other field."""
         ...
 
+    def save_pushed_privacy(self, link: SyncLink, privacy: str) -> None:
+        """Record the privacy choices a backfill wrote the link's events with, touching no other field."""
+        ...
+
     def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
         """Record a finished pull: the new sync token, lastPullAt, and conflicts added to the count; no
         other field is touched."""

@@ -23,7 +23,7 @@ from enum import Enum, StrEnum
 from typing import NoReturn, TypeVar
 
 from shared.domain.clinic import Clinic
-from shared.domain.errors import Conflict
+from shared.domain.errors import Conflict, DomainError
 from shared.domain.link import LinkStatus, SyncLink
 from shared.domain.planner import Refusal
 from shared.ports import (
@@ -109,6 +109,7 @@ class SkipReason(StrEnum):
     LINK_NOT_ACTIVE = "link not active"
     NOT_TWO_WAY = "not an active two-way link"
     CLINIC_NOT_FOUND = "clinic not found"
+    CLINIC_INVALID = "clinic document not valid"
     NO_GRANT = "link has no grant"
     ACCESS_LOST = "google access lost"
 
@@ -144,6 +145,8 @@ class Skipped:
 
     reason: SkipReason
     link: SyncLink | None = None
+    # What the link's lastError should say about it (a malformed clinic document), when it should.
+    error: DomainError | None = None
 
 
 @dataclass
@@ -164,7 +167,13 @@ class Access:
         """Open a link the caller holds: check it, read its clinic, and connect with its grant."""
         if link is None or not need.admits(link):
             return Skipped(need.value)
-        clinic = self.directory.clinic(link.clinic_id)
+        try:
+            clinic = self.directory.clinic(link.clinic_id)
+        except DomainError as exc:
+            # Anyone of the clinic may have written its document: the work is skipped (acknowledged, never
+            # retried for ever) and the link tells why, until the clinic is corrected.
+            log.warning("clinic unreadable", extra={"linkId": link.id, "code": exc.code})
+            return Skipped(SkipReason.CLINIC_INVALID, link, exc)
         if clinic is None:
             return Skipped(SkipReason.CLINIC_NOT_FOUND)
         sealed = self.grants.encrypted_token(link.id)
@@ -172,6 +181,13 @@ class Access:
             return Skipped(SkipReason.NO_GRANT)  # disabled meanwhile, or its token was deleted
         gateway = self.calendars.connect(self.cipher.decrypt(sealed, context=link.id))
         return Opened(link, clinic, gateway)
+
+    def error_of(self, skipped: Skipped) -> tuple[SyncLink, dict[str, str]] | None:
+        """The link and the lastError a skip should leave on it (a malformed clinic), if any."""
+        if skipped.error is None or skipped.link is None:
+            return None
+        at = self.clock.now().isoformat()
+        return skipped.link, {"code": skipped.error.code, "message": skipped.error.message, "at": at}
 
     def still_open(self, opened: Opened, need: Need) -> Opened | None:
         """The opened link read again (a long task stops when the link ended meanwhile)."""

@@ -266,16 +266,18 @@ class LinkingService:
         return active
 
     def _calendar(self, link: SyncLink, gateway: CalendarGateway) -> KnownCalendar:
-        """The calendar we created in this account before (a redo adopts it), or a new one."""
+        """The calendar we created in this account for the link's clinic before (a redo adopts it), or a new
+        one. Another clinic's calendar in the same account is never chosen: its events and records are that
+        clinic's, and a clinic never imports what another wrote."""
         assert link.google_email
         account = account_key(link.google_email)
-        known = self.accounts.remembered_calendar(account)
+        known = self.accounts.remembered_calendar(link.clinic_id, account)
         if known and gateway.calendar_exists(known.calendar_id):
             return known
         center = self.directory.center(link.clinic_id, link.center_id)
         time_zone = center.time_zone if center else "UTC"
         created = KnownCalendar(gateway.create_calendar(self.settings.calendar_name, time_zone))
-        self.accounts.remember_calendar(account, created)
+        self.accounts.remember_calendar(link.clinic_id, account, created)
         return created
 
     def retry_activations(self) -> int:
@@ -301,7 +303,7 @@ class LinkingService:
             # A later link of this account adopts the calendar, and what changed there since this pull.
             last_pull = link.last_pull_at or link.adopt_since or link.activated_at
             self.accounts.remember_calendar(
-                account_key(link.google_email), KnownCalendar(link.calendar_id, last_pull)
+                link.clinic_id, account_key(link.google_email), KnownCalendar(link.calendar_id, last_pull)
             )
         log.info("link disabled", extra={"linkId": link.id, "by": user.id})
         return disabled

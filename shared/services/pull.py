@@ -57,6 +57,9 @@ class PullService:
         """Apply every change of the link's calendar since the last pull."""
         opened = self.access.open(clinic_id, link_id, Need.TWO_WAY)
         if isinstance(opened, Skipped):
+            noted = self.access.error_of(opened)
+            if noted is not None:
+                self.records.save_error(*noted)
             return PullReport(skipped=opened.reason)
         done = self.access.run(opened.link, lambda: self._pull(opened))
         if isinstance(done, Skipped):
@@ -183,8 +186,11 @@ class PullService:
                     horizon=horizon,
                 )
             except DomainError as exc:
-                # The clinic's side cannot be read or shown (malformed, or its centre is gone): left alone.
+                # The clinic's side cannot be read or shown (malformed, or its centre is gone): left alone,
+                # and the link says why (the message names no value of the document).
                 log.warning("appointment unreadable", extra={"linkId": link.id, "code": exc.code})
+                at = self.clock.now().isoformat()
+                self.records.save_error(link, {"code": exc.code, "message": exc.message, "at": at})
                 continue
             tally.add(event, appointment_id, decision)
 

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.config import Settings
-from shared.domain.clinic import Appointment, AppointmentChange, Center
+from shared.domain.clinic import Appointment, AppointmentChange, Center, Clinic
 from shared.domain.errors import DomainError
-from shared.domain.event import EventContent, desired_event
+from shared.domain.event import EventContent, desired_event, privacy_key
 from shared.domain.event_link import EventLink, event_id_of
 from shared.domain.planner import (
     GiveUp,
@@ -99,7 +99,7 @@ class PushService:
         """Bring the events of these appointments in the link's calendar in line with the clinic."""
         opened = self.access.open(clinic_id, link_id, Need.ACTIVE)
         if isinstance(opened, Skipped):
-            return PushReport(skipped=opened.reason)
+            return self._skipped(opened)
         return self.push_appointments(opened, appointment_ids)
 
     def push_appointments(
@@ -146,7 +146,7 @@ class PushService:
         """
         opened = self.access.open(clinic_id, link_id, Need.ACTIVE)
         if isinstance(opened, Skipped):
-            return PushReport(skipped=opened.reason)
+            return self._skipped(opened)
         now = self.clock.now()
         adopted = self.access.run(opened.link, lambda: self._adopt(opened, since=now))
         if isinstance(adopted, Skipped):
@@ -170,8 +170,32 @@ class PushService:
             total = PushReport(
                 total.done + report.done, total.unchanged + report.unchanged, total.failed + report.failed
             )
+        privacy = privacy_key(opened.clinic)
+        if link.pushed_privacy != privacy:
+            # Every event now shows the clinic's current choices (a hash that changed was patched).
+            self.records.save_pushed_privacy(link, privacy)
         log.info("backfill done", extra={"linkId": link_id, "appointments": len(ids), "pushed": total.done})
         return total
+
+    # --- scheduled upkeep --------------------------------------------------------------------------
+    def privacy_upkeep(self) -> int:
+        """Backfill every active link whose events were written with other privacy choices than its
+        clinic's now (the clinic's document changed: no trigger fires for it). The backfill patches each
+        event whose content changed and records the choices; answers how many backfills were queued."""
+        clinics: dict[str, Clinic | None] = {}
+        queued = 0
+        for link in self.links.active_links():
+            if link.clinic_id not in clinics:
+                try:
+                    clinics[link.clinic_id] = self.directory.clinic(link.clinic_id)
+                except DomainError:
+                    clinics[link.clinic_id] = None  # malformed: its links' work records it
+            clinic = clinics[link.clinic_id]
+            if clinic is None or privacy_key(clinic) == link.pushed_privacy:
+                continue
+            window = self.settings.reconcile_interval_seconds
+            queued += self.tasks.privacy_backfill(link, privacy_key(clinic), window)
+        return queued
 
     def _adopt(self, opened: Opened, since: datetime) -> list[str]:
         """Record the events of ours that the calendar holds from `since` on; answer their appointments."""
@@ -262,6 +286,13 @@ class PushService:
         now = self.clock.now()
         stale = link.last_push_at is None or now - link.last_push_at >= LAST_PUSH_RESOLUTION
         self.records.record_event_links(link, results, now if stale else None)
+
+    def _skipped(self, skipped: Skipped) -> PushReport:
+        """The work is not done; the link says why when the clinic must correct something."""
+        noted = self.access.error_of(skipped)
+        if noted is not None:
+            self.records.save_error(*noted)
+        return PushReport(skipped=skipped.reason)
 
     def _record_error(self, opened: Opened, code: str, message: str) -> None:
         now = self.clock.now()

@@ -140,6 +140,14 @@ class Tasks:
         work = PushWork(link.clinic_id, link.id)
         return self.queue.enqueue(self.settings.push_queue, f"backfill-{link.id}", work.payload())
 
+    def privacy_backfill(self, link: SyncLink, privacy: str, window_seconds: float) -> bool:
+        """A backfill that rewrites a link's events after its clinic changed its privacy choices: one per
+        link, choice and window (Cloud Tasks keeps a name from being reused for a while after its task ran,
+        so the window lets a later change back to the same choice have its own)."""
+        bucket = math.floor(self.clock.now().timestamp() / window_seconds)
+        name = "backfill-privacy-" + _digest(f"{link.id}/{privacy}/{bucket}")
+        return self.queue.enqueue(self.settings.push_queue, name, PushWork(link.clinic_id, link.id).payload())
+
     def pull_on_notification(self, clinic_id: str, link_id: str) -> bool:
         """A pull that runs at the end of the coalescing window, so that it sees the whole burst."""
         return self._pull(PullWork(clinic_id, link_id), PullReason.NOTIFY, PULL_COALESCE_SECONDS, wait=True)

@@ -5,7 +5,9 @@ links; links disabled and redone; grants revoked; access tokens expired; sync to
 expired) run while faults are injected everywhere: Google answers 5xx, 429 and 403 rateLimitExceeded, slowly
 or not at all; CloudEvents and tasks are duplicated, reordered and delayed; notifications and pull tasks are
 dropped. Then the faults stop, the queues drain (reconciliation recovering what was dropped), and the
-calendars must equal the clinic: one event per live appointment, none for the rest, no loop.
+calendars must equal the clinic: one event per live appointment, none for the rest, no loop. Before the
+run, the two-way user's Google account was linked at a second clinic, which wrote an event with a
+patient's name there: at the end it is still that clinic's, and nothing of it reached the demo clinic.
 
 Eventarc and Cloud Tasks deliver at least once, so CloudEvents and push tasks are never dropped here;
 Google's notifications are best effort, so they are, and reconciliation must make up for them.
@@ -28,12 +30,16 @@ import requests
 from flask import Flask, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from shared.adapters.firestore_codec import appointment_change
 from shared.domain.errors import DomainError
 from shared.domain.event import PROP_APPOINTMENT
 from shared.domain.link import LinkStatus
 from shared.services.tasks import RetryLater
 from tests.integration.conftest import FUNCTIONS_URL, Sync
 
+# Another clinic (privacy `full`) where the two-way user's Google account was linked before.
+OTHER_CLINIC = "norte"
+OTHER_PATIENT = "Nuria Norte"
 USERS = {"pautrave": ("pau@gmail.com", True), "marina": ("marina@gmail.com", False)}
 GOOGLE_FAULTS = [
     {"route": "/calendar/v3/", "rate": 0.08, "status": 503},
@@ -129,6 +135,7 @@ class Soak:
         # unless a run asks for them, so that a seed replays the same operations as before).
         self.made_in_google = 0.0
         self.receiver = WebhookReceiver(sync, self.rng, self.figures)
+        self.other_calendar: str | None = None  # the calendar another clinic made in a shared account
         self._fire_on_pull_writes()
 
     def _fire_on_pull_writes(self) -> None:
@@ -379,8 +386,62 @@ class Soak:
                 time.sleep(1)  # Google still refuses: back off, as Cloud Tasks does
         raise AssertionError("the queues did not drain")
 
+    # --- a second clinic sharing a Google account ------------------------------------------------------
+    def other_clinic_first(self) -> None:
+        """Before the run, the two-way user's Google account is linked at another clinic (privacy `full`),
+        which pushes an appointment with its patient's name, and the link is disabled: the demo clinic
+        links the same account next, and must never import nor adopt what the other clinic wrote."""
+        email = USERS["pautrave"][0]
+        services = self.sync.services
+        _, url = services.linking.start(OTHER_CLINIC, "centro-norte", "marina", None, True, None)
+        answer = self.sync.consent(url, email)
+        link = services.linking.complete(answer["state"], answer.get("code"), answer.get("error")).link
+        assert link.status is LinkStatus.ACTIVE and link.calendar_id, link
+        start = self.now + timedelta(days=3, hours=2)
+        ref = self.sync.db.document(f"clinics/{OTHER_CLINIC}/appointments/n1")
+        ref.set(
+            {
+                "professionalId": "marina",
+                "centerId": "centro-norte",
+                "start": start,
+                "end": start + timedelta(hours=1),
+                "status": "scheduled",
+                "patientName": OTHER_PATIENT,
+            }
+        )
+        after = ref.get()
+        services.push.fan_out(
+            appointment_change(OTHER_CLINIC, "n1", None, after.to_dict(), after.update_time)
+        )
+        self.sync.run_tasks()
+        services.linking.disable(OTHER_CLINIC, "marina", link.id)
+        self.other_calendar = link.calendar_id
+
+    def check_other_clinic(self) -> None:
+        """The other clinic's event is still its own, and nothing of it reached the demo clinic."""
+        if self.other_calendar is None:
+            return
+        api = self.user_api(USERS["pautrave"][0])
+        items = api.events().list(calendarId=self.other_calendar, maxResults=2500).execute()["items"]
+        marks = [((e.get("extendedProperties") or {}).get("private") or {}).get("clinicId") for e in items]
+        if marks != [OTHER_CLINIC] or OTHER_PATIENT not in items[0].get("summary", ""):
+            self.figures.diverged += 1
+            self.figures.details.append(f"the other clinic's calendar changed: {marks}")
+        for appointment_id, doc in self.appointments().items():
+            if (
+                OTHER_PATIENT in repr(doc)
+                or (doc.get("origin") or {}).get("calendarId") == self.other_calendar
+            ):
+                self.figures.diverged += 1
+                self.figures.details.append(f"demo imported the other clinic's event as {appointment_id}")
+        link = self.link_of("pautrave")
+        if link is not None and link.calendar_id == self.other_calendar:
+            self.figures.diverged += 1
+            self.figures.details.append("demo adopted the other clinic's calendar")
+
     # --- the run ------------------------------------------------------------------------------------
     def run(self, operations: int) -> Figures:
+        self.other_clinic_first()
         for user in USERS:
             self.ensure_linked(user)
         self.drain()
@@ -417,6 +478,7 @@ class Soak:
         self.quiesce()
         self.progress(operations, started, "checking")
         self.check()
+        self.check_other_clinic()
         return self.figures
 
     def progress(self, operations: int, started: float, stage: str = "running") -> None:

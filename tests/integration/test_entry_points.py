@@ -451,7 +451,13 @@ def test_pull_worker_defers_a_pull_refused_for_quota(functions: Deployed) -> Non
 def test_renew_channels_reports_what_it_did(functions: Deployed) -> None:
     response = functions.post("renew_channels")
     assert response.status_code == 200
-    assert response.get_json() == {"renewed": 0, "started": 0, "failed": 0, "activationsRetried": 0}
+    assert response.get_json() == {
+        "renewed": 0,
+        "started": 0,
+        "failed": 0,
+        "activationsRetried": 0,
+        "privacyBackfills": 0,
+    }
 
 
 def test_reconcile_links_queues_a_pull_per_two_way_link(functions: Deployed) -> None:

@@ -101,6 +101,7 @@ def db(firestore: firestore_lib.Client) -> firestore_lib.Client:
         {"id": "l1", "userId": "pautrave", "professionalId": "marina", "status": "active", "syncToken": "t"}
     )
     firestore.document("clinics/demo/calendars/c1/eventLinks/a1").set({"eventId": "e1", "etag": "1"})
+    firestore.document("clinics/demo/googleAccounts/g1").set({"calendarId": "c1", "lastPullAt": None})
     firestore.document("clinics/demo/notifications/n1").set(
         {"userId": "admin", "type": "approval_requested", "read": False, "title": "t"}
     )
@@ -156,6 +157,7 @@ SYNC_DOCUMENTS = (
     *TOP_LEVEL_SYNC_DOCUMENTS,
     "clinics/demo/syncLinks/l1",
     "clinics/demo/calendars/c1/eventLinks/a1",
+    "clinics/demo/googleAccounts/g1",
 )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.document_events import DocumentChange, appointment_change
-from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, EventOrigin
+from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, EventOrigin, Privacy
 from shared.domain.errors import DomainError
 from shared.domain.event import desired_event, event_content, remote_hash
 from shared.domain.event_link import (
@@ -21,6 +21,7 @@ from shared.domain.event_link import (
     claim_holds,
     event_id,
     is_document_id,
+    marked_by_another_clinic,
 )
 from shared.domain.link import LinkStatus, SyncLink
 from shared.domain.planner import (
@@ -359,6 +360,26 @@ def test_an_appointment_id_read_from_an_event_must_name_a_firestore_document(bad
 def test_a_document_id_may_be_long_and_unusual_within_firestores_rules() -> None:
     for good in ["a1", "_x_", "__x", "x" * 1500, "ñ" * 750, "gcal-0123"]:
         assert is_document_id(good)
+
+
+def test_an_event_another_clinic_wrote_is_neither_imported_nor_adopted() -> None:
+    theirs = event_content(
+        appointment(patient_name="Ana López"), Clinic("norte", privacy=Privacy.FULL), CENTER
+    )
+    # Under the id norte derives for its appointment: a copy under another id would not count as norte's either.
+    eid = event_id("norte", theirs.appointment_id)
+    foreign = theirs.body() | {"id": eid, "etag": '"n1"', "updated": "2026-12-01T10:00:00+00:00"}
+    foreign["extendedProperties"]["private"]["clinicId"] = "norte"
+    assert marked_by_another_clinic(foreign, "demo") and not marked_by_another_clinic(foreign, "norte")
+    assert not marked_by_another_clinic({"id": "g1"}, "demo")  # made in Google: no clinic's mark
+    decision = decide(foreign, None, None, appointment_id_for_event(CALENDAR, eid))
+    assert isinstance(decision.action, Ignore)
+    assert (decision.write, decision.record, decision.push_back) == (None, None, False)
+    # Not even once recorded under its id (a pull of a calendar both clinics shared before).
+    known = EventLink(appointment_id_for_event(CALENDAR, eid), eid, '"n0"', None)
+    assert isinstance(decide(foreign, known, None, known.appointment_id).action, Ignore)
+    assert listed([foreign], "demo", CALENDAR) == []
+    assert [item.marked for item in listed([foreign], "norte", CALENDAR)] == [True]
 
 
 def test_events_never_seen_are_new_unless_a_baseline_predates_them() -> None:

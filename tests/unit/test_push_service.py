@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.adapters.firestore_codec import appointment_change
-from shared.domain.clinic import Appointment, AppointmentStatus, Center
+from shared.domain.clinic import Appointment, AppointmentStatus, Center, Privacy
+from shared.domain.errors import InvalidRequest
 from shared.domain.event_link import event_id
 from shared.domain.link import LinkStatus, SyncLink
 from shared.ports import AuthRevoked, Transient
@@ -204,3 +205,39 @@ def test_disabled_link_is_not_pushed(world: World) -> None:
     world.store.links[link.id] = replace(link, status=LinkStatus.DISABLED)
     put(world)
     assert world.services.push.push("demo", link.id, ["a1"]).skipped == "link not active"
+
+
+def test_the_upkeep_backfills_a_link_whose_clinic_changed_its_privacy(world: World) -> None:
+    link, google = active_link(world)
+    put(world, "a1", service="Fisioterapia")
+    assert world.services.push.privacy_upkeep() == 1  # never backfilled: no choices recorded yet
+    world.queue.take()
+    world.services.push.backfill("demo", link.id)
+    assert world.store.links[link.id].pushed_privacy == "none"
+    assert world.services.push.privacy_upkeep() == 0
+    world.directory.clinics["demo"] = replace(world.directory.clinics["demo"], privacy=Privacy.FULL)
+    assert world.services.push.privacy_upkeep() == 1
+    [(_, payload)] = world.queue.take()
+    assert payload == {"clinicId": "demo", "linkId": link.id, "backfill": True}
+    world.services.push.backfill("demo", link.id)
+    assert (
+        google.calendars[link.calendar_id or ""][event_id("demo", "a1")]["summary"]
+        == "Fisioterapia · Ana López"
+    )
+    assert world.store.links[link.id].pushed_privacy == "full"
+    assert world.services.push.privacy_upkeep() == 0
+
+
+def test_a_malformed_clinic_is_recorded_and_skipped_never_raised(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link, _ = active_link(world)
+    put(world, "a1")
+
+    def malformed(clinic_id: str) -> None:
+        raise InvalidRequest("La clínica no es válida (privacy).", code="invalid_clinic")
+
+    monkeypatch.setattr(world.directory, "clinic", malformed)
+    assert world.services.push.privacy_upkeep() == 0
+    assert world.services.push.push("demo", link.id, ["a1"]).skipped == "clinic document not valid"
+    assert (world.store.links[link.id].last_error or {})["code"] == "invalid_clinic"

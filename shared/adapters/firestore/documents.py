@@ -9,7 +9,9 @@ Layout (see README, "Data"):
   oauthStates/{state}                                 single-use consent state; `expiresAt` is a TTL field
   linkKeys/{key}                                      uniqueness keys (one Google account, one user)
   linkSecrets/{linkId}                                the encrypted refresh token, apart from the link
-  googleAccounts/{accountKey}                         the calendar we created in a Google account
+  clinics/{c}/googleAccounts/{accountKey}             the calendar we created for the clinic in a Google
+                                                      account (one per clinic and account: a calendar and
+                                                      its event links belong to one clinic)
   channels/{channelId}                                which link a watch channel belongs to
 """
 
@@ -44,6 +46,10 @@ def links_with_status(db: firestore.Client, status: str) -> list[SyncLink]:
     """Every clinic's links in `status` (a collection-group query)."""
     query = db.collection_group(LINKS).where(filter=FieldFilter("status", "==", status))
     return [codec.link_from(s.to_dict() or {}) for s in query.stream()]
+
+
+def account_calendar(db: firestore.Client, clinic_id: str, account: str) -> firestore.DocumentReference:
+    return db.collection(CLINICS).document(clinic_id).collection(ACCOUNTS).document(account)
 
 
 def event_links(db: firestore.Client, sync_link: SyncLink) -> firestore.CollectionReference:

@@ -74,6 +74,9 @@ class FirestoreSyncRecords:
     def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
         documents.link(self.db, link.clinic_id, link.id).update({"lastError": dict(error)})
 
+    def save_pushed_privacy(self, link: SyncLink, privacy: str) -> None:
+        documents.link(self.db, link.clinic_id, link.id).update({"pushedPrivacy": privacy})
+
     def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
         changes: dict[str, Any] = {"syncToken": sync_token, "lastPullAt": pulled_at}
         if conflicts:

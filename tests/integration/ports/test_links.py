@@ -121,3 +121,4 @@ def test_active_two_way_links_are_those_of_every_clinic(backend: Backend) -> Non
     ):
         backend.links.save(link)
     assert sorted(li.id for li in backend.links.active_two_way_links()) == ["here", "there"]
+    assert sorted(li.id for li in backend.links.active_links()) == ["here", "one-way", "there"]

@@ -126,6 +126,14 @@ def test_save_error_records_the_last_error_and_touches_nothing_else(backend: Bac
     assert backend.links.get("demo", "l1") == replace(link, last_error=error)
 
 
+def test_save_pushed_privacy_records_it_and_touches_nothing_else(backend: Backend) -> None:
+    link = a_link("l1", last_push_at=T0, sync_token="tok", last_error={"code": "quota"})
+    backend.links.save(link)
+    stale = replace(link, status=LinkStatus.DISABLED, sync_token=None)
+    backend.records.save_pushed_privacy(stale, "full+notes")
+    assert backend.links.get("demo", "l1") == replace(link, pushed_privacy="full+notes")
+
+
 def test_save_pull_records_the_token_the_time_and_adds_conflicts(backend: Backend) -> None:
     link = a_link("l1", conflicts=1, last_push_at=T0, last_error={"code": "quota"})
     backend.links.save(link)
