@@ -25,7 +25,7 @@ variable "create_firestore_database" {
 
 variable "clinic_app_service_account" {
   type        = string
-  description = "E-mail of the service account the clinic app's backend calls oauth_start, approve_link, disable_link and list_links with (an OIDC identity token of it)."
+  description = "E-mail of the service account the clinic app's backend calls oauth_start, complete_link, approve_link, disable_link and list_links with (an OIDC identity token of it)."
 
   validation {
     condition     = can(regex("^[a-z0-9-]+@[a-z0-9.-]+\\.gserviceaccount\\.com$", var.clinic_app_service_account))

@@ -107,7 +107,7 @@ def test_a_replayed_callback_is_refused(functions: Deployed) -> None:
 
     refused_without_a_write(functions, "oauth_callback", answer, 404, "invalid_state")
     link = functions.doc(link_path(started["linkId"]))
-    assert link is not None and link["status"] == "pending_approval"
+    assert link is not None and link["status"] == "pending_oauth"  # held until its code is redeemed
 
 
 def test_an_expired_state_is_refused_and_consumed(functions: Deployed) -> None:
@@ -128,7 +128,9 @@ def test_a_code_exchanged_twice_fails_the_second_link(functions: Deployed) -> No
     code = functions.consent(first["authorizationUrl"], "pau@gmail.com")
     first_state = functions.doc(f"oauthStates/{code['state']}")
     assert first_state is not None
-    assert query_of(functions.callback(code).headers["Location"])["status"] == "pending_approval"
+    back = query_of(functions.callback(code).headers["Location"])
+    assert back["status"] == "consented"
+    assert functions.complete("pautrave", back).get_json()["link"]["status"] == "pending_approval"
     # A second sign-in whose state carries the first one's PKCE verifier: only the code's reuse is wrong.
     second = functions.start("marina", returnUrl="https://clinic.example/back")
     second_state = query_of(second["authorizationUrl"])["state"]
