@@ -6,6 +6,7 @@ import pytest
 
 from shared.domain.errors import Conflict, DomainError, Forbidden, InvalidRequest, NotFound
 from shared.domain.link import LinkStatus, SyncLink
+from shared.ports import Grant
 from shared.services.linking import SCOPE_CALENDAR, CallbackRefused, CallbackResult
 from tests.unit.conftest import World
 
@@ -327,3 +328,18 @@ def test_a_disable_during_activation_is_not_undone(world: World) -> None:
     assert world.store.links[link.id].status is LinkStatus.DISABLED
     assert world.queue.tasks == {}  # no backfill for a disabled link
     assert world.store.keys == {} and world.store.secrets == {}
+
+
+def test_an_email_change_keeps_the_accounts_calendar(world: World) -> None:
+    link = link_as(world, "pautrave", "old@gmail.com").link
+    active = world.services.linking.decide("demo", "centro-b", "admin", link.id, approve=True)
+    world.services.linking.disable("demo", "pautrave", link.id)
+    # The same Google account (same `sub`, same calendars) now answers another e-mail.
+    world.oauth.grants["renamed"] = Grant(
+        "refresh-old@gmail.com", "access", frozenset({SCOPE_CALENDAR}), "new@gmail.com", "sub-old@gmail.com"
+    )
+    _, state = start(world)
+    redo = redeemed(world, world.services.linking.complete(state, "renamed", None)).link
+    again = world.services.linking.decide("demo", "centro-b", "admin", redo.id, approve=True)
+    assert again.google_email == "new@gmail.com" and again.calendar_id == active.calendar_id
+    assert len(world.calendars.accounts["refresh-old@gmail.com"].calendars) == 1
