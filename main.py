@@ -1,13 +1,21 @@
 """Source root for Cloud Functions: every entry point, re-exported (each is deployed with its own target)."""
 
 from functions.channels import calendar_webhook, reconcile_links, renew_channels
-from functions.linking import approve_link, disable_link, list_links, oauth_callback, oauth_start
+from functions.linking import (
+    approve_link,
+    complete_link,
+    disable_link,
+    list_links,
+    oauth_callback,
+    oauth_start,
+)
 from functions.sync import on_appointment_written, pull_worker, push_worker
 
 # Entry point -> signature type (Terraform and the local functions server both read this).
 ENTRY_POINTS = {
     "oauth_start": "http",
     "oauth_callback": "http",
+    "complete_link": "http",
     "approve_link": "http",
     "disable_link": "http",
     "list_links": "http",
@@ -23,6 +31,7 @@ __all__ = [
     "ENTRY_POINTS",
     "approve_link",
     "calendar_webhook",
+    "complete_link",
     "disable_link",
     "list_links",
     "oauth_callback",

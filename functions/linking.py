@@ -28,6 +28,8 @@ class StartRequest(Request):
     professionalId: str | None = Field(default=None, min_length=1, max_length=128, pattern=DOCUMENT_ID)
     bidirectional: bool = False
     returnUrl: HttpUrl | None = None
+    # A new consent for the user's own link that needs reconnecting (no new link, no new approval).
+    linkId: str | None = Field(default=None, min_length=1, max_length=128, pattern=DOCUMENT_ID)
 
 
 class CallbackQuery(Request):
@@ -35,6 +37,13 @@ class CallbackQuery(Request):
     state: str = Field(min_length=1, max_length=256, pattern=DOCUMENT_ID)
     code: str | None = Field(default=None, max_length=2048)
     error: str | None = Field(default=None, max_length=256)
+
+
+class CompleteRequest(Request):
+    clinicId: str = Id
+    userId: str = Id
+    linkId: str = Id
+    code: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")  # token_urlsafe's alphabet
 
 
 class DecisionRequest(Request):
@@ -68,6 +77,7 @@ def oauth_start(request: flask.Request) -> Reply:
         body.professionalId,
         body.bidirectional,
         allowed_return_url(body.returnUrl, services().settings.return_url_hosts) if body.returnUrl else None,
+        reconnect=body.linkId,
     )
     return ok({"linkId": link.id, "authorizationUrl": url})
 
@@ -89,11 +99,13 @@ def allowed_return_url(url: HttpUrl, hosts: tuple[str, ...]) -> str:
 @functions_framework.http
 @json_endpoint("GET")
 def oauth_callback(request: flask.Request) -> Reply:
-    """Google's OAuth redirect: finish the link and send the person back to the clinic app.
+    """Google's OAuth redirect: hold the consent and send the person back to the clinic app with a
+    one-time code, which the app redeems with complete_link from the user's own session.
 
     A browser lands here, so every answer is for a person: a redirect to the clinic app's `returnUrl`
-    when the link names one, else a page in Spanish (English if the browser prefers it). A refused
-    redirect (state expired or used, link no longer pending, malformed query) goes back with
+    when the link names one (`linkId`, `status=consented`, `code`; or `status=failed&reason=...`), else a
+    page in Spanish (English if the browser prefers it) showing the code to enter in the clinic app. A
+    refused redirect (state expired or used, link no longer pending, malformed query) goes back with
     `status=error&reason=<code>`, or gets a page with that code, answered with its 4xx status.
     """
     try:
@@ -103,12 +115,27 @@ def oauth_callback(request: flask.Request) -> Reply:
         return _refused(refusal.code, refusal.status, refusal.return_url)
     except DomainError as refusal:
         return _refused(refusal.code, refusal.status, None)
-    outcome = {"linkId": result.link.id, "status": result.link.status.value}
+    outcome = {"linkId": result.link.id, "status": "failed"}
+    if result.code:
+        outcome |= {"status": "consented", "code": result.code}
     if result.reason:
         outcome["reason"] = result.reason
     if result.link.return_url:
         return flask.redirect(_with_query(result.link.return_url, outcome), code=302)
     return _page(outcome, 200)
+
+
+@functions_framework.http
+@json_endpoint("POST")
+def complete_link(request: flask.Request) -> Reply:
+    """The clinic app redeems oauth_callback's one-time code for the user who started the link: only then
+    is the link claimed, put to the masters or activated. A refused link answers its `reason`."""
+    body = json_body(request, CompleteRequest)
+    result = services().linking.redeem(body.clinicId, body.userId, body.linkId, body.code)
+    answer: dict[str, object] = {"link": link_view(result.link)}
+    if result.reason:
+        answer["reason"] = result.reason
+    return ok(answer)
 
 
 @functions_framework.http
@@ -162,11 +189,18 @@ def _page(outcome: dict[str, str], status: int) -> Reply:
         if reason
         else ""
     )
+    # The one-time code, for the person to enter in the clinic app (no returnUrl took it there).
+    code = (
+        f'<p><code id="code" data-link-id="{html.escape(outcome["linkId"])}">{html.escape(outcome["code"])}'
+        "</code></p>"
+        if outcome.get("code")
+        else ""
+    )
     page = (
         f'<!doctype html><html lang="{lang}"><meta charset="utf-8">'
         f"<title>{html.escape(page_text('title', lang))}</title>"
         f'<h1>{html.escape(page_text("title", lang))}</h1><p id="status" data-status="{html.escape(outcome["status"])}">'
-        f"{html.escape(page_text(outcome['status'], lang))}</p>{explained}"
+        f"{html.escape(page_text(outcome['status'], lang))}</p>{explained}{code}"
         f"<p>{html.escape(page_text('close', lang))}</p></html>"
     )
     response = flask.Response(page, status=status, mimetype="text/html")

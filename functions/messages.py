@@ -79,6 +79,10 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Esta cuenta de Google ya sincroniza una agenda.",
         "This Google account already syncs an agenda.",
     ),
+    "account_already_linked": (
+        "Esta cuenta de Google ya sincroniza una agenda.",
+        "This Google account already syncs an agenda.",
+    ),
     "not_master": (
         "Solo un usuario master de la clínica puede autorizar una vinculación.",
         "Only a master of the clinic can authorize a link.",
@@ -99,6 +103,14 @@ ERRORS: dict[str, tuple[str, str]] = {
     "invalid_state": (
         "El inicio de sesión con Google ha caducado o ya se usó. Vuelva a empezar desde la clínica.",
         "The Google sign-in expired or was already used. Start again from the clinic.",
+    ),
+    "invalid_code": (
+        "El código de vinculación no es válido o ya se usó. Vuelva a empezar desde la clínica.",
+        "The link code is not valid or was already used. Start again from the clinic.",
+    ),
+    "link_not_reconnectable": (
+        "Esta vinculación no necesita volver a conectarse.",
+        "This link does not need reconnecting.",
     ),
     # Google's push notifications and the task workers.
     "bad_channel_token": (
@@ -147,6 +159,14 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "email_already_linked": ERRORS["email_already_linked"],
     "user_already_linked": ERRORS["user_already_linked"],
+    "code_expired": (
+        "El código de vinculación caducó antes de usarse; vuelva a empezar desde la clínica.",
+        "The link code expired before it was used; start again from the clinic.",
+    ),
+    "other_account": (
+        "Para volver a conectar hay que usar la misma cuenta de Google que tenía la vinculación.",
+        "Reconnecting needs the same Google account the link had.",
+    ),
     "superseded": (
         "Se empezó otra vinculación después de esta.",
         "Another link was started after this one.",
@@ -161,6 +181,12 @@ REASONS: dict[str, tuple[str, str]] = {
 # The page after Google's consent, per outcome (a link status, or `error` for a refused callback).
 PAGES: dict[str, tuple[str, str]] = {
     "title": ("Google Calendar", "Google Calendar"),
+    "consented": (
+        "Google ha dado el acceso. Para terminar, vuelva a la aplicación de la clínica, con su sesión, "
+        "e introduzca este código de vinculación:",
+        "Google granted access. To finish, go back to the clinic app, signed in as yourself, and enter this "
+        "link code:",
+    ),
     "active": (
         "La agenda ya se sincroniza con Google Calendar.",
         "The agenda now syncs with Google Calendar.",

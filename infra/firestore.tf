@@ -71,6 +71,12 @@ locals {
       field      = "refreshToken"
       indexes    = []
     }
+    # Held consents are read by id too (oauthConsents/{linkId}).
+    oauth_consents_refresh_token = {
+      collection = "oauthConsents"
+      field      = "refreshToken"
+      indexes    = []
+    }
   }
 
   # TTL policies: Firestore deletes a document (within about a day) once the timestamp in this field has
@@ -79,6 +85,8 @@ locals {
   ttl_fields = {
     # Consent round trips: single use, expire after OAUTH_STATE_TTL_SECONDS.
     oauth_states = { collection = "oauthStates", field = "expiresAt" }
+    # Held consents: their one-time code is redeemable for LINK_CODE_TTL_SECONDS.
+    oauth_consents = { collection = "oauthConsents", field = "expiresAt" }
     # Watch channels: Google stops notifying after a channel's expiration, so its record is then garbage.
     channels = { collection = "channels", field = "expiresAt" }
   }

@@ -33,18 +33,30 @@ locals {
       enqueues        = []
     }
     oauth_callback = {
-      # A master's own link activates here: token exchange, calendar creation, watch channel, backfill.
-      description     = "Google's OAuth redirect: finish the link and send the user back to the clinic app."
+      # Token exchange, then the consent is held (sealed) until complete_link redeems its one-time code.
+      description     = "Google's OAuth redirect: hold the consent and send the user back to the clinic app with a one-time code."
       invoker         = "public"
       memory          = "512Mi"
-      timeout_seconds = 60
+      timeout_seconds = 30
       concurrency     = 20
+      max_instances   = 10
+      secrets         = ["oauth-client-secret", "token-encryption-key"]
+      enqueues        = []
+    }
+    complete_link = {
+      # The link counts from here: claim, the masters told, or (a master's own link, a reconnection)
+      # activation: calendar creation, watch channel, backfill.
+      description     = "Clinic app: redeem oauth_callback's one-time code for the user who started the link."
+      invoker         = "clinic_app"
+      memory          = "512Mi"
+      timeout_seconds = 60
+      concurrency     = 10
       max_instances   = 10
       secrets         = ["oauth-client-secret", "token-encryption-key", "webhook-token-key"]
       enqueues        = ["push"]
     }
     approve_link = {
-      # Approval activates the link: the same Google work as the callback.
+      # Approval activates the link: the same Google work as complete_link; a rejection revokes the grant.
       description     = "Clinic app: the master approves or rejects a pending link."
       invoker         = "clinic_app"
       memory          = "512Mi"
@@ -55,7 +67,7 @@ locals {
       enqueues        = ["push"]
     }
     disable_link = {
-      # Stops the watch channel with the user's grant.
+      # Stops the watch channel with the user's grant, then revokes the grant.
       description     = "Clinic app: disable a link; the Google calendar and its events stay."
       invoker         = "clinic_app"
       memory          = "512Mi"
@@ -164,6 +176,7 @@ locals {
     RETURN_URL_HOSTS             = join(",", var.return_url_hosts)
     BACKFILL_DAYS                = tostring(var.backfill_days)
     OAUTH_STATE_TTL_SECONDS      = tostring(var.oauth_state_ttl_seconds)
+    LINK_CODE_TTL_SECONDS        = tostring(var.link_code_ttl_seconds)
     CHANNEL_TTL_SECONDS          = tostring(var.channel_ttl_seconds)
     CHANNEL_RENEW_MARGIN_SECONDS = tostring(var.channel_renew_margin_seconds)
     FULL_SYNC_DAYS_BACK          = tostring(var.full_sync_days_back)

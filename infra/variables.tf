@@ -25,7 +25,7 @@ variable "create_firestore_database" {
 
 variable "clinic_app_service_account" {
   type        = string
-  description = "E-mail of the service account the clinic app's backend calls oauth_start, approve_link, disable_link and list_links with (an OIDC identity token of it)."
+  description = "E-mail of the service account the clinic app's backend calls oauth_start, complete_link, approve_link, disable_link and list_links with (an OIDC identity token of it)."
 
   validation {
     condition     = can(regex("^[a-z0-9-]+@[a-z0-9.-]+\\.gserviceaccount\\.com$", var.clinic_app_service_account))
@@ -76,6 +76,12 @@ variable "oauth_state_ttl_seconds" {
   type        = number
   default     = 600
   description = "How long a consent round trip (the OAuth state) stays valid."
+}
+
+variable "link_code_ttl_seconds" {
+  type        = number
+  default     = 300
+  description = "How long the one-time code oauth_callback hands to the clinic app stays redeemable by complete_link."
 }
 
 variable "channel_ttl_seconds" {

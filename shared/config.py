@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     calendar_name: str = Field("DASI eCLINIC", validation_alias=_env("CALENDAR_NAME"))
     backfill_days: PositiveInt = Field(365, validation_alias=_env("BACKFILL_DAYS"))
     oauth_state_ttl_seconds: PositiveInt = Field(600, validation_alias=_env("OAUTH_STATE_TTL_SECONDS"))
+    # How long the one-time code oauth_callback hands to the browser can be redeemed with complete_link.
+    link_code_ttl_seconds: PositiveInt = Field(300, validation_alias=_env("LINK_CODE_TTL_SECONDS"))
     channel_ttl_seconds: PositiveInt = Field(7 * 24 * 3600, validation_alias=_env("CHANNEL_TTL_SECONDS"))
     channel_renew_margin_seconds: NonNegativeInt = Field(
         24 * 3600, validation_alias=_env("CHANNEL_RENEW_MARGIN_SECONDS")

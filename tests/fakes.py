@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,13 +16,14 @@ from typing import Any
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Professional, User
 from shared.domain.errors import Conflict, ExpiredState, NotFound
 from shared.domain.event_link import EventLink, series_of_instance_id
-from shared.domain.link import Channel, SyncLink, email_key, user_key
+from shared.domain.link import Channel, SyncLink, link_keys
 from shared.domain.planner import Delete, Insert, Patch, PushAction
 from shared.ports import (
     AlreadyExists,
     EventPage,
     GoogleError,
     Grant,
+    HeldConsent,
     KnownCalendar,
     Notice,
     OAuthState,
@@ -144,6 +145,11 @@ class MemoryDirectory:
         ]
 
 
+# Links.move is atomic, as the Firestore transaction is: two threads moving one link never both decide on
+# the same stored copy.
+_MOVES = threading.Lock()
+
+
 @dataclass
 class MemoryStore:
     """Our documents in memory: one store shared by the memory fakes of our storage ports, as one Firestore
@@ -151,6 +157,7 @@ class MemoryStore:
 
     links: dict[str, SyncLink] = field(default_factory=dict)
     states: dict[str, OAuthState] = field(default_factory=dict)
+    consents: dict[str, HeldConsent] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     calendars: dict[tuple[str, str], KnownCalendar] = field(default_factory=dict)
@@ -193,6 +200,19 @@ class MemoryLinks:
 
     def save(self, link: SyncLink) -> None:
         self.store.links[link.id] = link
+
+    def move(
+        self, clinic_id: str, link_id: str, change: Callable[[SyncLink], SyncLink | None]
+    ) -> tuple[SyncLink | None, bool]:
+        with _MOVES:
+            stored = self.get(clinic_id, link_id)
+            if stored is None:
+                return None, False
+            moved = change(stored)
+            if moved is None:
+                return stored, False
+            self.store.links[link_id] = moved
+            return moved, True
 
     def links_of_user(self, clinic_id: str, user_id: str) -> list[SyncLink]:
         return _oldest_first(
@@ -246,7 +266,7 @@ class MemorySealedGrants:
         self.store.links[link.id] = link
 
     def release(self, link: SyncLink) -> None:
-        for key in (user_key(link.clinic_id, link.user_id), email_key(link.google_email or "")):
+        for key in link_keys(link).values():
             if self.store.keys.get(key) == link.id:
                 del self.store.keys[key]
         self.store.secrets.pop(link.id, None)
@@ -360,6 +380,9 @@ class MemoryOAuthStates:
         self.store.links[link.id] = link
         self.store.states[state.id] = state
 
+    def create_state(self, state: OAuthState) -> None:
+        self.store.states[state.id] = state
+
     def take_state(self, state_id: str, now: datetime) -> OAuthState:
         state = self.store.states.pop(state_id, None)
         if state is None:
@@ -367,6 +390,15 @@ class MemoryOAuthStates:
         if state.expires_at <= now:
             raise ExpiredState(state.clinic_id, state.link_id)
         return state
+
+    def hold_consent(self, consent: HeldConsent) -> None:
+        self.store.consents[consent.link_id] = consent
+
+    def take_consent(self, clinic_id: str, link_id: str, code_hash: str) -> HeldConsent:
+        held = self.store.consents.get(link_id)
+        if held is None or held.clinic_id != clinic_id or held.code_hash != code_hash:
+            raise NotFound("unknown or used code", code="invalid_code")
+        return self.store.consents.pop(link_id)
 
 
 @dataclass

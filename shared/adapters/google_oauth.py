@@ -82,11 +82,15 @@ class GoogleOAuth:
             )
         scope = token.get("scope") or []
         scopes = frozenset(scope.split() if isinstance(scope, str) else scope)
+        # userinfo answers `sub`, the account's stable id, with every token (the `openid` scope), and
+        # `email` with the email scope; an account's e-mail can change, its `sub` does not.
+        identity = answer.json()
         return Grant(
             refresh_token=credentials.refresh_token,
             access_token=credentials.token,
             scopes=scopes,
-            email=str(answer.json().get("email", "")),
+            email=str(identity.get("email", "")),
+            subject=str(identity["sub"]) if identity.get("sub") else None,
         )
 
     def revoke(self, token: str) -> None:

@@ -69,6 +69,9 @@ class SyncLink:
     # when the clinic changes them, the scheduled upkeep sees the difference and backfills the link again.
     pushed_privacy: str | None = None
     history: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # Google's stable account id (`sub`): an account's e-mail can change, its `sub` never does. None on
+    # links made before it was kept.
+    google_sub: str | None = None
 
     @property
     def holds_keys(self) -> bool:
@@ -97,7 +100,8 @@ _ALLOWED: dict[LinkStatus, frozenset[LinkStatus]] = {
         }
     ),
     LinkStatus.ACTIVE: frozenset({LinkStatus.DISABLED, LinkStatus.NEEDS_RECONNECT, LinkStatus.FAILED}),
-    LinkStatus.NEEDS_RECONNECT: frozenset({LinkStatus.DISABLED}),
+    # A reconnection (the same user, the same Google account, a new consent) makes it active again.
+    LinkStatus.NEEDS_RECONNECT: frozenset({LinkStatus.DISABLED, LinkStatus.ACTIVE}),
     LinkStatus.REJECTED: frozenset(),
     LinkStatus.DISABLED: frozenset(),
     LinkStatus.FAILED: frozenset(),
@@ -117,11 +121,44 @@ def email_key(email: str) -> str:
     return f"email-{_digest(normalized_email(email))}"
 
 
+def sub_key(sub: str) -> str:
+    """One Google account syncs at most one agenda, by the account's stable id: an e-mail change of the
+    same account keeps its key."""
+    return f"sub-{_digest('sub', sub)}"
+
+
 def user_key(clinic_id: str, user_id: str) -> str:
     """A user syncs one agenda, whatever the centre (it also makes user+professional+e-mail unique)."""
     return f"user-{_digest(clinic_id, user_id)}"
 
 
 def account_key(email: str) -> str:
-    """Where we remember the calendar this service created in a Google account."""
+    """Where we remembered, by e-mail, the calendar this service created in a Google account (links made
+    before the account's `sub` was kept; still read for them)."""
     return _digest("account", normalized_email(email))
+
+
+def account_sub_key(sub: str) -> str:
+    """Where we remember the calendar this service created in a Google account, by its stable `sub`."""
+    return _digest("account-sub", sub)
+
+
+def account_keys(link: SyncLink) -> list[str]:
+    """Where the calendar of the link's Google account may be remembered, the first one preferred: by
+    `sub` when the link knows it, then by e-mail (what links made before the `sub` was kept wrote)."""
+    keys = [account_sub_key(link.google_sub)] if link.google_sub else []
+    if link.google_email:
+        keys.append(account_key(link.google_email))
+    return keys
+
+
+def link_keys(link: SyncLink) -> dict[str, str]:
+    """The uniqueness keys the link holds, by the code of the refusal when another link holds one: its
+    user's, its Google account's by e-mail and, when known, by `sub` (the e-mail key is kept so that links
+    made before the `sub` was kept still refuse a second link of their account)."""
+    keys = {"user_already_linked": user_key(link.clinic_id, link.user_id)}
+    if link.google_email:
+        keys["email_already_linked"] = email_key(link.google_email)
+    if link.google_sub:
+        keys["account_already_linked"] = sub_key(link.google_sub)
+    return keys

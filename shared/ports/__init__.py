@@ -13,7 +13,7 @@ from shared.ports.clinic import AgendaReader, ClinicDirectory
 from shared.ports.google import *  # noqa: F403 - Google's side whole: its ports and every typed error
 from shared.ports.links import Links, SealedGrants
 from shared.ports.notices import Notice, Notifier
-from shared.ports.oauth_states import OAuthState, OAuthStates
+from shared.ports.oauth_states import HeldConsent, OAuthState, OAuthStates
 from shared.ports.runtime import Clock, Secrets, TaskQueue, TokenCipher
 from shared.ports.sync_records import SyncRecords
 
@@ -24,6 +24,7 @@ __all__ = [
     "ChannelIndex",
     "ClinicDirectory",
     "Clock",
+    "HeldConsent",
     "KnownCalendar",
     "Links",
     "Notice",

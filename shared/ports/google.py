@@ -84,6 +84,8 @@ class Grant:
     access_token: str
     scopes: frozenset[str]
     email: str
+    # Google's stable account id (userinfo's `sub`); None only when Google did not answer one.
+    subject: str | None = None
 
 
 class OAuthClient(Protocol):
@@ -92,7 +94,7 @@ class OAuthClient(Protocol):
         ...
 
     def exchange(self, code: str, code_verifier: str) -> Grant:
-        """Trade an authorization code for tokens and the account's e-mail."""
+        """Trade an authorization code for tokens and the account's e-mail and `sub`."""
         ...
 
     def revoke(self, token: str) -> None:

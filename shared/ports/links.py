@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from shared.domain.link import SyncLink
@@ -17,6 +17,18 @@ class Links(Protocol):
 
     def save(self, link: SyncLink) -> None:
         """Write the whole link (created or replaced)."""
+        ...
+
+    def move(
+        self, clinic_id: str, link_id: str, change: Callable[[SyncLink], SyncLink | None]
+    ) -> tuple[SyncLink | None, bool]:
+        """Atomically read the stored link, ask `change` what it becomes and write that: the stored link (or
+        None when there is none) and True when `change` answered a link and it was written; when `change`
+        answers None nothing is written. `change` may run more than once (a transaction retried when the
+        link changed under it): it decides from the link it is given only.
+
+        The moves that race (two masters approving, an activation and a disable) go through here, so that
+        each decides on the link as it is stored, never on a copy read before."""
         ...
 
     def links_of_user(self, clinic_id: str, user_id: str) -> list[SyncLink]:

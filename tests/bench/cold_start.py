@@ -140,6 +140,14 @@ def calls(
             }
         },
         "disable_link": {"json": {"clinicId": "demo", "userId": "admin", "linkId": "cold-start-unknown"}},
+        "complete_link": {
+            "json": {
+                "clinicId": "demo",
+                "userId": "admin",
+                "linkId": "cold-start-unknown",
+                "code": "cold-start",
+            }
+        },
         "list_links": {"method": "GET", "query": {"clinicId": "demo", "userId": "admin"}},
         "calendar_webhook": {
             "headers": {

@@ -236,7 +236,9 @@ def link_agenda(
     """oauth_start, consent, oauth_callback and the master's approval: the link of user uNNN is active."""
     link, url = services.linking.start(clinic.id, center, clinic.user(index), None, bidirectional, None)
     answer = google.consent(url, email)
-    services.linking.complete(answer["state"], answer.get("code"), answer.get("error"))
+    held = services.linking.complete(answer["state"], answer.get("code"), answer.get("error"))
+    assert held.code, held
+    services.linking.redeem(clinic.id, clinic.user(index), link.id, held.code)
     active = services.linking.decide(clinic.id, center, "admin", link.id, approve=True)
     assert active.status.value == "active", active
     return active

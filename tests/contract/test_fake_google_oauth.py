@@ -278,3 +278,34 @@ def test_the_consent_form_allows_with_every_ticked_scope_or_denies(fake_google: 
         else:
             granted = exchange(fake_google, query["code"][0]).json()["scope"].split()
             assert APP_CREATED in granted
+
+
+def test_userinfo_answers_the_accounts_stable_sub(fake_google: RunningServer) -> None:
+    """Google's userinfo answers `sub`, the account's stable id, with the `openid` scope: the same for
+    every consent of the account, another for another account."""
+
+    def sub_of(email: str) -> str:
+        tokens = exchange(fake_google, authorize(fake_google, login_hint=email)["code"]).json()
+        info = requests.get(
+            f"{fake_google.url}/oauth2/v3/userinfo",
+            headers={"Authorization": f"Bearer {tokens['access_token']}"},
+            timeout=5,
+        ).json()
+        assert info["email"] == email
+        return str(info["sub"])
+
+    first = sub_of(EMAIL)
+    assert first.isdigit() and sub_of(EMAIL) == first
+    assert sub_of("other@clinic.test") != first
+    state = requests.get(f"{fake_google.url}/_fake/state", timeout=5).json()
+    assert {a["email"]: a["sub"] for a in state["accounts"]}[EMAIL] == first
+
+
+def test_the_admin_state_shows_a_revoked_grant(fake_google: RunningServer) -> None:
+    tokens = exchange(fake_google, authorize(fake_google)["code"]).json()
+    kept = exchange(fake_google, authorize(fake_google)["code"]).json()
+    requests.post(f"{fake_google.url}/revoke", data={"token": tokens["refresh_token"]}, timeout=5)
+    state = requests.get(f"{fake_google.url}/_fake/state", timeout=5).json()
+    revoked = sorted(g["revoked"] for g in state["grants"] if g["email"] == EMAIL)
+    assert revoked == [False, True]  # only the revoked consent's grant; the other still works
+    assert api_status(fake_google, kept["access_token"]) == 200

@@ -156,11 +156,13 @@ def test_the_seed_example_in_the_browser(
     shot("google-consent")
     page.click("#allow")
 
-    # oauth_callback sends the browser back to the console: the link waits for the master.
+    # oauth_callback sends the browser back to the console with a one-time code, which the console
+    # redeems (complete_link) for the user of its session: the link waits for the master.
     outcome = page.locator("#outcome")
     expect(outcome).to_have_attribute("data-status", "pending_approval")
     link_id = outcome.get_attribute("data-link-id")
     assert link_id
+    assert "status=consented" in page.url and "code=" in page.url
     expect(page.locator("#current-link")).to_contain_text(GOOGLE_EMAIL)
     shot("pending-approval")
 

@@ -87,7 +87,8 @@ class ClinicApp:
         return requests.get(url, params=params, headers=headers, timeout=15)
 
     def sign_in(self, user: str, email: str, center: str = "centro-b", bidirectional: bool = True) -> dict:
-        """oauth_start, Google's consent page, oauth_callback: answers the query the clinic app gets back."""
+        """oauth_start, Google's consent page, oauth_callback, complete_link: answers the query the clinic
+        app gets back, with the link's status once the app redeemed the code."""
         started = self.post(
             "oauth_start",
             {
@@ -112,6 +113,18 @@ class ClinicApp:
         assert location.startswith(RETURN_URL + "?")
         answer = {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
         assert answer["linkId"] == body["linkId"]
+        if answer["status"] != "consented":
+            return answer
+        # The clinic app redeems the one-time code from the session of the user who started the link.
+        redeemed = self.post(
+            "complete_link",
+            {"clinicId": CLINIC, "userId": user, "linkId": answer["linkId"], "code": answer.pop("code")},
+        )
+        assert redeemed.status_code == 200, redeemed.text
+        outcome = redeemed.json()
+        answer["status"] = outcome["link"]["status"]
+        if "reason" in outcome:
+            answer["reason"] = outcome["reason"]
         return answer
 
     def approve(self, link_id: str, center: str = "centro-b") -> requests.Response:

@@ -83,10 +83,20 @@ class Sync:
     def link(
         self, user: str, email: str, center: str = "centro-b", bidirectional: bool = True, **consent: Any
     ) -> CallbackResult:
-        """oauth_start, Google's consent, oauth_callback: the whole sign-in of one clinic user."""
+        """oauth_start, Google's consent, oauth_callback, and the clinic app redeeming the callback's code
+        for the same user (complete_link): the whole sign-in of one clinic user."""
         link, url = self.services.linking.start("demo", center, user, None, bidirectional, None)
         answer = self.consent(url, email, **consent)
-        return self.services.linking.complete(answer["state"], answer.get("code"), answer.get("error"))
+        return self.redeem(
+            self.services.linking.complete(answer["state"], answer.get("code"), answer.get("error"))
+        )
+
+    def redeem(self, held: CallbackResult) -> CallbackResult:
+        """complete_link for the user who started the link, when the callback handed out a code."""
+        if held.code is None:
+            return held
+        link = held.link
+        return self.services.linking.redeem(link.clinic_id, link.user_id, link.id, held.code)
 
     def active_link(self, user: str = "pautrave", email: str = "pau@gmail.com", bidirectional: bool = True):  # type: ignore[no-untyped-def]
         result = self.link(user, email, bidirectional=bidirectional)

@@ -186,12 +186,28 @@ class Deployed:
     def callback(self, query: dict[str, str]) -> TestResponse:
         return self.get("oauth_callback", query)
 
+    def complete(self, user: str, back: dict[str, str], clinic: str = "demo") -> TestResponse:
+        """complete_link: the clinic app redeems the callback's one-time code for `user`."""
+        body = {"clinicId": clinic, "userId": user, "linkId": back["linkId"], "code": back["code"]}
+        return self.post("complete_link", body)
+
     def sign_in(self, user: str = "pautrave", email: str = "pau@gmail.com", **start: Any) -> dict[str, str]:
-        """oauth_start, consent, oauth_callback; answers the query of the redirect to the return URL."""
+        """oauth_start, consent, oauth_callback, and complete_link with the code the redirect to the
+        return URL carries; answers that redirect's query, with the link's `status` (and `reason`) after
+        the redemption."""
         started = self.start(user, returnUrl="https://clinic.example/back", **start)
         answer = self.callback(self.consent(started["authorizationUrl"], email))
         assert answer.status_code == 302, answer.get_data(as_text=True)
-        return query_of(answer.headers["Location"])
+        back = query_of(answer.headers["Location"])
+        if back.get("status") != "consented":
+            return back
+        redeemed = self.complete(user, back)
+        assert redeemed.status_code == 200, redeemed.get_data(as_text=True)
+        outcome = redeemed.get_json()
+        return {k: v for k, v in back.items() if k != "code"} | {
+            "status": outcome["link"]["status"],
+            **({"reason": outcome["reason"]} if "reason" in outcome else {}),
+        }
 
     def approve(
         self, link_id: str, center: str = "centro-b", user: str = "admin", clinic: str = "demo"

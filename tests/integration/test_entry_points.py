@@ -48,6 +48,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
         "decision": "approve",
     },
     "disable_link": {"clinicId": "demo", "userId": "pautrave", "linkId": "no-such-link"},
+    "complete_link": {"clinicId": "demo", "userId": "pautrave", "linkId": "no-such-link", "code": "c0de"},
     "push_worker": {"clinicId": "demo", "linkId": "no-such-link", "appointmentId": "a1"},
     "pull_worker": {"clinicId": "demo", "linkId": "no-such-link"},
 }
@@ -56,6 +57,7 @@ WRONG_TYPES: dict[str, list[tuple[str, Any]]] = {
     "oauth_start": [("bidirectional", "true"), ("bidirectional", 1), ("returnUrl", 5), ("userId", ["a"])],
     "approve_link": [("decision", 1), ("decision", True), ("linkId", 7)],
     "disable_link": [("userId", 42), ("linkId", {"id": "x"})],
+    "complete_link": [("code", 7), ("linkId", None)],
     "push_worker": [("backfill", 0), ("backfill", "yes"), ("appointmentId", 3)],
     "pull_worker": [("linkId", None), ("clinicId", 1.5)],
 }
@@ -253,19 +255,27 @@ def test_oauth_callback_redirects_to_the_return_url(functions: Deployed) -> None
     assert answer.status_code == 302
     location = urlsplit(answer.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == "https://clinic.example/back"
-    assert query_of(answer.headers["Location"]) == {
-        "tab": "google",
-        "linkId": started["linkId"],
-        "status": "pending_approval",
-    }
+    back = query_of(answer.headers["Location"])
+    code = back.pop("code")
+    assert back == {"tab": "google", "linkId": started["linkId"], "status": "consented"}
+    # Nothing counts until the clinic app redeems the code: the link still waits, no key is held.
+    assert functions.doc(f"clinics/demo/syncLinks/{started['linkId']}")["status"] == "pending_oauth"  # type: ignore[index]
+    assert list(functions.db.collection("linkKeys").stream()) == []
+    redeemed = functions.complete("pautrave", {"linkId": started["linkId"], "code": code})
+    assert redeemed.status_code == 200, redeemed.get_data(as_text=True)
+    assert redeemed.get_json()["link"]["status"] == "pending_approval"
 
 
-def test_oauth_callback_without_return_url_shows_a_page(functions: Deployed) -> None:
+def test_oauth_callback_without_return_url_shows_a_page_with_the_code(functions: Deployed) -> None:
     started = functions.start()
     answer = functions.callback(functions.consent(started["authorizationUrl"], "pau@gmail.com"))
 
     assert answer.status_code == 200 and answer.mimetype == "text/html"
-    assert 'data-status="pending_approval"' in answer.get_data(as_text=True)
+    page = answer.get_data(as_text=True)
+    assert 'data-status="consented"' in page and "introduzca este código" in page
+    code = page.split('<code id="code"')[1].split(">")[1].split("<")[0]
+    redeemed = functions.complete("pautrave", {"linkId": started["linkId"], "code": code})
+    assert redeemed.get_json()["link"]["status"] == "pending_approval"
 
 
 def test_oauth_callback_with_an_unknown_state_is_a_404(functions: Deployed) -> None:

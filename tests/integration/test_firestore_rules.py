@@ -27,6 +27,7 @@ START = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 TOP_LEVEL_SYNC_DOCUMENTS = (
     "linkSecrets/l1",
     "oauthStates/s1",
+    "oauthConsents/l1",
     "linkKeys/k1",
     "googleAccounts/g1",
     "channels/ch1",

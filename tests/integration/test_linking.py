@@ -81,7 +81,7 @@ def test_two_concurrent_callbacks_for_one_email_end_with_one_link(sync: Sync) ->
     results: list[Any] = []
 
     def finish(answer: dict[str, str]) -> None:
-        results.append(sync.services.linking.complete(answer["state"], answer["code"], None))
+        results.append(sync.redeem(sync.services.linking.complete(answer["state"], answer["code"], None)))
 
     threads = [threading.Thread(target=finish, args=(a,)) for a in answers]
     for thread in threads:
@@ -172,3 +172,90 @@ def _t(hour: int):  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
     return datetime(2026, 12, 1, hour, 0, tzinfo=UTC)
+
+
+def grants_of(sync: Sync, email: str) -> list[dict[str, Any]]:
+    """The fake Google's grants of an account to our client (revoked ones too)."""
+    state = requests.get(f"{sync.google.url}/_fake/state", timeout=10).json()
+    return [g for g in state["grants"] if g["email"] == email and g["clientId"] != "google-calendar-ui"]
+
+
+def test_only_the_user_who_started_the_link_redeems_the_consent(sync: Sync) -> None:
+    # The master's consent URL leaks: a stranger consents with their own Google account.
+    sync.db.document("clinics/demo/users/admin").update({"professionalIds": ["marina"]})
+    link, url = sync.services.linking.start("demo", "centro-a", "admin", None, False, None)
+    answer = sync.consent(url, "stranger@gmail.com")
+    held = sync.services.linking.complete(answer["state"], answer["code"], None)
+    assert held.code and held.link.status is LinkStatus.PENDING_OAUTH
+    assert calendars_named(sync, "stranger@gmail.com") == [] and sync.doc(f"linkSecrets/{link.id}") is None
+    stored = sync.doc(f"oauthConsents/{link.id}")
+    assert stored and held.code not in str(stored)  # its hash only
+    # Whoever's clinic session the stranger's browser lands in is not the master who started it.
+    for user in ("pautrave", "marina"):
+        with pytest.raises(NotFound):
+            sync.services.linking.redeem("demo", user, link.id, held.code)
+    assert sync.doc(f"clinics/demo/syncLinks/{link.id}")["status"] == "pending_oauth"  # type: ignore[index]
+    assert list(sync.db.collection("linkKeys").stream()) == []
+
+
+def test_disable_and_reject_revoke_the_grant_at_google(sync: Sync) -> None:
+    link = sync.active_link()
+    assert [g["revoked"] for g in grants_of(sync, "pau@gmail.com")] == [False]
+    sync.services.linking.disable("demo", "pautrave", link.id)
+    assert [g["revoked"] for g in grants_of(sync, "pau@gmail.com")] == [True]
+    pending = sync.link("marina", "marina@gmail.com").link
+    sync.services.linking.decide("demo", "centro-b", "admin", pending.id, approve=False)
+    assert [g["revoked"] for g in grants_of(sync, "marina@gmail.com")] == [True]
+
+
+def test_a_consent_refused_at_redemption_is_revoked_at_google(sync: Sync) -> None:
+    sync.link("pautrave", "pau@gmail.com")
+    refused = sync.link("marina", "pau@gmail.com")
+    assert refused.reason == "email_already_linked"
+    # The second consent's grant is revoked; the first link's grant is left alone.
+    assert sorted(g["revoked"] for g in grants_of(sync, "pau@gmail.com")) == [False, True]
+
+
+def test_two_masters_approving_at_once_create_one_calendar(sync: Sync) -> None:
+    sync.db.document("clinics/demo/users/marina").update({"isMaster": True})
+    pending = sync.link("pautrave", "pau@gmail.com").link
+    start = threading.Barrier(2)
+    answers: list[Any] = []
+
+    def approve(master: str) -> None:
+        start.wait()
+        answers.append(sync.services.linking.decide("demo", "centro-b", master, pending.id, approve=True))
+
+    threads = [threading.Thread(target=approve, args=(m,)) for m in ("admin", "marina")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 2
+    assert len(calendars_named(sync, "pau@gmail.com")) == 1
+    stored = sync.doc(f"clinics/demo/syncLinks/{pending.id}")
+    assert stored and stored["status"] == "active" and stored["approvedBy"] in {"admin", "marina"}
+    assert len([p for p in sync.queue.take() if p[1].get("backfill")]) == 1
+
+
+def test_a_disable_during_activation_stays_disabled(sync: Sync) -> None:
+    pending = sync.link("pautrave", "pau@gmail.com").link
+    # Google takes its time to create the calendar: the user disables the link meanwhile.
+    slow = {"route": "calendar.calendars.insert", "latencyMs": 1500, "count": 1}
+    requests.post(f"{sync.google.url}/_fake/faults", json=slow, timeout=10)
+    answers: list[Any] = []
+    approving = threading.Thread(
+        target=lambda: answers.append(
+            sync.services.linking.decide("demo", "centro-b", "admin", pending.id, approve=True)
+        )
+    )
+    approving.start()
+    while not (sync.doc(f"clinics/demo/syncLinks/{pending.id}") or {}).get("approvedBy"):
+        pass
+    sync.services.linking.disable("demo", "pautrave", pending.id)
+    approving.join()
+    stored = sync.doc(f"clinics/demo/syncLinks/{pending.id}")
+    assert stored and stored["status"] == "disabled"
+    assert answers[0].status is LinkStatus.DISABLED
+    assert live_channels(sync) == [] and sync.queue.take() == []
+    assert sync.doc(f"linkSecrets/{pending.id}") is None

@@ -29,7 +29,14 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import main
-from functions.linking import CallbackQuery, DecisionRequest, DisableRequest, ListQuery, StartRequest
+from functions.linking import (
+    CallbackQuery,
+    CompleteRequest,
+    DecisionRequest,
+    DisableRequest,
+    ListQuery,
+    StartRequest,
+)
 from functions.sync import PullTask, PushTask
 from functions.views import link_view
 from infra.local.functions_server import REPO_ROOT
@@ -45,6 +52,7 @@ INTERNAL = {"push_worker", "pull_worker", "renew_channels", "reconcile_links"}
 # The request models behind each documented request body or query.
 BODIES: dict[str, type[BaseModel]] = {
     "oauth_start": StartRequest,
+    "complete_link": CompleteRequest,
     "approve_link": DecisionRequest,
     "disable_link": DisableRequest,
     "push_worker": PushTask,

@@ -2,7 +2,9 @@
 only that link to `failed`), through the deployed entry points.
 
 Covers forged, replayed and expired OAuth states, a code exchanged twice, a PKCE verifier that does not
-match, webhook notifications with a wrong token, an unknown or a stopped channel, and every clinic-facing
+match, a leaked consent URL completed by a stranger's Google account (the link counts only when the user
+who started it redeems the callback's one-time code), grants revoked at Google when a link ends or a
+consent is refused, reconnection only by the same user and account, accounts keyed by Google's `sub`, webhook notifications with a wrong token, an unknown or a stopped channel, and every clinic-facing
 function called with another clinic's ids, by a non-master, from the wrong centre, with guessed link ids,
 or against someone else's link.
 """
@@ -107,7 +109,7 @@ def test_a_replayed_callback_is_refused(functions: Deployed) -> None:
 
     refused_without_a_write(functions, "oauth_callback", answer, 404, "invalid_state")
     link = functions.doc(link_path(started["linkId"]))
-    assert link is not None and link["status"] == "pending_approval"
+    assert link is not None and link["status"] == "pending_oauth"  # held until its code is redeemed
 
 
 def test_an_expired_state_is_refused_and_consumed(functions: Deployed) -> None:
@@ -128,7 +130,9 @@ def test_a_code_exchanged_twice_fails_the_second_link(functions: Deployed) -> No
     code = functions.consent(first["authorizationUrl"], "pau@gmail.com")
     first_state = functions.doc(f"oauthStates/{code['state']}")
     assert first_state is not None
-    assert query_of(functions.callback(code).headers["Location"])["status"] == "pending_approval"
+    back = query_of(functions.callback(code).headers["Location"])
+    assert back["status"] == "consented"
+    assert functions.complete("pautrave", back).get_json()["link"]["status"] == "pending_approval"
     # A second sign-in whose state carries the first one's PKCE verifier: only the code's reuse is wrong.
     second = functions.start("marina", returnUrl="https://clinic.example/back")
     second_state = query_of(second["authorizationUrl"])["state"]
@@ -172,6 +176,110 @@ def test_a_pkce_verifier_that_does_not_match_fails_the_link(functions: Deployed)
     link = functions.doc(link_path(started["linkId"]))
     assert link is not None and (link["status"], link["reason"]) == ("failed", "exchange_failed")
     assert link.get("googleEmail") is None
+
+
+# --- the consent is bound to the person who started the link -----------------------------------------
+def consented(functions: Deployed, user: str, email: str, **start: Any) -> dict[str, str]:
+    """oauth_start, Google's consent as `email`, oauth_callback: the query of the redirect back (its code)."""
+    started = functions.start(user, returnUrl="https://clinic.example/back", **start)
+    answer = functions.callback(functions.consent(started["authorizationUrl"], email))
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    back = query_of(answer.headers["Location"])
+    assert back["status"] == "consented" and back["linkId"] == started["linkId"], back
+    return back
+
+
+def test_a_leaked_consent_url_does_not_link_a_strangers_account(functions: Deployed) -> None:
+    functions.db.document("clinics/demo/users/admin").update({"professionalIds": ["marina"]})
+    # The master's consent URL leaks; a stranger completes Google's consent with their own account.
+    back = consented(functions, "admin", "stranger@gmail.com", center="centro-a")
+    link_id = back["linkId"]
+    held = functions.doc(f"oauthConsents/{link_id}")
+    assert held and back["code"] not in str(held)  # kept as its hash only
+    # The redirect lands in the stranger's browser; whatever clinic session it holds, it is not the
+    # master's: redeeming for anyone else, or with a guessed code, is refused and writes nothing.
+    for user, code, status, error in (
+        ("pautrave", back["code"], 404, "link_not_found"),
+        ("marina", back["code"], 404, "link_not_found"),
+        ("admin", secrets.token_urlsafe(32), 404, "invalid_code"),
+    ):
+        body = {"clinicId": "demo", "userId": user, "linkId": link_id, "code": code}
+        refused_without_a_write(functions, "complete_link", body, status, error)
+    other_clinic = {"clinicId": "other", "userId": "boss", "linkId": link_id, "code": back["code"]}
+    refused_without_a_write(functions, "complete_link", other_clinic, 404, "link_not_found")
+    assert functions.doc(link_path(link_id))["status"] == "pending_oauth"  # type: ignore[index]
+    calendars = functions.google_state()["calendars"]
+    assert [c for c in calendars if c["owner"] == "stranger@gmail.com" and not c["primary"]] == []
+    # The master, in their own session, redeems it once: the code is single-use.
+    done = functions.complete("admin", back)
+    assert done.get_json()["link"]["status"] == "active"
+    again = {"clinicId": "demo", "userId": "admin", "linkId": link_id, "code": back["code"]}
+    refused_without_a_write(functions, "complete_link", again, 404, "invalid_code")
+
+
+def test_an_expired_code_is_refused_and_its_grant_revoked(functions: Deployed) -> None:
+    back = consented(functions, "pautrave", "pau@gmail.com")
+    functions.db.document(f"oauthConsents/{back['linkId']}").update(
+        {"expiresAt": datetime.now(UTC) - timedelta(seconds=1)}
+    )
+    late = functions.complete("pautrave", back).get_json()
+    assert (late["link"]["status"], late["reason"]) == ("failed", "code_expired")
+    assert functions.doc(f"oauthConsents/{back['linkId']}") is None
+    grants = [g for g in functions.google_state()["grants"] if g["email"] == "pau@gmail.com"]
+    assert [g["revoked"] for g in grants] == [True]
+    assert list(functions.db.collection("linkKeys").stream()) == []
+
+
+def test_grants_are_revoked_when_a_link_ends_or_a_consent_is_refused(functions: Deployed) -> None:
+    def revoked(email: str) -> list[bool]:
+        return sorted(g["revoked"] for g in functions.google_state()["grants"] if g["email"] == email)
+
+    link = functions.active_link()
+    refused = functions.sign_in("marina", "pau@gmail.com")  # the account already syncs an agenda
+    assert (refused["status"], refused["reason"]) == ("failed", "email_already_linked")
+    assert revoked("pau@gmail.com") == [False, True]  # the refused consent's grant only
+    disabled = functions.post(
+        "disable_link", {"clinicId": "demo", "userId": "pautrave", "linkId": link["id"]}
+    )
+    assert disabled.status_code == 200
+    assert revoked("pau@gmail.com") == [True, True]
+    pending = functions.sign_in("marina", "marina@gmail.com")
+    rejected = functions.post(
+        "approve_link",
+        {
+            "clinicId": "demo",
+            "centerId": "centro-b",
+            "userId": "admin",
+            "linkId": pending["linkId"],
+            "decision": "reject",
+        },
+    )
+    assert rejected.status_code == 200 and revoked("marina@gmail.com") == [True]
+
+
+def test_only_the_same_user_and_account_reconnect_a_link(functions: Deployed) -> None:
+    link = functions.active_link()
+    sub = next(a["sub"] for a in functions.google_state()["accounts"] if a["email"] == "pau@gmail.com")
+    assert functions.doc(link_path(link["id"]))["googleSub"] == sub  # type: ignore[index]
+    functions.db.document(link_path(link["id"])).update({"status": "needs_reconnect"})
+    # Someone else cannot start a reconnection of the link.
+    body = {"clinicId": "demo", "centerId": "centro-b", "userId": "marina", "linkId": link["id"]}
+    refused_without_a_write(functions, "oauth_start", body, 404, "link_not_found")
+    # The owner with another Google account: refused, the link stays as it was, that grant revoked.
+    before = functions.doc(link_path(link["id"]))
+    other = functions.complete(
+        "pautrave", consented(functions, "pautrave", "other@gmail.com", linkId=link["id"])
+    )
+    assert other.get_json()["reason"] == "other_account"
+    assert functions.doc(link_path(link["id"])) == before
+    # The owner with the same account: active again, same link, same calendar, no new approval.
+    repaired = functions.complete(
+        "pautrave", consented(functions, "pautrave", "pau@gmail.com", linkId=link["id"])
+    )
+    answer = repaired.get_json()
+    assert "reason" not in answer, answer
+    assert (answer["link"]["id"], answer["link"]["status"]) == (link["id"], "active")
+    assert answer["link"]["calendarId"] == link["calendarId"] and answer["link"]["approvedBy"] == "admin"
 
 
 # --- the webhook --------------------------------------------------------------------------------------

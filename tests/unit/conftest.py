@@ -36,10 +36,15 @@ class World:
     clock: FixedClock
 
     def consent(
-        self, code: str, email: str, scopes: frozenset[str] = frozenset({"openid", SCOPE_CALENDAR})
+        self,
+        code: str,
+        email: str,
+        scopes: frozenset[str] = frozenset({"openid", SCOPE_CALENDAR}),
+        sub: str | None = None,
     ) -> None:
-        """Script what Google gives for `code`; the refresh token names the account (one calendar each)."""
-        self.oauth.grants[code] = Grant(f"refresh-{email}", "access", scopes, email)
+        """Script what Google gives for `code`; the refresh token names the account (one calendar each),
+        whose `sub` is its e-mail's unless given (an e-mail change keeps the `sub`)."""
+        self.oauth.grants[code] = Grant(f"refresh-{email}", "access", scopes, email, sub or f"sub-{email}")
 
 
 def demo_directory() -> MemoryDirectory:

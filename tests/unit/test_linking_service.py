@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from shared.domain.errors import Conflict, DomainError, Forbidden, InvalidRequest, NotFound
-from shared.domain.link import LinkStatus
-from shared.services.linking import SCOPE_CALENDAR, CallbackRefused
+from shared.domain.link import LinkStatus, SyncLink
+from shared.ports import Grant
+from shared.services.linking import SCOPE_CALENDAR, CallbackRefused, CallbackResult
 from tests.unit.conftest import World
 
 
@@ -20,7 +21,15 @@ def link_as(world: World, user: str, email: str, center: str = "centro-b", code:
     _, state = start(world, user, center)
     code = code or f"code-{user}"
     world.consent(code, email)
-    return world.services.linking.complete(state, code, None)
+    return redeemed(world, world.services.linking.complete(state, code, None))
+
+
+def redeemed(world: World, held: CallbackResult) -> CallbackResult:
+    """The clinic app redeems the callback's one-time code for the user who started the link."""
+    if held.code is None:
+        return held
+    link = held.link
+    return world.services.linking.redeem(link.clinic_id, link.user_id, link.id, held.code)
 
 
 def test_non_master_link_waits_for_the_master_who_is_told(world: World) -> None:
@@ -159,7 +168,8 @@ def test_denied_consent_and_missing_scope_fail_the_link(world: World) -> None:
     assert partial.reason == "missing_scope" and world.store.keys == {}
     _, state = start(world)
     world.consent("full", "pau@gmail.com", scopes=frozenset({SCOPE_CALENDAR}))
-    assert world.services.linking.complete(state, "full", None).link.status is LinkStatus.PENDING_APPROVAL
+    full = redeemed(world, world.services.linking.complete(state, "full", None))
+    assert full.link.status is LinkStatus.PENDING_APPROVAL
 
 
 def test_disable_keeps_the_calendar_and_a_redo_adopts_it(world: World) -> None:
@@ -186,3 +196,150 @@ def test_list_links_own_for_users_all_for_masters(world: World) -> None:
     }
     with pytest.raises(NotFound):
         world.services.linking.visible_links("other", "pautrave")
+
+
+# --- the consent is bound to the person who started the link -------------------------------------------
+def held_consent(world: World, user: str, email: str, code: str, **consent: object) -> CallbackResult:
+    _, state = start(world, user)
+    world.consent(code, email, **consent)  # type: ignore[arg-type]
+    return world.services.linking.complete(state, code, None)
+
+
+def test_the_callback_holds_the_consent_and_only_its_user_redeems_the_code(world: World) -> None:
+    held = held_consent(world, "pautrave", "stranger@gmail.com", "c1")
+    assert held.code and held.reason is None
+    # Nothing counts yet: no key held, no token stored, nobody told, the link still waits.
+    assert held.link.status is LinkStatus.PENDING_OAUTH
+    assert world.store.keys == {} and world.store.secrets == {} and world.notifier.notices == []
+    assert held.code not in str(world.store.consents)  # only its hash is kept
+    # Another user of the clinic (whoever's session the leaked URL's browser lands in) cannot redeem it.
+    for user in ("marina", "admin"):
+        with pytest.raises(NotFound) as refused:
+            world.services.linking.redeem("demo", user, held.link.id, held.code)
+        assert refused.value.code == "link_not_found"
+    with pytest.raises(NotFound) as wrong:
+        world.services.linking.redeem("demo", "pautrave", held.link.id, "not-the-code")
+    assert wrong.value.code == "invalid_code"
+    # The user who started it does, once.
+    done = world.services.linking.redeem("demo", "pautrave", held.link.id, held.code)
+    assert (
+        done.link.status is LinkStatus.PENDING_APPROVAL and done.link.google_sub == "sub-stranger@gmail.com"
+    )
+    with pytest.raises(NotFound) as used:
+        world.services.linking.redeem("demo", "pautrave", held.link.id, held.code)
+    assert used.value.code == "invalid_code"
+
+
+def test_an_expired_code_fails_the_link_and_revokes_the_grant(world: World) -> None:
+    held = held_consent(world, "pautrave", "pau@gmail.com", "c1")
+    assert held.code
+    world.clock.advance(seconds=world.services.settings.link_code_ttl_seconds)
+    late = world.services.linking.redeem("demo", "pautrave", held.link.id, held.code)
+    assert (late.link.status, late.reason) == (LinkStatus.FAILED, "code_expired")
+    assert world.oauth.revoked == ["refresh-pau@gmail.com"] and world.store.keys == {}
+
+
+def test_a_refused_consent_revokes_what_google_granted(world: World) -> None:
+    link_as(world, "pautrave", "pau@gmail.com")
+    taken = link_as(world, "marina", "pau@gmail.com", code="c2")  # the account already syncs an agenda
+    assert (taken.link.status, taken.reason) == (LinkStatus.FAILED, "email_already_linked")
+    partial = held_consent(world, "marina", "marina@gmail.com", "c3", scopes=frozenset({"openid"}))
+    assert partial.reason == "missing_scope"
+    assert world.oauth.revoked == ["refresh-pau@gmail.com", "refresh-marina@gmail.com"]
+
+
+def test_disable_and_reject_revoke_the_grant(world: World) -> None:
+    link = link_as(world, "pautrave", "pau@gmail.com").link
+    world.services.linking.decide("demo", "centro-b", "admin", link.id, approve=True)
+    world.services.linking.disable("demo", "pautrave", link.id)
+    assert world.oauth.revoked == ["refresh-pau@gmail.com"]
+    other = link_as(world, "marina", "marina@gmail.com").link
+    world.services.linking.decide("demo", "centro-b", "admin", other.id, approve=False)
+    assert world.oauth.revoked == ["refresh-pau@gmail.com", "refresh-marina@gmail.com"]
+    assert world.store.secrets == {}
+
+
+def test_the_same_account_under_a_new_email_keeps_its_keys(world: World) -> None:
+    first = link_as(world, "pautrave", "old@gmail.com").link
+    world.consent("c2", "new@gmail.com", sub="sub-old@gmail.com")  # the same account, renamed
+    _, state = start(world, "marina")
+    second = redeemed(world, world.services.linking.complete(state, "c2", None))
+    assert (second.link.status, second.reason) == (LinkStatus.FAILED, "email_already_linked")
+    assert world.store.links[first.id].status is LinkStatus.PENDING_APPROVAL
+
+
+# --- reconnecting a link ---------------------------------------------------------------------------------
+def needing_reconnect(world: World) -> SyncLink:
+    link = link_as(world, "pautrave", "pau@gmail.com").link
+    active = world.services.linking.decide("demo", "centro-b", "admin", link.id, approve=True)
+    world.store.update(active, status=LinkStatus.NEEDS_RECONNECT, channel=None)
+    world.queue.take()
+    return world.store.links[link.id]
+
+
+def reconnect(
+    world: World, user: str, link_id: str, email: str, code: str, **consent: object
+) -> CallbackResult:
+    _, url = world.services.linking.start("demo", "centro-b", user, None, True, None, reconnect=link_id)
+    world.consent(code, email, **consent)  # type: ignore[arg-type]
+    held = world.services.linking.complete(url.split("state=")[1], code, None)
+    assert held.code, held
+    return world.services.linking.redeem("demo", user, link_id, held.code)
+
+
+def test_the_same_user_and_account_repair_a_link_in_place(world: World) -> None:
+    broken = needing_reconnect(world)
+    notices = len(world.notifier.notices)
+    repaired = reconnect(world, "pautrave", broken.id, "pau@gmail.com", "again")
+    assert repaired.reason is None and repaired.link.id == broken.id
+    assert repaired.link.status is LinkStatus.ACTIVE and repaired.link.calendar_id == broken.calendar_id
+    assert repaired.link.approved_by == "admin" and len(world.notifier.notices) == notices  # no new approval
+    assert len(world.calendars.accounts["refresh-pau@gmail.com"].calendars) == 1
+    assert len(world.store.links) == 1
+
+
+def test_another_account_or_user_cannot_repair_a_link(world: World) -> None:
+    broken = needing_reconnect(world)
+    other = reconnect(world, "pautrave", broken.id, "someone@gmail.com", "other")
+    assert (other.link.status, other.reason) == (LinkStatus.NEEDS_RECONNECT, "other_account")
+    assert world.oauth.revoked == ["refresh-someone@gmail.com"]
+    assert world.store.links[broken.id] == broken
+    with pytest.raises(NotFound):
+        world.services.linking.start("demo", "centro-b", "marina", None, True, None, reconnect=broken.id)
+    active = link_as(world, "marina", "marina@gmail.com").link
+    with pytest.raises(Conflict) as not_broken:
+        world.services.linking.start("demo", "centro-b", "marina", None, True, None, reconnect=active.id)
+    assert not_broken.value.code == "link_not_reconnectable"
+
+
+# --- races ---------------------------------------------------------------------------------------------
+def test_a_disable_during_activation_is_not_undone(world: World) -> None:
+    link = link_as(world, "pautrave", "pau@gmail.com").link
+    google = world.calendars.connect("refresh-pau@gmail.com")
+    create = google.create_calendar
+
+    def disabled_meanwhile(summary: str, time_zone: str) -> str:
+        world.services.linking.disable("demo", "pautrave", link.id)
+        return create(summary, time_zone)
+
+    google.create_calendar = disabled_meanwhile  # type: ignore[method-assign]
+    answered = world.services.linking.decide("demo", "centro-b", "admin", link.id, approve=True)
+    assert answered.status is LinkStatus.DISABLED
+    assert world.store.links[link.id].status is LinkStatus.DISABLED
+    assert world.queue.tasks == {}  # no backfill for a disabled link
+    assert world.store.keys == {} and world.store.secrets == {}
+
+
+def test_an_email_change_keeps_the_accounts_calendar(world: World) -> None:
+    link = link_as(world, "pautrave", "old@gmail.com").link
+    active = world.services.linking.decide("demo", "centro-b", "admin", link.id, approve=True)
+    world.services.linking.disable("demo", "pautrave", link.id)
+    # The same Google account (same `sub`, same calendars) now answers another e-mail.
+    world.oauth.grants["renamed"] = Grant(
+        "refresh-old@gmail.com", "access", frozenset({SCOPE_CALENDAR}), "new@gmail.com", "sub-old@gmail.com"
+    )
+    _, state = start(world)
+    redo = redeemed(world, world.services.linking.complete(state, "renamed", None)).link
+    again = world.services.linking.decide("demo", "centro-b", "admin", redo.id, approve=True)
+    assert again.google_email == "new@gmail.com" and again.calendar_id == active.calendar_id
+    assert len(world.calendars.accounts["refresh-old@gmail.com"].calendars) == 1

@@ -25,7 +25,9 @@ def active_link(
 ) -> tuple[SyncLink, MemoryCalendar]:
     link, url = world.services.linking.start("demo", "centro-b", user, None, True, None)
     world.consent("code-" + user, email)
-    world.services.linking.complete(url.split("state=")[1], "code-" + user, None)
+    held = world.services.linking.complete(url.split("state=")[1], "code-" + user, None)
+    assert held.code
+    world.services.linking.redeem("demo", user, link.id, held.code)
     active = world.services.linking.decide("demo", "centro-b", "admin", link.id, approve=True)
     world.queue.take()
     google = world.calendars.accounts["refresh-" + email]

@@ -46,7 +46,7 @@ PLATFORM_ENV = {
 # Called by Cloud Tasks, Cloud Scheduler or Eventarc: never by anyone else.
 WORKERS = {"push_worker", "pull_worker", "renew_channels", "reconcile_links", "on_appointment_written"}
 # Called by the clinic app's backend with its service account.
-CLINIC_FACING = {"oauth_start", "approve_link", "disable_link", "list_links"}
+CLINIC_FACING = {"oauth_start", "complete_link", "approve_link", "disable_link", "list_links"}
 # Google's OAuth redirect and Google's push notifications carry no identity: the code authenticates them.
 PUBLIC = {"oauth_callback", "calendar_webhook"}
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}

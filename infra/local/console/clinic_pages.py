@@ -51,8 +51,21 @@ def register(app: Flask, console: Console) -> None:
     @app.get("/profile/google/done")
     @signed_in
     def google_done() -> str:
-        """Where oauth_callback sends the browser back: `linkId`, `status` and maybe `reason`."""
+        """Where oauth_callback sends the browser back: `linkId`, `status` and `code` (or `reason`).
+
+        As the clinic app does, the console redeems the one-time code with complete_link for the user of
+        its own session: a browser that is not that user's (a leaked consent URL) links nothing."""
         outcome = {key: request.args.get(key, "") for key in ("linkId", "status", "reason")}
+        code = request.args.get("code", "")
+        if outcome["status"] == "consented" and code:
+            user, _ = acting(console)
+            assert user is not None
+            try:
+                redeemed = functions.complete_link(user.id, outcome["linkId"], code)
+                outcome["status"] = redeemed["link"]["status"]
+                outcome["reason"] = redeemed.get("reason", "")
+            except FunctionError as exc:
+                outcome |= {"status": "failed", "reason": exc.code}
         return _profile_page(outcome=outcome)
 
     def _profile_page(outcome: dict[str, str] | None) -> str:
@@ -91,6 +104,7 @@ def register(app: Flask, console: Console) -> None:
                 request.form.get("professional") or None,
                 request.form.get("bidirectional") == "on",
                 f"{settings.console_url}{url_for('google_done')}",
+                reconnect=request.form.get("reconnect") or None,
             )
         except FunctionError as exc:
             flash(g.texts.error(exc.code, exc.message), "error")

@@ -24,7 +24,7 @@ class FunctionError(Exception):
 
 
 class Functions:
-    """oauth_start, approve_link, disable_link and list_links of one functions base URL."""
+    """oauth_start, complete_link, approve_link, disable_link and list_links of one functions base URL."""
 
     def __init__(
         self, base_url: str, clinic_id: str, identity: Callable[[str], dict[str, str]] | None = None
@@ -40,8 +40,9 @@ class Functions:
         professional_id: str | None,
         bidirectional: bool,
         return_url: str,
+        reconnect: str | None = None,
     ) -> dict[str, Any]:
-        """oauth_start: `{linkId, authorizationUrl}`."""
+        """oauth_start: `{linkId, authorizationUrl}`; with `reconnect`, a new consent for that link."""
         body: dict[str, Any] = {
             "clinicId": self.clinic_id,
             "centerId": center_id,
@@ -51,7 +52,14 @@ class Functions:
         }
         if professional_id:
             body["professionalId"] = professional_id
+        if reconnect:
+            body["linkId"] = reconnect
         return self._call("POST", "oauth_start", json=body)
+
+    def complete_link(self, user_id: str, link_id: str, code: str) -> dict[str, Any]:
+        """complete_link: redeem oauth_callback's one-time code for the signed-in user: `{link, reason?}`."""
+        body = {"clinicId": self.clinic_id, "userId": user_id, "linkId": link_id, "code": code}
+        return self._call("POST", "complete_link", json=body)
 
     def decide(self, center_id: str, master_id: str, link_id: str, approve: bool) -> dict[str, Any]:
         """approve_link: the master's decision, from the centre the console is acting in."""

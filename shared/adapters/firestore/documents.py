@@ -7,6 +7,9 @@ Layout (see README, "Data"):
                                                       appointment: kept per calendar, not per link, so
                                                       that a redo in the same account inherits it
   oauthStates/{state}                                 single-use consent state; `expiresAt` is a TTL field
+  oauthConsents/{linkId}                              a consent held until its one-time code is redeemed
+                                                      (the code's SHA-256, the sealed token); `expiresAt`
+                                                      is a TTL field
   linkKeys/{key}                                      uniqueness keys (one Google account, one user)
   linkSecrets/{linkId}                                the encrypted refresh token, apart from the link
   clinics/{c}/googleAccounts/{accountKey}             the calendar we created for the clinic in a Google
@@ -28,6 +31,7 @@ LINKS = "syncLinks"
 CALENDARS = "calendars"
 EVENT_LINKS = "eventLinks"
 STATES = "oauthStates"
+CONSENTS = "oauthConsents"
 KEYS = "linkKeys"
 SECRETS = "linkSecrets"
 ACCOUNTS = "googleAccounts"

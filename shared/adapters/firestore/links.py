@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -20,6 +22,25 @@ class FirestoreLinks:
 
     def save(self, link: SyncLink) -> None:
         documents.link(self.db, link.clinic_id, link.id).set(codec.link_to(link))
+
+    def move(
+        self, clinic_id: str, link_id: str, change: Callable[[SyncLink], SyncLink | None]
+    ) -> tuple[SyncLink | None, bool]:
+        ref = documents.link(self.db, clinic_id, link_id)
+
+        @firestore.transactional
+        def move(transaction: firestore.Transaction) -> tuple[SyncLink | None, bool]:
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                return None, False
+            stored = codec.link_from(snapshot.to_dict() or {})
+            moved = change(stored)
+            if moved is None:
+                return stored, False
+            transaction.set(ref, codec.link_to(moved))
+            return moved, True
+
+        return move(self.db.transaction())
 
     def links_of_user(self, clinic_id: str, user_id: str) -> list[SyncLink]:
         query = documents.links(self.db, clinic_id).where(filter=FieldFilter("userId", "==", user_id))

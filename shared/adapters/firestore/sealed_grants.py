@@ -15,7 +15,7 @@ from shared.adapters import firestore_codec as codec
 from shared.adapters.firestore import documents
 from shared.adapters.ttl_cache import TtlCache
 from shared.domain.errors import Conflict
-from shared.domain.link import SyncLink, email_key, user_key
+from shared.domain.link import SyncLink, link_keys
 
 
 class FirestoreSealedGrants:
@@ -54,9 +54,7 @@ class FirestoreSealedGrants:
 
     def release(self, link: SyncLink) -> None:
         keys = self.db.collection(documents.KEYS)
-        refs = [keys.document(user_key(link.clinic_id, link.user_id))]
-        if link.google_email:
-            refs.append(keys.document(email_key(link.google_email)))
+        refs = [keys.document(key) for key in link_keys(link).values()]
 
         @firestore.transactional
         def release(transaction: firestore.Transaction) -> None:
@@ -84,4 +82,5 @@ class FirestoreSealedGrants:
 _CONFLICT_MESSAGES = {
     "email_already_linked": "this Google account already syncs an agenda",
     "user_already_linked": "this user already syncs an agenda",
+    "account_already_linked": "this Google account already syncs an agenda",
 }

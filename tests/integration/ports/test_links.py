@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
-from shared.domain.link import LinkStatus
+from shared.domain.link import LinkStatus, SyncLink
 from tests.integration.ports.conftest import T0, Backend, a_channel, a_link
 
 
@@ -122,3 +123,44 @@ def test_active_two_way_links_are_those_of_every_clinic(backend: Backend) -> Non
         backend.links.save(link)
     assert sorted(li.id for li in backend.links.active_two_way_links()) == ["here", "there"]
     assert sorted(li.id for li in backend.links.active_links()) == ["here", "one-way", "there"]
+
+
+def test_move_writes_what_change_answers_from_the_stored_link(backend: Backend) -> None:
+    backend.links.save(a_link("l1", status=LinkStatus.PENDING_APPROVAL, approved_by=None))
+    seen: list[LinkStatus] = []
+
+    def approve(stored: SyncLink) -> SyncLink | None:
+        seen.append(stored.status)
+        return replace(stored, approved_by="admin") if not stored.approved_by else None
+
+    moved, written = backend.links.move("demo", "l1", approve)
+    assert written and moved is not None and moved.approved_by == "admin"
+    assert backend.links.get("demo", "l1") == moved
+    # Decided again on the stored link: nothing to write, the stored link answered.
+    again, written = backend.links.move("demo", "l1", approve)
+    assert not written and again == moved
+    assert seen[-1] is LinkStatus.PENDING_APPROVAL
+    assert backend.links.move("demo", "nope", approve) == (None, False)
+    assert backend.links.move("other", "l1", approve) == (None, False)
+
+
+def test_concurrent_moves_each_decide_on_the_link_as_stored(backend: Backend) -> None:
+    backend.links.save(a_link("l1", status=LinkStatus.PENDING_APPROVAL, approved_by=None))
+    start = threading.Barrier(4)
+    outcomes: list[bool] = []
+
+    def approve(master: str) -> None:
+        start.wait()
+        _, written = backend.links.move(
+            "demo", "l1", lambda s: replace(s, approved_by=master) if not s.approved_by else None
+        )
+        outcomes.append(written)
+
+    threads = [threading.Thread(target=approve, args=(f"m{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == [False, False, False, True]
+    stored = backend.links.get("demo", "l1")
+    assert stored is not None and stored.approved_by in {"m0", "m1", "m2", "m3"}

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from shared.domain.errors import Conflict
-from shared.domain.link import LinkStatus, SyncLink, email_key, user_key
+from shared.domain.link import LinkStatus, SyncLink, email_key, link_keys, user_key
 from tests.integration.ports.conftest import Backend, a_link
 
 SEALED = {"v": 1, "kid": "k1", "nonce": "bm9uY2U=", "ct": "c2VhbGVk"}
@@ -21,8 +21,8 @@ def keys_of(link: SyncLink) -> dict[str, str]:
     }
 
 
-def held(user_id: str, email: str, link_id: str) -> SyncLink:
-    return a_link(link_id, user_id=user_id, google_email=email, status=LinkStatus.PENDING_APPROVAL)
+def held(user_id: str, email: str, link_id: str, **fields: object) -> SyncLink:
+    return a_link(link_id, user_id=user_id, google_email=email, status=LinkStatus.PENDING_APPROVAL, **fields)
 
 
 def test_claim_holds_the_keys_stores_the_token_and_saves_the_link(backend: Backend) -> None:
@@ -104,3 +104,17 @@ def test_release_of_a_link_without_a_google_account_frees_its_users_key(backend:
 
 def test_encrypted_token_is_none_for_an_unknown_link(backend: Backend) -> None:
     assert backend.grants.encrypted_token("nope") is None
+
+
+def test_release_frees_the_accounts_sub_key(backend: Backend) -> None:
+    link = held("pautrave", "old@gmail.test", "l1", google_sub="1001")
+    backend.grants.claim(link, link_keys(link), SEALED)
+    # The same account (its `sub`) under another e-mail is refused while the link holds it...
+    renamed = held("marina", "new@gmail.test", "l2", google_sub="1001")
+    with pytest.raises(Conflict) as refused:
+        backend.grants.claim(renamed, link_keys(renamed), SEALED)
+    assert refused.value.code == "account_already_linked"
+    # ...and free once it ended.
+    backend.grants.release(replace(link, status=LinkStatus.DISABLED))
+    backend.grants.claim(renamed, link_keys(renamed), SEALED)
+    assert backend.links.get("demo", "l2") == renamed
