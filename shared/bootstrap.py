@@ -151,6 +151,7 @@ class Services:
             calendars=self.calendars,
             notifier=self.notifier,
             clock=self.clock,
+            records=self.records,
         )
 
     @cached_property
@@ -196,6 +197,7 @@ class Services:
             records=self.records,
             access=self.access,
             push=self.push,
+            tasks=self.tasks,
             clock=self.clock,
         )
 

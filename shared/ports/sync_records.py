@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.domain.event_link import EventLink
-from shared.domain.link import SyncLink
+from shared.domain.link import FullSyncProgress, SyncLink
 
 
 class SyncRecords(Protocol):
@@ -28,11 +28,17 @@ class SyncRecords(Protocol):
         """The event link of the calendar's event `event_id`, or None."""
         ...
 
+    def event_links_by_events(self, link: SyncLink, event_ids: Sequence[str]) -> dict[str, EventLink]:
+        """The event links of these events of the calendar (those recorded), by event id, read together: a
+        page of a full sync costs one read per event found, not one query per event."""
+        ...
+
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
     ) -> None:
         """Save event links (replacing those of the same appointments), and the link's lastPushAt when given
-        (else it is left as it was), in one write batch. Nothing is written when there are no event links."""
+        (else it is left as it was) and then the link's health cleared, in one write batch. Nothing is written
+        when there are no event links."""
         ...
 
     def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
@@ -40,6 +46,16 @@ class SyncRecords(Protocol):
         ...
 
     def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
-        """Record a finished pull: the new sync token, lastPullAt, and conflicts added to the count; no
-        other field is touched."""
+        """Record a finished pull: the new sync token, lastPullAt, and conflicts added to the count; the
+        full sync's progress and the link's health cleared; no other field is touched."""
+        ...
+
+    def save_full_sync(self, link: SyncLink, progress: FullSyncProgress, conflicts: int) -> None:
+        """Checkpoint a full sync between pages (what it applied is recorded already) and add the conflicts
+        of the pages applied to the count, touching no other field: the next task goes on from there, and so
+        does a retry after a crash."""
+        ...
+
+    def save_health(self, link: SyncLink, health: Mapping[str, Any]) -> None:
+        """Mark why the link is held back ({code, message, at, until}), touching no other field."""
         ...

@@ -209,6 +209,7 @@ class PushService:
         pending: dict[str, PushAction] = {k: a for k, a in plans.items() if not isinstance(a, Nothing)}
         results: list[EventLink] = []
         retry_later: RetryLater | None = None
+        held: TryLater | None = None  # a wait of hours, marked once on the link's health
         for _ in range(MAX_ROUNDS):
             if not pending:
                 break
@@ -223,6 +224,7 @@ class PushService:
                     return PushReport(done=len(results), unchanged=unchanged, skipped=SkipReason.ACCESS_LOST)
                 if isinstance(verdict, TryLater):
                     retry_later = verdict.retry().joined(retry_later)
+                    held = held or (verdict if verdict.health else None)
                 elif isinstance(step, Record):
                     results.append(step.event_link)
                 elif isinstance(step, Retry):
@@ -232,6 +234,8 @@ class PushService:
                     self._record_error(opened, verdict.code, verdict.message)
             pending = again
         self._record(opened, results)
+        if held is not None:
+            self.access.mark(link, held)
         if retry_later is not None:
             raise retry_later
         return PushReport(done=len(results), unchanged=unchanged, failed=failed)
@@ -260,7 +264,12 @@ class PushService:
             return
         link = opened.link
         now = self.clock.now()
-        stale = link.last_push_at is None or now - link.last_push_at >= LAST_PUSH_RESOLUTION
+        # A push that gets through clears the link's health mark (with lastPushAt), however recent the last.
+        stale = (
+            link.last_push_at is None
+            or now - link.last_push_at >= LAST_PUSH_RESOLUTION
+            or link.health is not None
+        )
         self.records.record_event_links(link, results, now if stale else None)
 
     def _record_error(self, opened: Opened, code: str, message: str) -> None:

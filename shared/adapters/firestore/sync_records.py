@@ -13,10 +13,12 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from shared.adapters import firestore_codec as codec
 from shared.adapters.firestore import documents
 from shared.domain.event_link import EventLink
-from shared.domain.link import SyncLink
+from shared.domain.link import FullSyncProgress, SyncLink
 
 # A write batch holds at most 500 writes: 499 event links and the link's lastPushAt.
 _BATCH = 499
+# Values of one `in` filter (Firestore's limit for a disjunction).
+_IN = 30
 
 
 class FirestoreSyncRecords:
@@ -42,6 +44,19 @@ class FirestoreSyncRecords:
         )
         return next((codec.event_link_from(s.to_dict() or {}) for s in query.stream()), None)
 
+    def event_links_by_events(self, link: SyncLink, event_ids: Sequence[str]) -> dict[str, EventLink]:
+        # `eventId in [...]`, 30 at a time: a query is billed per document it returns (one when none), so
+        # events never recorded (most of a full sync of a calendar made in Google) cost 1/30 read each.
+        events = documents.event_links(self.db, link)
+        wanted = list(dict.fromkeys(event_ids))
+        found: dict[str, EventLink] = {}
+        for start in range(0, len(wanted), _IN):
+            query = events.where(filter=FieldFilter("eventId", "in", wanted[start : start + _IN]))
+            for snapshot in query.stream():
+                event_link = codec.event_link_from(snapshot.to_dict() or {})
+                found[event_link.event_id] = event_link
+        return found
+
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
     ) -> None:
@@ -52,15 +67,32 @@ class FirestoreSyncRecords:
             for event_link in event_links[start : start + _BATCH]:
                 batch.set(events.document(event_link.appointment_id), codec.event_link_to(event_link, now))
             if pushed_at is not None and start == 0:
-                batch.update(documents.link(self.db, link.clinic_id, link.id), {"lastPushAt": pushed_at})
+                batch.update(
+                    documents.link(self.db, link.clinic_id, link.id),
+                    {"lastPushAt": pushed_at, "health": None},
+                )
             batch.commit()
 
     def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
         documents.link(self.db, link.clinic_id, link.id).update({"lastError": dict(error)})
 
     def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
-        changes: dict[str, Any] = {"syncToken": sync_token, "lastPullAt": pulled_at}
+        changes: dict[str, Any] = {
+            "syncToken": sync_token,
+            "lastPullAt": pulled_at,
+            "fullSync": None,
+            "health": None,
+        }
         if conflicts:
             changes["conflicts"] = firestore.Increment(conflicts)
             changes["lastConflictAt"] = pulled_at
         documents.link(self.db, link.clinic_id, link.id).update(changes)
+
+    def save_full_sync(self, link: SyncLink, progress: FullSyncProgress, conflicts: int) -> None:
+        changes: dict[str, Any] = {"fullSync": codec.full_sync_to(progress)}
+        if conflicts:
+            changes["conflicts"] = firestore.Increment(conflicts)
+        documents.link(self.db, link.clinic_id, link.id).update(changes)
+
+    def save_health(self, link: SyncLink, health: Mapping[str, Any]) -> None:
+        documents.link(self.db, link.clinic_id, link.id).update({"health": dict(health)})

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from shared.domain.event_link import EventLink
-from shared.domain.link import LinkStatus
+from shared.domain.link import FullSyncProgress, LinkStatus
 from tests.integration.ports.conftest import T0, Backend, a_channel, a_link
 
 PUSHED = T0 + timedelta(minutes=5)
@@ -125,3 +125,53 @@ def test_save_pull_records_the_token_the_time_and_adds_conflicts(backend: Backen
     again = pulled + timedelta(minutes=1)
     backend.records.save_pull(link, None, again, 0)  # a full sync starts again without a token
     assert backend.links.get("demo", "l1") == replace(link, sync_token=None, last_pull_at=again, conflicts=3)
+
+
+HEALTH = {
+    "code": "daily_quota_exceeded",
+    "message": "Google answered 403",
+    "at": T0.isoformat(),
+    "until": "x",
+}
+
+
+def test_event_links_by_events_finds_those_recorded_by_event_id_more_than_one_query_holds(
+    backend: Backend,
+) -> None:
+    link = a_link("l1")
+    backend.links.save(link)
+    recorded = [event(f"a{n}", f"ev{n}") for n in range(0, 70, 2)]  # every other event
+    backend.records.record_event_links(link, recorded, PUSHED)
+    found = backend.records.event_links_by_events(link, [f"ev{n}" for n in range(70)])
+    assert found == {e.event_id: replace(e, synced_at=PUSHED) for e in recorded}
+    assert backend.records.event_links_by_events(link, []) == {}
+
+
+def test_save_full_sync_checkpoints_adds_conflicts_and_save_pull_ends_it(backend: Backend) -> None:
+    link = a_link("l1", conflicts=1, sync_token="old", last_error={"code": "quota"})
+    backend.links.save(link)
+    progress = FullSyncProgress("page-3", T0 - timedelta(days=30), T0 + timedelta(days=365), 2)
+    backend.records.save_full_sync(link, progress, 2)
+    assert backend.links.get("demo", "l1") == replace(link, full_sync=progress, conflicts=3)
+    backend.records.save_full_sync(link, replace(progress, page_token="page-5", pages=4), 0)
+    moved = backend.links.get("demo", "l1")
+    assert moved is not None and moved.full_sync == replace(progress, page_token="page-5", pages=4)
+    pulled = T0 + timedelta(minutes=3)
+    backend.records.save_pull(link, "tok-2", pulled, 0)
+    assert backend.links.get("demo", "l1") == replace(
+        link, sync_token="tok-2", last_pull_at=pulled, conflicts=3
+    )
+
+
+def test_save_health_marks_the_link_and_a_push_or_a_pull_clears_it(backend: Backend) -> None:
+    link = a_link("l1", last_push_at=T0, sync_token="tok")
+    backend.links.save(link)
+    backend.records.save_health(link, HEALTH)
+    assert backend.links.get("demo", "l1") == replace(link, health=HEALTH)
+    backend.records.record_event_links(link, [event("a1")], None)  # no lastPushAt: the mark stays
+    assert backend.links.get("demo", "l1") == replace(link, health=HEALTH)
+    backend.records.record_event_links(link, [event("a1")], PUSHED)
+    assert backend.links.get("demo", "l1") == replace(link, last_push_at=PUSHED)
+    backend.records.save_health(link, HEALTH)
+    backend.records.save_pull(link, "tok", PUSHED, 0)
+    assert backend.links.get("demo", "l1") == replace(link, last_push_at=PUSHED, last_pull_at=PUSHED)
