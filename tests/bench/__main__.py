@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from infra.local.processes import REPO_ROOT
-from tests.bench import backfill, calls_per_change, drain, incremental_pull, stack_figures
+from tests.bench import backfill, calls_per_change, drain, full_sync, incremental_pull, stack_figures
 from tests.bench.harness import Environment, start_environment
 from tests.bench.report import Row, failed_row, table, write_json
 
@@ -31,6 +31,10 @@ FIGURES = {
     "backfill": ("activation backfill of 2,000 appointments with 50 ms latency", "<= 5 s; >= 20x"),
     "drain": ("drain of a burst of changes with the fake's quotas scaled down", "<= 1.25x, no loss"),
     "pull": ("incremental pull after 1 change in a calendar of 10,000 events", "1 list call, < 100 ms"),
+    "full_sync": (
+        "full sync of a calendar of 10,000 events with 50 ms latency",
+        "<= 1.1 reads per event; a checkpoint per page; each task < timeout",
+    ),
     "stack": ("local-stack figures: propagation, webhook, cold start", "see targets"),
 }
 ORDER = [
@@ -41,6 +45,7 @@ ORDER = [
     "backfill",
     "drain",
     "incremental_pull",
+    "full_sync",
     "cold_start",
     "webhook",
 ]
@@ -78,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] {key} took {time.monotonic() - step:.0f} s", file=sys.stderr, flush=True)
         rows.extend(got)
 
-    in_process = [f for f in ("calls", "backfill", "pull", "drain") if f in chosen]
+    in_process = [f for f in ("calls", "backfill", "pull", "full_sync", "drain") if f in chosen]
     env: Environment | None = start_environment(log_dir) if in_process else None
     try:
         prepared: drain.Prepared | None = None
@@ -100,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                 run("backfill", lambda: backfill.measure(ready_env, args.full))
             if "pull" in chosen:
                 run("pull", lambda: incremental_pull.measure(ready_env, args.full))
+            if "full_sync" in chosen:
+                run("full_sync", lambda: full_sync.measure(ready_env, args.full))
         if prepared is not None:
             ready = prepared
             run("drain", lambda: drain.measure(ready))
