@@ -12,7 +12,6 @@ page (the checkpoints and the final token), the seconds of the slowest task agai
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -27,13 +26,8 @@ LINK_DOCUMENT = "clinics/{}/syncLinks/{}"
 MAX_READS_PER_EVENT = 1.1
 
 
-@dataclass(frozen=True)
-class Sizes:
-    events: int
-
-
-QUICK = Sizes(events=10_000)
-FULL = Sizes(events=10_000)
+# The same size for the quick and the full bench: the figure is about this size.
+EVENTS = 10_000
 
 
 def pull_worker_timeout() -> int:
@@ -55,8 +49,7 @@ def _event(index: int) -> dict[str, Any]:
     }
 
 
-def measure(env: Environment, full: bool) -> list[Row]:
-    sizes = FULL if full else QUICK
+def measure(env: Environment, _full: bool) -> list[Row]:
     env.google.reset()
     queue = RecordingQueue()
     services = env.services(queue)
@@ -66,7 +59,7 @@ def measure(env: Environment, full: bool) -> list[Row]:
     link = link_agenda(services, env.google, clinic, 0, email, bidirectional=True)
     run_tasks(services, queue)
     assert link.calendar_id
-    insert_events(env.google, env.google.ui_token(email), link.calendar_id, sizes.events, _event)
+    insert_events(env.google, env.google.ui_token(email), link.calendar_id, EVENTS, _event)
     # Google no longer honours the link's token (410): its next pull is a full sync, and what the calendar
     # held before is no new appointment.
     current = services.links.get(clinic.id, link.id)
@@ -100,7 +93,7 @@ def measure(env: Environment, full: bool) -> list[Row]:
     per_event = reads / max(1, total.events)
     timeout = pull_worker_timeout()
     ok = (
-        total.events == sizes.events
+        total.events == EVENTS
         and per_event <= MAX_READS_PER_EVENT
         and max(tasks) < timeout
         and link_writes == lists  # one checkpoint per page (the last one is the new sync token)
@@ -110,7 +103,7 @@ def measure(env: Environment, full: bool) -> list[Row]:
     return [
         Row(
             "full_sync",
-            f"full sync of a calendar of {sizes.events:,} events with {LATENCY_MS} ms latency per Google call: "
+            f"full sync of a calendar of {EVENTS:,} events with {LATENCY_MS} ms latency per Google call: "
             "Firestore reads per event, checkpoints, seconds",
             f"<= {MAX_READS_PER_EVENT} reads per event; one checkpoint per page; "
             f"each task < pull_worker's {timeout} s",
