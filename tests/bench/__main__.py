@@ -46,6 +46,7 @@ ORDER = [
     "drain",
     "incremental_pull",
     "full_sync",
+    "upkeep",
     "cold_start",
     "webhook",
 ]
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 run("pull", lambda: incremental_pull.measure(ready_env, args.full))
             if "full_sync" in chosen:
                 run("full_sync", lambda: full_sync.measure(ready_env, args.full))
+                run("full_sync", lambda: full_sync.measure_upkeep(ready_env, args.full))
         if prepared is not None:
             ready = prepared
             run("drain", lambda: drain.measure(ready))

@@ -1,4 +1,5 @@
-"""Full sync of a calendar of 10,000 events, with 50 ms of latency on each Google round trip.
+"""Full sync of a calendar of 10,000 events, with 50 ms of latency on each Google round trip; and what a
+link costs when nothing changes (reconciliation pull, channel renewal).
 
 Set-up (not measured): a two-way link, 10,000 events written in Google by the user (batch requests) within
 the full sync's window, and the link's sync token gone (Google's 410 fullSyncRequired; the link pulled
@@ -24,6 +25,7 @@ from tests.fakes import RecordingQueue
 
 LINK_DOCUMENT = "clinics/{}/syncLinks/{}"
 MAX_READS_PER_EVENT = 1.1
+UPKEEP_LINKS = 10
 
 
 # The same size for the quick and the full bench: the figure is about this size.
@@ -122,5 +124,63 @@ def measure(env: Environment, _full: bool) -> list[Row]:
                 "pullWorkerTimeout": timeout,
                 "pagesPerTask": services.settings.full_sync_pages_per_task,
             },
+        )
+    ]
+
+
+def measure_upkeep(env: Environment, _full: bool) -> list[Row]:
+    """What a link costs when nothing changes: one reconciliation pull, one channel renewal, and the
+    scheduled runs' reads (their queries read every active link, one document each)."""
+    env.google.reset()
+    queue = RecordingQueue()
+    services = env.services(queue)
+    clinic = Clinic(env.client(), "bench-upkeep", professionals=UPKEEP_LINKS)
+    clinic.write()
+    links = [
+        link_agenda(services, env.google, clinic, index, f"upkeep{index}@gmail.com", bidirectional=True)
+        for index in range(UPKEEP_LINKS)
+    ]
+    run_tasks(services, queue)
+    for link in links:
+        services.pull.pull(clinic.id, link.id)  # each has its sync token
+
+    def counted(work: Any) -> tuple[int, int, int, int]:
+        env.ops.reset()
+        before = env.google.counts()
+        work()
+        ops = env.ops.snapshot()
+        calls = env.google.calendar_calls(before, skip_list=False)
+        return calls, sum(ops["reads"].values()), sum(ops["writes"].values()), len(queue.take())
+
+    pull = counted(lambda: [services.pull.pull(clinic.id, link.id) for link in links])
+    scheduled = counted(services.channels.reconcile)
+    # Every channel falls within the renewal's margin: each one is replaced (watch, then stop the old).
+    renewing = env.services(queue, channel_renew_margin_seconds=10 * 365 * 86400)
+    renewal = counted(renewing.channels.renew)
+    active = len(services.links.active_two_way_links())
+    n = len(links)
+    per = {
+        "reconcilePull": {"calendarCalls": pull[0] / n, "reads": pull[1] / n, "writes": pull[2] / n},
+        "reconcileRun": {"reads": scheduled[1], "tasks": scheduled[3], "activeTwoWayLinks": active},
+        "renewal": {
+            "calendarCalls": renewal[0] / active,
+            "reads": renewal[1] / active,
+            "writes": renewal[2] / active,
+        },
+    }
+    ok = per["reconcilePull"]["calendarCalls"] == 1 and per["renewal"]["calendarCalls"] == 2
+    return [
+        Row(
+            "upkeep",
+            f"a link's upkeep when nothing changes ({n} two-way links): a reconciliation pull, a channel "
+            "renewal, the scheduled run's reads",
+            "1 Calendar call per reconciliation pull; 2 per renewal (watch, stop)",
+            f"reconciliation pull {per['reconcilePull']['calendarCalls']:.0f} call, "
+            f"{per['reconcilePull']['reads']:.1f} reads + {per['reconcilePull']['writes']:.1f} writes; "
+            f"renewal {per['renewal']['calendarCalls']:.0f} calls, {per['renewal']['reads']:.1f} reads + "
+            f"{per['renewal']['writes']:.1f} writes; reconcile_links {scheduled[1]} reads and "
+            f"{scheduled[3]} tasks for {active} links",
+            ok,
+            per,
         )
     ]
