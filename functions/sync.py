@@ -88,6 +88,7 @@ def push_worker(request: flask.Request) -> Reply:
             "unchanged": report.unchanged,
             "failed": report.failed,
             "skipped": report.skipped,
+            "continued": report.continued,
         }
     )
 
