@@ -88,7 +88,6 @@ def push_worker(request: flask.Request) -> Reply:
             "unchanged": report.unchanged,
             "failed": report.failed,
             "skipped": report.skipped,
-            "continued": report.continued,
         }
     )
 
@@ -120,5 +119,6 @@ def pull_worker(request: flask.Request) -> Reply:
             "pushedBack": report.pushed_back,
             "conflicts": report.conflicts,
             "skipped": report.skipped,
+            "continued": report.continued,
         }
     )

@@ -357,7 +357,14 @@ def test_pull_worker_reads_the_calendar(functions: Deployed) -> None:
     response = functions.post("pull_worker", {"clinicId": "demo", "linkId": link["id"]})
 
     assert response.status_code == 200, response.get_data(as_text=True)
-    assert set(response.get_json()) == {"events", "applied", "pushedBack", "conflicts", "skipped"}
+    assert set(response.get_json()) == {
+        "events",
+        "applied",
+        "pushedBack",
+        "conflicts",
+        "skipped",
+        "continued",
+    }
     assert response.get_json()["skipped"] is None
     stored = functions.doc(f"clinics/demo/syncLinks/{link['id']}")
     assert stored is not None and stored["lastPullAt"] is not None
