@@ -171,6 +171,7 @@ def full_sync_to(progress: FullSyncProgress | None) -> dict[str, Any] | None:
         "timeMin": progress.time_min,
         "timeMax": progress.time_max,
         "pages": progress.pages,
+        "savedAt": progress.saved_at,
     }
 
 
@@ -182,6 +183,7 @@ def full_sync_from(doc: Mapping[str, Any] | None) -> FullSyncProgress | None:
         time_min=aware(doc["timeMin"]) or datetime.fromtimestamp(0, UTC),
         time_max=aware(doc["timeMax"]) or datetime.fromtimestamp(0, UTC),
         pages=int(doc.get("pages") or 0),
+        saved_at=aware(doc.get("savedAt")),
     )
 
 

@@ -50,6 +50,8 @@ class FullSyncProgress:
     time_max: datetime
     # Pages applied so far (for logs and the bench: one checkpoint per page).
     pages: int = 0
+    # When it was checkpointed: while recent, the task that goes on from it is alive.
+    saved_at: datetime | None = None
 
 
 @dataclass(frozen=True)

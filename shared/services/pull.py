@@ -31,6 +31,12 @@ from shared.services.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
+# A full sync checkpointed less than this long ago has a task going on with it (pull_worker's timeout in
+# infra/functions.tf, and a minute for Cloud Tasks to deliver the next part): other pulls leave it alone
+# rather than list the same pages twice; an older checkpoint lost its task, and the next pull resumes it.
+FULL_SYNC_TASK_LIFETIME = timedelta(seconds=300 + 60)
+FULL_SYNC_UNDER_WAY = "full sync under way"
+
 
 @dataclass(frozen=True)
 class PullReport:
@@ -71,11 +77,14 @@ class PullService:
     tasks: Tasks
     clock: Clock
 
-    def pull(self, clinic_id: str, link_id: str) -> PullReport:
-        """Apply every change of the link's calendar since the last pull."""
+    def pull(self, clinic_id: str, link_id: str, continuing: str | None = None) -> PullReport:
+        """Apply every change of the link's calendar since the last pull (`continuing`: the page token of
+        the full sync's part this task was queued for)."""
         opened = self.access.open(clinic_id, link_id, Need.TWO_WAY)
         if isinstance(opened, Skipped):
             return PullReport(skipped=opened.reason)
+        if continuing is None and self._under_way(opened.link):
+            return PullReport(skipped=FULL_SYNC_UNDER_WAY)
         done = self.access.run(opened.link, lambda: self._pull(opened))
         if isinstance(done, Skipped):
             return PullReport(skipped=done.reason)
@@ -100,6 +109,13 @@ class PullService:
             },
         )
         return report
+
+    def _under_way(self, link: SyncLink) -> bool:
+        """Whether another task is applying the link's full sync now (see FULL_SYNC_TASK_LIFETIME)."""
+        progress = link.full_sync
+        if progress is None or progress.saved_at is None:
+            return False
+        return self.clock.now() - progress.saved_at < FULL_SYNC_TASK_LIFETIME
 
     def _pull(self, opened: Opened) -> tuple[PullReport, str | None, FullSyncProgress | None]:
         """What this task applied, and either the new sync token or where the full sync goes on."""
@@ -140,7 +156,7 @@ class PullService:
             if not page.next_page_token:
                 return report, page.next_sync_token, None
             page_token = page.next_page_token
-            progress = FullSyncProgress(page_token, time_min, time_max, pages)
+            progress = FullSyncProgress(page_token, time_min, time_max, pages, self.clock.now())
             # One checkpoint per page: a timeout or crash after it never applies this page again.
             self.records.save_full_sync(link, progress, applied.conflicts)
         return report, None, progress

@@ -93,13 +93,18 @@ class PushWork:
 
 @dataclass(frozen=True)
 class PullWork:
-    """Pull what changed in a two-way link's calendar."""
+    """Pull what changed in a two-way link's calendar; with `page_token`, go on with its full sync (the
+    next part, queued by the part before)."""
 
     clinic_id: str
     link_id: str
+    page_token: str | None = None
 
     def payload(self) -> dict[str, Any]:
-        return {"clinicId": self.clinic_id, "linkId": self.link_id}
+        body = {"clinicId": self.clinic_id, "linkId": self.link_id}
+        if self.page_token:
+            body["pageToken"] = self.page_token
+        return body
 
 
 Work = PushWork | PullWork
@@ -121,7 +126,8 @@ def push_work(payload: Mapping[str, Any]) -> PushWork:
 
 
 def pull_work(payload: Mapping[str, Any]) -> PullWork:
-    return PullWork(str(payload["clinicId"]), str(payload["linkId"]))
+    page_token = payload.get("pageToken")
+    return PullWork(str(payload["clinicId"]), str(payload["linkId"]), str(page_token) if page_token else None)
 
 
 @dataclass
@@ -156,7 +162,7 @@ class Tasks:
     def continue_full_sync(self, link: SyncLink, progress: FullSyncProgress) -> bool:
         """The next part of a full sync, from the page it checkpointed: one task per link and page (a page
         token is never handed out twice), so a pull retried after the checkpoint queues nothing more."""
-        work = PullWork(link.clinic_id, link.id)
+        work = PullWork(link.clinic_id, link.id, progress.page_token)
         name = f"pull-{PullReason.PAGE.value}-{link.id}-" + _digest(progress.page_token)
         return self.queue.enqueue(self.settings.pull_queue, name, work.payload())
 

@@ -369,6 +369,11 @@ def test_pull_worker_reads_the_calendar(functions: Deployed) -> None:
     stored = functions.doc(f"clinics/demo/syncLinks/{link['id']}")
     assert stored is not None and stored["lastPullAt"] is not None
 
+    # The next part of a full sync names its page; with none under way, it is an ordinary pull.
+    part = {"clinicId": "demo", "linkId": link["id"], "pageToken": "next-page"}
+    again = functions.post("pull_worker", part)
+    assert again.status_code == 200 and again.get_json()["continued"] is False
+
 
 def test_pull_worker_defers_a_pull_refused_for_quota(functions: Deployed) -> None:
     link = functions.active_link()

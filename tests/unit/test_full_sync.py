@@ -11,6 +11,7 @@ import pytest
 
 from shared.domain.link import SyncLink
 from shared.ports import SyncTokenExpired, Transient
+from shared.services.pull import FULL_SYNC_TASK_LIFETIME, FULL_SYNC_UNDER_WAY, PullReport
 from shared.services.tasks import RetryLater
 from tests.fakes import MemoryCalendar
 from tests.unit.conftest import World
@@ -43,6 +44,12 @@ def pull_tasks(world: World) -> list[str]:
     return [name for name in world.queue.tasks if name.startswith("pull-page-")]
 
 
+def go_on(world: World, link: SyncLink) -> PullReport:
+    """Run the next part of the full sync as Cloud Tasks delivers it: the queued task's payload."""
+    [(_queue, payload)] = world.queue.take()
+    return world.services.pull.pull(payload["clinicId"], payload["linkId"], payload.get("pageToken"))
+
+
 def test_a_full_sync_applies_two_pages_per_task_checkpoints_each_and_queues_the_next(world: World) -> None:
     link, google = calendar_of(world)
     pulls = world.services.pull
@@ -53,11 +60,14 @@ def test_a_full_sync_applies_two_pages_per_task_checkpoints_each_and_queues_the_
     assert stored.full_sync is not None and stored.full_sync.pages == 2
     assert stored.sync_token is None and stored.last_pull_at is None  # not finished: no token yet
     assert len(pull_tasks(world)) == 1
-    [(queue, payload)] = world.queue.take()
-    assert (queue, payload) == ("pull", {"clinicId": "demo", "linkId": link.id})
+    [(queue, payload)] = world.queue.tasks.values()
+    assert (queue, payload) == (
+        "pull",
+        {"clinicId": "demo", "linkId": link.id, "pageToken": stored.full_sync.page_token},
+    )
 
-    assert pulls.pull("demo", link.id).continued
-    last = pulls.pull("demo", link.id)
+    assert go_on(world, link).continued
+    last = go_on(world, link)
     assert not last.continued and last.events == 1
     done = world.store.links[link.id]
     assert done.full_sync is None and done.sync_token is not None and done.last_pull_at is not None
@@ -81,13 +91,14 @@ def test_a_crash_mid_way_resumes_from_the_last_page_applied(world: World) -> Non
     assert checkpoint is not None
     google.fail_next = [Transient("backend", 503, "backendError")]  # the third page's list dies
     with pytest.raises(RetryLater):
-        pulls.pull("demo", link.id)
+        pulls.pull("demo", link.id, checkpoint.page_token)
     assert world.store.links[link.id].full_sync == checkpoint  # nothing lost, nothing moved on
 
     google.listed.clear()
-    pulls.pull("demo", link.id)  # Cloud Tasks' retry of the same task
+    pulls.pull("demo", link.id, checkpoint.page_token)  # Cloud Tasks' retry of the same task
     assert google.listed[0]["pageToken"] == checkpoint.page_token  # not from zero
-    pulls.pull("demo", link.id)
+    world.queue.tasks.pop(next(iter(world.queue.tasks)))  # the part that failed, done by its retry
+    go_on(world, link)
     done = world.store.links[link.id]
     assert done.full_sync is None and done.sync_token is not None
     # Every page was listed once, but the third which the crash cost a second list.
@@ -100,9 +111,23 @@ def test_an_expired_sync_token_starts_a_checkpointed_full_sync(world: World) -> 
     google.fail_next = [SyncTokenExpired("gone", 410, "fullSyncRequired")]
     report = world.services.pull.pull("demo", link.id)
     assert report.continued and world.store.links[link.id].full_sync is not None
-    # The next pull goes on with the full sync, not with the expired token.
-    world.services.pull.pull("demo", link.id)
+    # The next part goes on with the full sync, not with the expired token.
+    go_on(world, link)
     assert all(c["syncToken"] is None for c in google.listed)
+
+
+def test_other_pulls_leave_a_full_sync_under_way_alone_until_its_task_is_lost(world: World) -> None:
+    link, google = calendar_of(world)
+    assert world.services.pull.pull("demo", link.id).continued
+    listed = len(google.listed)
+    # A notification (or the reconciliation) meanwhile: the part queued will list those pages.
+    assert world.services.pull.pull("demo", link.id).skipped == FULL_SYNC_UNDER_WAY
+    assert len(google.listed) == listed
+    # Its task died (the queue gave up): once a task's lifetime has passed, any pull resumes it.
+    world.queue.take()
+    world.clock.advance(seconds=FULL_SYNC_TASK_LIFETIME.total_seconds())
+    assert world.services.pull.pull("demo", link.id).continued
+    assert google.listed[listed]["pageToken"] is not None
 
 
 class CountingRecords:
