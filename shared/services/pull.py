@@ -2,11 +2,11 @@
 
 Changes are listed incrementally with the link's sync token (every page read before the new token is
 kept); without one, or when Google no longer honours it, a full sync takes a baseline of the window from
-`full_sync_days_back` ago to `backfill_days` ahead. A full sync applies a bounded number of pages per task,
-checkpoints the page token on the link after each page and queues the next task (`Tasks.continue_full_sync`),
-so that a large calendar never outlives the function's timeout and a crash resumes from the last page
-applied. Google's next sync token comes with the last page only, and is saved then. Each event is decided by the pull planner
-(`shared.domain.pull_planner.decide_pull`); this service only reads what it needs and carries the
+`full_sync_days_back` ago to `backfill_days` ahead. A full sync applies a bounded number of pages per
+task, checkpoints the page token on the link after each page and queues the next task
+(`Tasks.continue_full_sync`), so that a large calendar never outlives the function's timeout and a crash
+resumes from the last page applied. Google's next sync token comes with the last page only, and is saved
+then. Each event is decided by the pull planner (`shared.domain.pull_planner.decide_pull`); this service only reads what it needs and carries the
 decision out: the appointment written to the clinic (marked as the link's, so that the trigger does not
 push it back here), the event links recorded, and the appointments pushed back.
 """

@@ -3,8 +3,10 @@ queued, a crash resumed from the checkpoint, the page's event links read togethe
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -201,3 +203,11 @@ def test_a_rate_limit_still_waits_a_minute_and_marks_nothing(world: World) -> No
         world.services.pull.pull("demo", link.id)
     assert refused.value.defer_seconds == 60
     assert world.store.links[link.id].health is None
+
+
+def test_a_full_sync_task_lives_as_long_as_pull_worker_may_run_and_a_minute() -> None:
+    functions = (Path(__file__).parents[2] / "infra" / "functions.tf").read_text()
+    pull_worker = functions[functions.index("pull_worker = {") :]
+    timeout = re.search(r"timeout_seconds\s*=\s*(\d+)", pull_worker)
+    assert timeout is not None
+    assert FULL_SYNC_TASK_LIFETIME.total_seconds() == int(timeout.group(1)) + 60
