@@ -77,16 +77,16 @@ def test_appointments_a_pull_writes_fit_and_mark_only_declared_fields(
 
 
 def test_links_as_stored_fit(firestore: firestore_lib.Client) -> None:
-    records = FirestoreSyncStatus(firestore)
+    status = FirestoreSyncStatus(firestore)
     link = replace(PENDING_LINK, return_url="https://clinic.example/back", calendar_id="cal-1")
     FirestoreLinks(firestore).save(link)
-    records.save_full_sync(link, FullSyncProgress("page-2", START, START + timedelta(days=365), 1), 0)
+    status.save_full_sync(link, FullSyncProgress("page-2", START, START + timedelta(days=365), 1), 0)
     health = {"code": "daily_quota_exceeded", "message": "Google answered 403", "at": START.isoformat()}
-    records.save_health(link, {**health, "until": (START + timedelta(hours=1)).isoformat()})
+    status.save_health(link, {**health, "until": (START + timedelta(hours=1)).isoformat()})
     during = read(firestore, f"clinics/demo/syncLinks/{link.id}")
     assert not schemas.errors("sync-link", during)
     assert during["fullSync"]["pages"] == 1 and during["health"]["code"] == "daily_quota_exceeded"  # type: ignore[index]
-    records.save_pull(link, "sync-token", START, conflicts=2)
+    status.save_pull(link, "sync-token", START, conflicts=2)
     document = read(firestore, f"clinics/demo/syncLinks/{link.id}")
     assert not schemas.errors("sync-link", document)
     assert document["conflicts"] == 2 and "lastConflictAt" in document
