@@ -106,6 +106,8 @@ def push_worker(request: flask.Request) -> Reply:
 class PullTask(Request):
     clinicId: str = Id
     linkId: str = Id
+    # Google's page token a full sync goes on from (opaque to us).
+    pageToken: str | None = Field(None, min_length=1, max_length=4096)
 
 
 @functions_framework.http
@@ -118,7 +120,7 @@ def pull_worker(request: flask.Request) -> Reply:
     """
     work = tasks.pull_work(json_body(request, PullTask).model_dump())
     try:
-        report = services().pull.pull(work.clinic_id, work.link_id)
+        report = services().pull.pull(work.clinic_id, work.link_id, work.page_token)
     except RetryLater as exc:
         if (busy := _retry(work, exc)) is not None:
             return busy
@@ -130,5 +132,6 @@ def pull_worker(request: flask.Request) -> Reply:
             "pushedBack": report.pushed_back,
             "conflicts": report.conflicts,
             "skipped": report.skipped,
+            "continued": report.continued,
         }
     )

@@ -30,6 +30,7 @@ def link_view(link: SyncLink) -> dict[str, Any]:
         "lastPushAt": _iso(link.last_push_at),
         "lastPullAt": _iso(link.last_pull_at),
         "lastError": link.last_error,
+        "health": link.health,
         "channelExpiresAt": _iso(link.channel.expires_at) if link.channel else None,
         "conflicts": link.conflicts,
     }

@@ -27,6 +27,7 @@ from shared.ports import (
     SealedGrants,
     Secrets,
     SyncRecords,
+    SyncStatus,
     TaskQueue,
     TokenCipher,
 )
@@ -103,6 +104,12 @@ class Services:
         return FirestoreSyncRecords(self.db)
 
     @cached_property
+    def status(self) -> SyncStatus:
+        from shared.adapters.firestore.sync_status import FirestoreSyncStatus
+
+        return FirestoreSyncStatus(self.db)
+
+    @cached_property
     def channel_index(self) -> ChannelIndex:
         from shared.adapters.firestore.channel_index import FirestoreChannelIndex
 
@@ -176,6 +183,7 @@ class Services:
             calendars=self.calendars,
             notifier=self.notifier,
             clock=self.clock,
+            status=self.status,
         )
 
     @cached_property
@@ -207,6 +215,7 @@ class Services:
             directory=self.directory,
             links=self.links,
             records=self.records,
+            status=self.status,
             access=self.access,
             tasks=self.tasks,
             clock=self.clock,
@@ -219,8 +228,10 @@ class Services:
             directory=self.directory,
             links=self.links,
             records=self.records,
+            status=self.status,
             access=self.access,
             push=self.push,
+            tasks=self.tasks,
             clock=self.clock,
         )
 

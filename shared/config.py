@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     full_sync_days_back: NonNegativeInt = Field(30, validation_alias=_env("FULL_SYNC_DAYS_BACK"))
     reconcile_interval_seconds: PositiveInt = Field(900, validation_alias=_env("RECONCILE_INTERVAL_SECONDS"))
     list_page_size: PositiveInt = 2500
+    # Pages of a full sync one pull task applies before it checkpoints and queues the next task: with
+    # Google's pages of 2,500 events, 5,000 events per task, well within pull_worker's timeout.
+    full_sync_pages_per_task: PositiveInt = 2
     console_url: str | None = Field(None, validation_alias=_env("CONSOLE_URL"))
     # Hosts a link's returnUrl may send the user back to (https; plain http only to a loopback host),
     # comma-separated in the environment.

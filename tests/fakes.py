@@ -16,7 +16,7 @@ from typing import Any
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, Professional, User
 from shared.domain.errors import Conflict, ExpiredState, NotFound
 from shared.domain.event_link import EventLink, series_of_instance_id
-from shared.domain.link import Channel, SyncLink, link_keys
+from shared.domain.link import Channel, FullSyncProgress, SyncLink, link_keys
 from shared.domain.planner import Delete, Insert, Patch, PushAction
 from shared.ports import (
     AlreadyExists,
@@ -171,6 +171,7 @@ class MemoryStore:
             "links": MemoryLinks(self),
             "grants": MemorySealedGrants(self),
             "records": MemorySyncRecords(self),
+            "status": MemorySyncStatus(self),
             "channel_index": MemoryChannelIndex(self),
             "states": MemoryOAuthStates(self),
             "accounts": MemoryAccountCalendars(self),
@@ -319,6 +320,15 @@ class MemorySyncRecords:
         )
         return {series for series in map(series_of_instance_id, ids) if series}
 
+    def event_links_by_events(self, link: SyncLink, event_ids: Sequence[str]) -> dict[str, EventLink]:
+        clinic_id, calendar_id, _ = self._key(link, "")
+        wanted = set(event_ids)
+        return {
+            e.event_id: e
+            for (*key, _), e in self.store.event_links.items()
+            if key == [clinic_id, calendar_id] and e.event_id in wanted
+        }
+
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
     ) -> None:
@@ -331,7 +341,14 @@ class MemorySyncRecords:
                 event_link, synced_at=synced_at
             )
         if pushed_at is not None:
-            self.store.update(link, last_push_at=pushed_at)
+            self.store.update(link, last_push_at=pushed_at, health=None)
+
+
+@dataclass
+class MemorySyncStatus:
+    """SyncStatus."""
+
+    store: MemoryStore
 
     def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
         self.store.update(link, last_error=dict(error))
@@ -342,8 +359,20 @@ class MemorySyncRecords:
     def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
         current = self.store.links[link.id]
         self.store.update(
-            link, sync_token=sync_token, last_pull_at=pulled_at, conflicts=current.conflicts + conflicts
+            link,
+            sync_token=sync_token,
+            last_pull_at=pulled_at,
+            conflicts=current.conflicts + conflicts,
+            full_sync=None,
+            health=None,
         )
+
+    def save_full_sync(self, link: SyncLink, progress: FullSyncProgress, conflicts: int) -> None:
+        current = self.store.links[link.id]
+        self.store.update(link, full_sync=progress, conflicts=current.conflicts + conflicts)
+
+    def save_health(self, link: SyncLink, health: Mapping[str, Any]) -> None:
+        self.store.update(link, health=dict(health))
 
 
 @dataclass
@@ -443,6 +472,9 @@ class MemoryCalendar:
     calls: list[str] = field(default_factory=list)
     fail_next: list[GoogleError] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
+    # Events per page of a list (None: one page); and what each list call asked for.
+    page_size: int | None = None
+    listed: list[dict[str, Any]] = field(default_factory=list)
     _etags: itertools.count = field(default_factory=lambda: itertools.count(1))
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -537,21 +569,36 @@ class MemoryCalendar:
         return outcomes
 
     def list_events(
-        self, calendar_id: str, *, sync_token: str | None, time_min: datetime | None, page_token: str | None
+        self,
+        calendar_id: str,
+        *,
+        sync_token: str | None,
+        time_min: datetime | None,
+        page_token: str | None,
+        time_max: datetime | None = None,
     ) -> EventPage:
         self._maybe_fail("events.list")
+        self.listed.append(
+            {"syncToken": sync_token, "timeMin": time_min, "timeMax": time_max, "pageToken": page_token}
+        )
         events = self.calendars[calendar_id].values()
+        # A page token names where the listing goes on and the change it started from, as Google's carry
+        # their request: the sync token of the last page stands for the calendar as the first page saw it.
+        offset, latest = (int(n) for n in page_token[1:].split("/")) if page_token else (0, 0)
+        latest = latest or max((e["_seq"] for e in events), default=0)
         since = int(sync_token[1:]) if sync_token else 0
         # As Google does, a deleted event is listed with its id, status and etag only.
         changed = [
             {k: v for k, v in e.items() if k in ("id", "status", "etag")}
             if e["status"] == "cancelled"
             else {k: v for k, v in e.items() if k != "_seq"}
-            for e in events
+            for e in sorted(events, key=lambda e: str(e["id"]))
             if e["_seq"] > since
         ]
-        latest = max((e["_seq"] for e in events), default=0)
-        return EventPage(items=changed, next_sync_token=f"s{latest}")
+        end = len(changed) if self.page_size is None else offset + self.page_size
+        if end < len(changed):
+            return EventPage(items=changed[offset:end], next_page_token=f"p{end}/{latest}")
+        return EventPage(items=changed[offset:], next_sync_token=f"s{latest}")
 
     def list_instances(
         self, calendar_id: str, series_id: str, time_min: datetime, time_max: datetime

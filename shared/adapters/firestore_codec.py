@@ -23,7 +23,7 @@ from shared.domain.clinic import (
 )
 from shared.domain.errors import InvalidRequest
 from shared.domain.event_link import EventLink
-from shared.domain.link import Channel, LinkStatus, SyncLink
+from shared.domain.link import Channel, FullSyncProgress, LinkStatus, SyncLink
 
 # Set on appointments written by a pull, naming the link whose calendar the change came from (with a
 # new `at` on every pull write, so that a later clinic edit, which leaves it as it was, is told apart).
@@ -233,7 +233,33 @@ def link_to(link: SyncLink) -> dict[str, Any]:
         "reason": link.reason,
         "adoptSince": link.adopt_since,
         "pushedPrivacy": link.pushed_privacy,
+        "fullSync": full_sync_to(link.full_sync),
+        "health": link.health,
     }
+
+
+def full_sync_to(progress: FullSyncProgress | None) -> dict[str, Any] | None:
+    if progress is None:
+        return None
+    return {
+        "pageToken": progress.page_token,
+        "timeMin": progress.time_min,
+        "timeMax": progress.time_max,
+        "pages": progress.pages,
+        "savedAt": progress.saved_at,
+    }
+
+
+def full_sync_from(doc: Mapping[str, Any] | None) -> FullSyncProgress | None:
+    if not doc:
+        return None
+    return FullSyncProgress(
+        page_token=doc["pageToken"],
+        time_min=aware(doc["timeMin"]) or datetime.fromtimestamp(0, UTC),
+        time_max=aware(doc["timeMax"]) or datetime.fromtimestamp(0, UTC),
+        pages=int(doc.get("pages") or 0),
+        saved_at=aware(doc.get("savedAt")),
+    )
 
 
 def link_from(doc: Mapping[str, Any]) -> SyncLink:
@@ -266,6 +292,8 @@ def link_from(doc: Mapping[str, Any]) -> SyncLink:
         reason=doc.get("reason"),
         adopt_since=aware(doc.get("adoptSince")),
         pushed_privacy=doc.get("pushedPrivacy"),
+        full_sync=full_sync_from(doc.get("fullSync")),
+        health=doc.get("health"),
     )
 
 

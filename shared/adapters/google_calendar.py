@@ -24,6 +24,7 @@ from shared.config import Settings
 from shared.domain.link import Channel
 from shared.domain.planner import Delete, Insert, Patch, PushAction
 from shared.ports import (
+    DAILY_QUOTA_REASONS,
     AlreadyExists,
     AuthRevoked,
     EventPage,
@@ -42,7 +43,7 @@ BATCH_SIZE = 50  # Google's advice for Calendar batches (the hard limit is 1000)
 # rateLimitExceeded to bursts of writes on one calendar).
 BATCH_CONCURRENCY = 4
 HTTP_TIMEOUT = 15
-RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "backendError"}
+RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "backendError", *DAILY_QUOTA_REASONS}
 
 
 @functools.cache
@@ -62,6 +63,10 @@ def _reason(content: bytes | str | None) -> str | None:
         return error  # OAuth endpoints answer {"error": "invalid_grant"}
     errors = error.get("errors") or [{}]
     return errors[0].get("reason") or error.get("status")
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def translate(exc: BaseException, *, listing: bool = False) -> GoogleError:
@@ -281,7 +286,13 @@ class GoogleCalendarGateway:
         ]
 
     def list_events(
-        self, calendar_id: str, *, sync_token: str | None, time_min: datetime | None, page_token: str | None
+        self,
+        calendar_id: str,
+        *,
+        sync_token: str | None,
+        time_min: datetime | None,
+        page_token: str | None,
+        time_max: datetime | None = None,
     ) -> EventPage:
         params: dict[str, Any] = {
             "calendarId": calendar_id,
@@ -299,6 +310,8 @@ class GoogleCalendarGateway:
             params["showDeleted"] = True
             if time_min is not None:
                 params["timeMin"] = _rfc3339(time_min)
+            if time_max is not None:
+                params["timeMax"] = _rfc3339(time_max)
         answer = self._run(self.events.list(**params), listing=True)
         return EventPage(
             items=list(answer.get("items", [])),
@@ -341,7 +354,3 @@ class GoogleCalendarGateway:
     def stop_channel(self, channel_id: str, resource_id: str) -> None:
         with contextlib.suppress(RemoteMissing):  # already stopped or expired
             self._run(self.api.channels().stop(body={"id": channel_id, "resourceId": resource_id}))
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -41,6 +41,20 @@ class Channel:
 
 
 @dataclass(frozen=True)
+class FullSyncProgress:
+    """A full sync of the link's calendar that spans several tasks: the page to go on from, and the window
+    it lists (a page token belongs to the request that gave it, so every page asks for the same window)."""
+
+    page_token: str
+    time_min: datetime
+    time_max: datetime
+    # Pages applied so far (for logs and the bench: one checkpoint per page).
+    pages: int = 0
+    # When it was checkpointed: while recent, the task that goes on from it is alive.
+    saved_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class SyncLink:
     id: str
     clinic_id: str
@@ -68,6 +82,11 @@ class SyncLink:
     # The clinic's privacy choices (`event.privacy_key`) the link's last backfill wrote its events with:
     # when the clinic changes them, the scheduled upkeep sees the difference and backfills the link again.
     pushed_privacy: str | None = None
+    # A full sync under way (None: none, or the last one finished).
+    full_sync: FullSyncProgress | None = None
+    # Why the link is held back although active, e.g. Google's daily quota spent: {code, message, at, until}.
+    # Cleared by the next push or pull that gets through.
+    health: dict[str, Any] | None = None
     history: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     # Google's stable account id (`sub`): an account's e-mail can change, its `sub` never does. None on
     # links made before it was kept.

@@ -16,6 +16,7 @@ from shared.ports.notices import Notice, Notifier
 from shared.ports.oauth_states import HeldConsent, OAuthState, OAuthStates
 from shared.ports.runtime import Clock, Secrets, TaskQueue, TokenCipher
 from shared.ports.sync_records import SyncRecords
+from shared.ports.sync_status import SyncStatus
 
 __all__ = [
     *google.__all__,
@@ -34,6 +35,7 @@ __all__ = [
     "SealedGrants",
     "Secrets",
     "SyncRecords",
+    "SyncStatus",
     "TaskQueue",
     "TokenCipher",
 ]

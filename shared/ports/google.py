@@ -15,6 +15,7 @@ from shared.domain.link import Channel
 from shared.domain.planner import PushAction
 
 __all__ = [
+    "DAILY_QUOTA_REASONS",
     "AlreadyExists",
     "AuthRevoked",
     "CalendarConnector",
@@ -42,6 +43,13 @@ class GoogleError(Exception):
         self.reason = reason
 
 
+# Google's reasons for an allowance spent for the day or for hours, not the minute (Calendar's "Handle API
+# errors" guide): 403 `dailyLimitExceeded` ("Daily Limit Exceeded": the project's courtesy limit is
+# reached) and 403 `quotaExceeded` ("Calendar usage limits exceeded.": the user reached one of Calendar's
+# usage limits). Both use the domain `usageLimits`.
+DAILY_QUOTA_REASONS = frozenset({"dailyLimitExceeded", "quotaExceeded"})
+
+
 class Transient(GoogleError):
     """Rate limits, 5xx, timeouts: try again later, with backoff."""
 
@@ -49,6 +57,11 @@ class Transient(GoogleError):
     def quota(self) -> bool:
         """Refused for a usage quota (403/429 rateLimitExceeded): only the quota's minute passing helps."""
         return self.status in (403, 429)
+
+    @property
+    def daily(self) -> bool:
+        """Refused for a daily allowance (see DAILY_QUOTA_REASONS): minutes will not do, hours might."""
+        return self.status == 403 and self.reason in DAILY_QUOTA_REASONS
 
 
 class AuthRevoked(GoogleError):
@@ -132,9 +145,16 @@ class CalendarGateway(Protocol):
         ...
 
     def list_events(
-        self, calendar_id: str, *, sync_token: str | None, time_min: datetime | None, page_token: str | None
+        self,
+        calendar_id: str,
+        *,
+        sync_token: str | None,
+        time_min: datetime | None,
+        page_token: str | None,
+        time_max: datetime | None = None,
     ) -> EventPage:
-        """Changes since `sync_token`, or (without one) every event from `time_min`, cancelled ones too."""
+        """Changes since `sync_token`, or (without one) every event between `time_min` and `time_max`,
+        cancelled ones too. A page token must come with the same window as the request that gave it."""
         ...
 
     def list_instances(

@@ -1,10 +1,10 @@
-"""What the sync recorded about a link's calendar: event links, and the link's push/pull bookkeeping."""
+"""What the sync recorded about a link's calendar: its event links (the link's bookkeeping is SyncStatus)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from shared.domain.event_link import EventLink
 from shared.domain.link import SyncLink
@@ -34,24 +34,16 @@ class SyncRecords(Protocol):
 
     def series_of_instances(self, link: SyncLink) -> set[str]:
         """The recurring series of which the calendar has instances recorded."""
+
+    def event_links_by_events(self, link: SyncLink, event_ids: Sequence[str]) -> dict[str, EventLink]:
+        """The event links of these events of the calendar (those recorded), by event id, read together: a
+        page of a full sync costs one read per event found, not one query per event."""
         ...
 
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
     ) -> None:
         """Save event links (replacing those of the same appointments), and the link's lastPushAt when given
-        (else it is left as it was), in one write batch. Nothing is written when there are no event links."""
-        ...
-
-    def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
-        """Record the link's last error, touching no other field."""
-        ...
-
-    def save_pushed_privacy(self, link: SyncLink, privacy: str) -> None:
-        """Record the privacy choices a backfill wrote the link's events with, touching no other field."""
-        ...
-
-    def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
-        """Record a finished pull: the new sync token, lastPullAt, and conflicts added to the count; no
-        other field is touched."""
+        (else it is left as it was) and then the link's health cleared, in one write batch. Nothing is written
+        when there are no event links."""
         ...

@@ -8,7 +8,8 @@ grant together, or why the work is skipped. Google's failures reach the services
 - the grant is revoked or expired (`AuthRevoked`): the link needs reconnecting, its user and the clinic's
   masters are told once (`Access.lose`);
 - Google is busy (`Transient`): the work is tried again, after the quota's window when Google refused it
-  for a quota (`RetryLater`, see `shared.services.tasks`);
+  for a quota (`RetryLater`, see `shared.services.tasks`), or hours later when the refusal was for the day's
+  allowance (the link's health then says so, until a push or pull gets through);
 - anything else concerns one event (`Refused`): the push planner decides what follows it.
 
 A new kind of failure is one new branch in `judge` (and, for a new link state, a reason in `LoseAccess`).
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum, StrEnum
 from typing import NoReturn, TypeVar
 
@@ -39,11 +41,12 @@ from shared.ports import (
     PreconditionFailed,
     RemoteMissing,
     SealedGrants,
+    SyncStatus,
     TokenCipher,
     Transient,
 )
 from shared.services import notices
-from shared.services.tasks import QUOTA_WINDOW, RetryLater
+from shared.services.tasks import DAILY_QUOTA_WINDOW, QUOTA_WINDOW, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +68,14 @@ class LoseAccess:
 
 @dataclass(frozen=True)
 class TryLater:
-    """Google is busy: the whole task is tried again (`defer_seconds`: in a new task that much later)."""
+    """Google is busy: the whole task is tried again (`defer_seconds`: in a new task that much later).
+
+    `health`, when set, is the code marked on the link's health meanwhile (a wait of hours is worth showing).
+    """
 
     message: str
     defer_seconds: float | None = None
+    health: str | None = None
 
     def retry(self) -> RetryLater:
         return RetryLater(self.message, defer_seconds=self.defer_seconds)
@@ -90,6 +97,8 @@ def judge(error: GoogleError) -> Verdict:
     """What a failure of Google means for the link and its work."""
     if isinstance(error, AuthRevoked):
         return LoseAccess("invalid_grant", str(error))
+    if isinstance(error, Transient) and error.daily:
+        return TryLater(str(error), DAILY_QUOTA_WINDOW.total_seconds(), health="daily_quota_exceeded")
     if isinstance(error, Transient):
         return TryLater(str(error), QUOTA_WINDOW.total_seconds() if error.quota else None)
     code = error.reason or "google_error"
@@ -158,6 +167,7 @@ class Access:
     calendars: CalendarConnector
     notifier: Notifier
     clock: Clock
+    status: SyncStatus
 
     def open(self, clinic_id: str, link_id: str, need: Need) -> Opened | Skipped:
         """Read the link and open it for work, or say why not."""
@@ -211,8 +221,18 @@ class Access:
         if isinstance(verdict, LoseAccess):
             return Skipped(SkipReason.ACCESS_LOST, self.lose(link, verdict))
         if isinstance(verdict, TryLater):
+            if verdict.health:
+                self.mark(link, verdict)
             raise verdict.retry() from None
         _reraise(error)
+
+    def mark(self, link: SyncLink, verdict: TryLater) -> None:
+        """Show on the link why its work waits for hours (list_links and the console show `health`)."""
+        now = self.clock.now()
+        until = now + timedelta(seconds=verdict.defer_seconds or 0)
+        health = {"code": verdict.health, "message": verdict.message, "at": now.isoformat()}
+        self.status.save_health(link, {**health, "until": until.isoformat()})
+        log.warning("google quota for the day spent", extra={"linkId": link.id, "code": verdict.health})
 
     def lose(self, link: SyncLink, verdict: LoseAccess) -> SyncLink:
         """Google refused the grant: the link needs reconnecting; tell its user and the masters, once."""

@@ -1,8 +1,12 @@
 """Google to clinic, for two-way links: read what changed in the calendar and apply it to the agenda.
 
 Changes are listed incrementally with the link's sync token (every page read before the new token is
-kept); without one, a bounded full sync takes a baseline. Each event is decided by the pull planner
-(`shared.domain.pull_planner.decide_pull`); this service only reads what it needs and carries the
+kept); without one, or when Google no longer honours it, a full sync takes a baseline of the window from
+`full_sync_days_back` ago to `backfill_days` ahead. A full sync applies a bounded number of pages per
+task, checkpoints the page token on the link after each page and queues the next task
+(`Tasks.continue_full_sync`), so that a large calendar never outlives the function's timeout and a crash
+resumes from the last page applied. Google's next sync token comes with the last page only, and is saved
+then. Each event is decided by the pull planner (`shared.domain.pull_planner.decide_pull`); this service only reads what it needs and carries the
 decision out: the appointment written to the clinic (marked as the link's, so that the trigger does not
 push it back here), the event links recorded, and the appointments pushed back.
 """
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,13 +29,28 @@ from shared.domain.event_link import (
     claim_holds,
     series_id_of,
 )
-from shared.domain.link import SyncLink
+from shared.domain.link import FullSyncProgress, SyncLink
 from shared.domain.pull_planner import Create, PullDecision, Remember, decide_pull, is_new
-from shared.ports import ClinicDirectory, Clock, Links, RemoteMissing, SyncRecords, SyncTokenExpired
+from shared.ports import (
+    ClinicDirectory,
+    Clock,
+    Links,
+    RemoteMissing,
+    SyncRecords,
+    SyncStatus,
+    SyncTokenExpired,
+)
 from shared.services.access import Access, Need, Opened, Skipped
 from shared.services.push import PushService
+from shared.services.tasks import Tasks
 
 log = logging.getLogger(__name__)
+
+# A full sync checkpointed less than this long ago has a task going on with it (pull_worker's timeout in
+# infra/functions.tf, and a minute for Cloud Tasks to deliver the next part): other pulls leave it alone
+# rather than list the same pages twice; an older checkpoint lost its task, and the next pull resumes it.
+FULL_SYNC_TASK_LIFETIME = timedelta(seconds=300 + 60)
+FULL_SYNC_UNDER_WAY = "full sync under way"
 
 
 @dataclass(frozen=True)
@@ -41,6 +60,25 @@ class PullReport:
     pushed_back: int = 0
     conflicts: int = 0
     skipped: str | None = None
+    # A full sync goes on in another task (from the page checkpointed on the link).
+    continued: bool = False
+
+    def __add__(self, other: PullReport) -> PullReport:
+        return PullReport(
+            self.events + other.events,
+            self.applied + other.applied,
+            self.pushed_back + other.pushed_back,
+            self.conflicts + other.conflicts,
+        )
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """What we recorded of one page's events, read together: by appointment id (events that carry theirs)
+    and by event id (events that carry none: made in Google, or deleted ones, which come back bare)."""
+
+    by_appointment: dict[str, EventLink]
+    by_event: dict[str, EventLink]
 
 
 @dataclass
@@ -49,24 +87,37 @@ class PullService:
     directory: ClinicDirectory
     links: Links
     records: SyncRecords
+    status: SyncStatus
     access: Access
     push: PushService
+    tasks: Tasks
     clock: Clock
 
-    def pull(self, clinic_id: str, link_id: str) -> PullReport:
-        """Apply every change of the link's calendar since the last pull."""
+    def pull(self, clinic_id: str, link_id: str, continuing: str | None = None) -> PullReport:
+        """Apply every change of the link's calendar since the last pull (`continuing`: the page token of
+        the full sync's part this task was queued for)."""
         opened = self.access.open(clinic_id, link_id, Need.TWO_WAY)
         if isinstance(opened, Skipped):
             noted = self.access.error_of(opened)
             if noted is not None:
-                self.records.save_error(*noted)
+                self.status.save_error(*noted)
             return PullReport(skipped=opened.reason)
+        if continuing is None and self._under_way(opened.link):
+            return PullReport(skipped=FULL_SYNC_UNDER_WAY)
         done = self.access.run(opened.link, lambda: self._pull(opened))
         if isinstance(done, Skipped):
             return PullReport(skipped=done.reason)
-        report, token = done
+        report, token, progress = done
         link = opened.link
-        self.records.save_pull(link, token, self.clock.now(), report.conflicts)
+        if progress is not None:
+            # The checkpoint is saved: a lost or failed follow-up is retried, or the next pull goes on.
+            self.tasks.continue_full_sync(link, progress)
+            log.info(
+                "full sync continues",
+                extra={"linkId": link.id, "pages": progress.pages, "events": report.events},
+            )
+            return replace(report, continued=True)
+        self.status.save_pull(link, token, self.clock.now(), report.conflicts)
         log.info(
             "pulled",
             extra={
@@ -78,16 +129,60 @@ class PullService:
         )
         return report
 
-    def _pull(self, opened: Opened) -> tuple[PullReport, str | None]:
+    def _under_way(self, link: SyncLink) -> bool:
+        """Whether another task is applying the link's full sync now (see FULL_SYNC_TASK_LIFETIME)."""
+        progress = link.full_sync
+        if progress is None or progress.saved_at is None:
+            return False
+        return self.clock.now() - progress.saved_at < FULL_SYNC_TASK_LIFETIME
+
+    def _pull(self, opened: Opened) -> tuple[PullReport, str | None, FullSyncProgress | None]:
+        """What this task applied, and either the new sync token or where the full sync goes on."""
         link = opened.link
-        baseline = link.sync_token is None
-        try:
-            items, token = self._changes(opened, link.sync_token)
-        except SyncTokenExpired:
-            # Google's answer to a sync token it no longer honours (410): start again with a full sync.
-            log.info("sync token expired; full sync", extra={"linkId": link.id})
-            items, token = self._changes(opened, None)
-            baseline = True
+        if link.full_sync is None and link.sync_token:
+            try:
+                items, token = self._changes(opened, link.sync_token)
+            except SyncTokenExpired:
+                # Google's answer to a sync token it no longer honours (410): start again with a full sync.
+                log.info("sync token expired; full sync", extra={"linkId": link.id})
+            else:
+                return self._applied(opened, items, baseline=False), token, None
+        return self._full_sync(opened)
+
+    def _full_sync(self, opened: Opened) -> tuple[PullReport, str | None, FullSyncProgress | None]:
+        """Apply the next pages of a full sync (from the link's checkpoint, if one was saved): the report,
+        and the new sync token once the last page is applied, or the checkpoint to go on from."""
+        link = opened.link
+        assert link.calendar_id
+        progress = link.full_sync
+        if progress is None:
+            now = self.clock.now()
+            time_min = now - timedelta(days=self.settings.full_sync_days_back)
+            # The same horizon as the backfill: what the clinic would push, and no further.
+            time_max = now + timedelta(days=self.settings.backfill_days)
+            page_token, pages = None, 0
+        else:
+            time_min, time_max = progress.time_min, progress.time_max
+            page_token, pages = progress.page_token, progress.pages
+        report = PullReport()
+        for _ in range(self.settings.full_sync_pages_per_task):
+            page = opened.gateway.list_events(
+                link.calendar_id, sync_token=None, time_min=time_min, time_max=time_max, page_token=page_token
+            )
+            applied = self._applied(opened, page.items, baseline=True)
+            report += applied
+            pages += 1
+            if not page.next_page_token:
+                return report, page.next_sync_token, None
+            page_token = page.next_page_token
+            progress = FullSyncProgress(page_token, time_min, time_max, pages, self.clock.now())
+            # One checkpoint per page: a timeout or crash after it never applies this page again.
+            self.status.save_full_sync(link, progress, applied.conflicts)
+        return report, None, progress
+
+    def _applied(self, opened: Opened, items: list[dict[str, Any]], *, baseline: bool) -> PullReport:
+        """Apply listed events, and push back what the clinic must win."""
+        link = opened.link
         # Events changed in Google since then are new even in a full sync (a calendar we created has
         # nothing older of the user's; a redo carries the previous link's last pull).
         since = link.last_pull_at or link.adopt_since or link.activated_at
@@ -99,20 +194,17 @@ class PullService:
         if push_back:
             # The link, its clinic and its gateway are in hand: no need to read or open them again.
             self.push.push_appointments(opened, push_back)
-        return report, token
+        return report
 
-    def _changes(self, opened: Opened, sync_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        """Every changed event, following every page; the new sync token only once the last page is read."""
+    def _changes(self, opened: Opened, sync_token: str) -> tuple[list[dict[str, Any]], str | None]:
+        """Every change since the sync token, following every page; the new sync token comes with the last."""
         link = opened.link
         assert link.calendar_id
-        time_min = (
-            None if sync_token else self.clock.now() - timedelta(days=self.settings.full_sync_days_back)
-        )
         items: list[dict[str, Any]] = []
         page_token: str | None = None
         while True:
             page = opened.gateway.list_events(
-                link.calendar_id, sync_token=sync_token, time_min=time_min, page_token=page_token
+                link.calendar_id, sync_token=sync_token, time_min=None, page_token=page_token
             )
             items.extend(page.items)
             if not page.next_page_token:
@@ -148,7 +240,8 @@ class PullService:
             for series_id in sorted(to_check)
             for item in self._series_changes(opened, series_id, {str(i.get("id")) for i in items})
         ]
-        self._decide_each(opened, reshaped, center_of, tally, baseline=False, since=since)
+        if reshaped:
+            self._decide_each(opened, reshaped, center_of, tally, baseline=False, since=since)
         if tally.writes:
             self.directory.write_appointments(tally.writes, link.id)
         if tally.recorded:
@@ -171,9 +264,10 @@ class PullService:
         link, clinic = opened.link, opened.clinic
         # Instances of a series are brought in up to the sync's horizon, as far ahead as a backfill pushes.
         horizon = self.clock.now() + timedelta(days=self.settings.backfill_days)
+        known = self._recorded(link, items)
         for event in items:
             try:
-                appointment_id, recorded, appointment = self._identify(link, event)
+                appointment_id, recorded, appointment = self._identify(link, event, known)
                 decision = decide_pull(
                     event,
                     appointment_id,
@@ -190,7 +284,7 @@ class PullService:
                 # and the link says why (the message names no value of the document).
                 log.warning("appointment unreadable", extra={"linkId": link.id, "code": exc.code})
                 at = self.clock.now().isoformat()
-                self.records.save_error(link, {"code": exc.code, "message": exc.message, "at": at})
+                self.status.save_error(link, {"code": exc.code, "message": exc.message, "at": at})
                 continue
             tally.add(event, appointment_id, decision)
 
@@ -224,10 +318,18 @@ class PullService:
                 )
         return changes
 
+    def _recorded(self, link: SyncLink, items: list[dict[str, Any]]) -> _Recorded:
+        """The event links of a page's events, in two reads for the whole page instead of one per event."""
+        carried = {str(e.get("id")): appointment_id_of(e, link.clinic_id) for e in items}
+        by_appointment = self.records.event_links_for(link, [a for a in carried.values() if a])
+        by_event = self.records.event_links_by_events(link, [e for e, a in carried.items() if a is None])
+        return _Recorded(by_appointment, by_event)
+
     def _identify(
-        self, link: SyncLink, event: dict[str, Any]
+        self, link: SyncLink, event: dict[str, Any], known: _Recorded
     ) -> tuple[str, EventLink | None, Appointment | None]:
-        """The appointment an event stands for, what we recorded of it, and the appointment itself.
+        """The appointment an event stands for, what we recorded of it (from the page's `known`), and the
+        appointment itself.
 
         The appointment an event's private properties name is trusted only when the event is that
         appointment's own (the one we recorded or derived for it): a copy of the event carries the same
@@ -239,17 +341,20 @@ class PullService:
         event_id = str(event.get("id"))
         claimed = appointment_id_of(event, link.clinic_id)
         if claimed is not None:
-            recorded = self.records.event_link(link, claimed)
+            recorded = known.by_appointment.get(claimed)
             appointment = self.directory.appointment(link.clinic_id, claimed)
             if claim_holds(event_id, link.clinic_id, claimed, appointment, recorded, link.calendar_id):
                 return claimed, recorded, appointment
             log.info("event copied from another; taken as made in Google", extra={"linkId": link.id})
-        recorded = self.records.event_link_by_event(link, event_id)
+            # A copy is rare: its own record (if any) is read alone, not with the page.
+            recorded = self.records.event_links_by_events(link, [event_id]).get(event_id)
+        else:
+            recorded = known.by_event.get(event_id)
         if recorded is not None:
             appointment_id = recorded.appointment_id
         else:
+            # Whatever we recorded of this event carries its id, so none was found: it was never seen.
             appointment_id = appointment_id_for_event(link.calendar_id, event_id)
-            recorded = self.records.event_link(link, appointment_id)
         return appointment_id, recorded, self.directory.appointment(link.clinic_id, appointment_id)
 
 

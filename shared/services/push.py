@@ -34,7 +34,7 @@ from shared.domain.planner import (
     refresh_refused,
     refreshed,
 )
-from shared.ports import ClinicDirectory, Clock, GoogleError, Links, PushOutcome, SyncRecords
+from shared.ports import ClinicDirectory, Clock, GoogleError, Links, PushOutcome, SyncRecords, SyncStatus
 from shared.services.access import (
     Access,
     LoseAccess,
@@ -73,6 +73,7 @@ class PushService:
     directory: ClinicDirectory
     links: Links
     records: SyncRecords
+    status: SyncStatus
     access: Access
     tasks: Tasks
     clock: Clock
@@ -173,7 +174,7 @@ class PushService:
         privacy = privacy_key(opened.clinic)
         if link.pushed_privacy != privacy:
             # Every event now shows the clinic's current choices (a hash that changed was patched).
-            self.records.save_pushed_privacy(link, privacy)
+            self.status.save_pushed_privacy(link, privacy)
         log.info("backfill done", extra={"linkId": link_id, "appointments": len(ids), "pushed": total.done})
         return total
 
@@ -233,6 +234,7 @@ class PushService:
         pending: dict[str, PushAction] = {k: a for k, a in plans.items() if not isinstance(a, Nothing)}
         results: list[EventLink] = []
         retry_later: RetryLater | None = None
+        held: TryLater | None = None  # a wait of hours, marked once on the link's health
         for _ in range(MAX_ROUNDS):
             if not pending:
                 break
@@ -247,6 +249,7 @@ class PushService:
                     return PushReport(done=len(results), unchanged=unchanged, skipped=SkipReason.ACCESS_LOST)
                 if isinstance(verdict, TryLater):
                     retry_later = verdict.retry().joined(retry_later)
+                    held = held or (verdict if verdict.health else None)
                 elif isinstance(step, Record):
                     results.append(step.event_link)
                 elif isinstance(step, Retry):
@@ -256,6 +259,8 @@ class PushService:
                     self._record_error(opened, verdict.code, verdict.message)
             pending = again
         self._record(opened, results)
+        if held is not None:
+            self.access.mark(link, held)
         if retry_later is not None:
             raise retry_later
         return PushReport(done=len(results), unchanged=unchanged, failed=failed)
@@ -284,17 +289,22 @@ class PushService:
             return
         link = opened.link
         now = self.clock.now()
-        stale = link.last_push_at is None or now - link.last_push_at >= LAST_PUSH_RESOLUTION
+        # A push that gets through clears the link's health mark (with lastPushAt), however recent the last.
+        stale = (
+            link.last_push_at is None
+            or now - link.last_push_at >= LAST_PUSH_RESOLUTION
+            or link.health is not None
+        )
         self.records.record_event_links(link, results, now if stale else None)
 
     def _skipped(self, skipped: Skipped) -> PushReport:
         """The work is not done; the link says why when the clinic must correct something."""
         noted = self.access.error_of(skipped)
         if noted is not None:
-            self.records.save_error(*noted)
+            self.status.save_error(*noted)
         return PushReport(skipped=skipped.reason)
 
     def _record_error(self, opened: Opened, code: str, message: str) -> None:
         now = self.clock.now()
-        self.records.save_error(opened.link, {"code": code, "message": message, "at": now.isoformat()})
+        self.status.save_error(opened.link, {"code": code, "message": message, "at": now.isoformat()})
         log.warning("push failed", extra={"linkId": opened.link.id, "code": code})

@@ -18,7 +18,7 @@ from typing import Any
 
 from shared.config import Settings
 from shared.domain.clinic import AppointmentChange
-from shared.domain.link import SyncLink
+from shared.domain.link import FullSyncProgress, SyncLink
 from shared.ports import Clock, TaskQueue
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # Google counts its quotas per minute: work refused for quota is queued again once that minute has passed,
 # instead of being retried with backoff (which spends the task's attempts while the quota is still spent).
 QUOTA_WINDOW = timedelta(seconds=60)
+# Refused for the day's allowance (Transient.daily): minutes would only spend more refusals; an hour later
+# is tried again (so within the hours Google's limits take to lift, without waiting a whole day in vain).
+DAILY_QUOTA_WINDOW = timedelta(hours=1)
 # Deferrals of one push (half an hour of minutes); after them the queue's own bounded retries take over.
 MAX_DEFERRALS = 30
 # Notifications of one link within this many seconds share one pull task.
@@ -61,6 +64,7 @@ class PullReason(StrEnum):
     NOTIFY = "notify"
     RECONCILE = "reconcile"
     QUOTA = "quota"
+    PAGE = "page"
 
 
 @dataclass(frozen=True)
@@ -89,13 +93,18 @@ class PushWork:
 
 @dataclass(frozen=True)
 class PullWork:
-    """Pull what changed in a two-way link's calendar."""
+    """Pull what changed in a two-way link's calendar; with `page_token`, go on with its full sync (the
+    next part, queued by the part before)."""
 
     clinic_id: str
     link_id: str
+    page_token: str | None = None
 
     def payload(self) -> dict[str, Any]:
-        return {"clinicId": self.clinic_id, "linkId": self.link_id}
+        body = {"clinicId": self.clinic_id, "linkId": self.link_id}
+        if self.page_token:
+            body["pageToken"] = self.page_token
+        return body
 
 
 Work = PushWork | PullWork
@@ -117,7 +126,8 @@ def push_work(payload: Mapping[str, Any]) -> PushWork:
 
 
 def pull_work(payload: Mapping[str, Any]) -> PullWork:
-    return PullWork(str(payload["clinicId"]), str(payload["linkId"]))
+    page_token = payload.get("pageToken")
+    return PullWork(str(payload["clinicId"]), str(payload["linkId"]), str(page_token) if page_token else None)
 
 
 @dataclass
@@ -156,6 +166,13 @@ class Tasks:
         """The scheduled pull of a link: one per link and reconciliation interval (or `window_seconds`)."""
         window = window_seconds or self.settings.reconcile_interval_seconds
         return self._pull(PullWork(clinic_id, link_id), PullReason.RECONCILE, window)
+
+    def continue_full_sync(self, link: SyncLink, progress: FullSyncProgress) -> bool:
+        """The next part of a full sync, from the page it checkpointed: one task per link and page (a page
+        token is never handed out twice), so a pull retried after the checkpoint queues nothing more."""
+        work = PullWork(link.clinic_id, link.id, progress.page_token)
+        name = f"pull-{PullReason.PAGE.value}-{link.id}-" + _digest(progress.page_token)
+        return self.queue.enqueue(self.settings.pull_queue, name, work.payload())
 
     def defer(self, work: Work, retry: RetryLater) -> bool:
         """Put off work Google refused for a quota: a new task once the refusal's delay has passed, so that

@@ -267,7 +267,7 @@ def run_tasks(services: Services, queue: Any) -> int:
         for queue_name, payload in queue.take():
             ran += 1
             if queue_name == "pull":
-                services.pull.pull(payload["clinicId"], payload["linkId"])
+                services.pull.pull(payload["clinicId"], payload["linkId"], payload.get("pageToken"))
             elif payload.get("backfill"):
                 services.push.backfill(payload["clinicId"], payload["linkId"])
             else:

@@ -10,6 +10,7 @@ since it is part of that time but not of our code.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -41,14 +42,21 @@ def _event(index: int) -> dict[str, Any]:
     }
 
 
-def _insert_events(google: FakeGoogle, token: str, calendar_id: str, count: int) -> None:
-    """The user creates `count` events in Google, a batch request of 1,000 at a time."""
+def insert_events(
+    google: FakeGoogle,
+    token: str,
+    calendar_id: str,
+    count: int,
+    event: Callable[[int], dict[str, Any]] = _event,
+) -> None:
+    """The user creates `count` events in Google (the `event` of each index), a batch request of 1,000 at
+    a time."""
     path = f"/calendar/v3/calendars/{calendar_id}/events"
     for start in range(0, count, BATCH):
         boundary = "bench_batch"
         parts = []
         for index in range(start, min(count, start + BATCH)):
-            body = json.dumps(_event(index))
+            body = json.dumps(event(index))
             parts.append(
                 f"--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <{index}>\r\n\r\n"
                 f"POST {path}\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\n\r\n{body}\r\n"
@@ -76,7 +84,7 @@ def measure(env: Environment, full: bool) -> list[Row]:
     run_tasks(services, queue)
     assert link.calendar_id
     token = env.google.ui_token(email)
-    _insert_events(env.google, token, link.calendar_id, sizes.events)
+    insert_events(env.google, token, link.calendar_id, sizes.events)
 
     # The link has pulled before: its sync token stands for the calendar as it is now.
     opened = services.access.open_link(link, Need.GRANT)
@@ -90,7 +98,7 @@ def measure(env: Environment, full: bool) -> list[Row]:
         page_token = page.next_page_token
     current = services.links.get(clinic.id, link.id)
     assert current is not None
-    services.records.save_pull(current, page.next_sync_token, services.clock.now(), 0)
+    services.status.save_pull(current, page.next_sync_token, services.clock.now(), 0)
 
     # The user moves one event in Google.
     headers = {"Authorization": f"Bearer {token}"}

@@ -439,6 +439,34 @@ def test_injected_faults_fail_the_chosen_route_then_clear(
     service.events().list(calendarId=calendar_id).execute()
 
 
+@pytest.mark.parametrize(
+    ("limit", "message"),
+    [("dailyLimitExceeded", "Daily Limit Exceeded"), ("quotaExceeded", "Calendar usage limits exceeded.")],
+)
+def test_a_fault_answers_a_daily_usage_limit_as_the_errors_guide_shows_it(
+    fake_google: RunningServer, service: Resource, calendar_id: str, limit: str, message: str
+) -> None:
+    added = requests.post(
+        f"{fake_google.url}/_fake/faults",
+        json={"route": "events.list", "status": 403, "reason": limit, "count": 1},
+        timeout=5,
+    )
+    assert added.status_code == 200 and added.json()["faults"][0]["reason"] == limit
+    with pytest.raises(HttpError) as refused:
+        service.events().list(calendarId=calendar_id).execute()
+    assert refused.value.resp.status == 403 and reason(refused.value) == limit
+    body = json.loads(refused.value.content)["error"]
+    assert body["message"] == message and body["errors"][0]["domain"] == "usageLimits"
+    service.events().list(calendarId=calendar_id).execute()  # the rule hit once and went
+
+
+def test_a_fault_refuses_a_usage_limit_without_a_403(fake_google: RunningServer) -> None:
+    refused = requests.post(
+        f"{fake_google.url}/_fake/faults", json={"status": 429, "reason": "dailyLimitExceeded"}, timeout=5
+    )
+    assert refused.status_code == 400
+
+
 # Bad input ---------------------------------------------------------------------------------------------
 
 

@@ -142,7 +142,7 @@ class Sync:
             for queue, payload in self.queue.take():
                 self.ran.append(payload)
                 if queue == "pull":
-                    self.services.pull.pull(payload["clinicId"], payload["linkId"])
+                    self.services.pull.pull(payload["clinicId"], payload["linkId"], payload.get("pageToken"))
                 elif payload.get("backfill"):
                     self.services.push.backfill(payload["clinicId"], payload["linkId"])
                 else:

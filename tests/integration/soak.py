@@ -335,7 +335,7 @@ class Soak:
     def run_task(self, queue: str, payload: dict[str, Any]) -> None:
         try:
             if queue == "pull":
-                self.sync.services.pull.pull(payload["clinicId"], payload["linkId"])
+                self.sync.services.pull.pull(payload["clinicId"], payload["linkId"], payload.get("pageToken"))
             elif payload.get("backfill"):
                 self.sync.services.push.backfill(payload["clinicId"], payload["linkId"])
             else:

@@ -436,10 +436,22 @@ def test_pull_worker_reads_the_calendar(functions: Deployed) -> None:
     response = functions.post("pull_worker", {"clinicId": "demo", "linkId": link["id"]})
 
     assert response.status_code == 200, response.get_data(as_text=True)
-    assert set(response.get_json()) == {"events", "applied", "pushedBack", "conflicts", "skipped"}
+    assert set(response.get_json()) == {
+        "events",
+        "applied",
+        "pushedBack",
+        "conflicts",
+        "skipped",
+        "continued",
+    }
     assert response.get_json()["skipped"] is None
     stored = functions.doc(f"clinics/demo/syncLinks/{link['id']}")
     assert stored is not None and stored["lastPullAt"] is not None
+
+    # The next part of a full sync names its page; with none under way, it is an ordinary pull.
+    part = {"clinicId": "demo", "linkId": link["id"], "pageToken": "next-page"}
+    again = functions.post("pull_worker", part)
+    assert again.status_code == 200 and again.get_json()["continued"] is False
 
 
 def test_pull_worker_defers_a_pull_refused_for_quota(functions: Deployed) -> None:

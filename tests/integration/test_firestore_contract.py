@@ -11,8 +11,9 @@ from google.cloud import firestore as firestore_lib
 from shared.adapters.firestore.directory import FirestoreDirectory
 from shared.adapters.firestore.links import FirestoreLinks
 from shared.adapters.firestore.notifier import FirestoreNotifier
-from shared.adapters.firestore.sync_records import FirestoreSyncRecords
+from shared.adapters.firestore.sync_status import FirestoreSyncStatus
 from shared.domain.clinic import Appointment, AppointmentStatus, EventOrigin
+from shared.domain.link import FullSyncProgress
 from tests import firestore_schemas as schemas
 from tests.examples import PENDING_LINK, every_notice
 
@@ -76,12 +77,20 @@ def test_appointments_a_pull_writes_fit_and_mark_only_declared_fields(
 
 
 def test_links_as_stored_fit(firestore: firestore_lib.Client) -> None:
-    link = replace(PENDING_LINK, return_url="https://clinic.example/back")
+    status = FirestoreSyncStatus(firestore)
+    link = replace(PENDING_LINK, return_url="https://clinic.example/back", calendar_id="cal-1")
     FirestoreLinks(firestore).save(link)
-    FirestoreSyncRecords(firestore).save_pull(link, "sync-token", START, conflicts=2)
+    status.save_full_sync(link, FullSyncProgress("page-2", START, START + timedelta(days=365), 1), 0)
+    health = {"code": "daily_quota_exceeded", "message": "Google answered 403", "at": START.isoformat()}
+    status.save_health(link, {**health, "until": (START + timedelta(hours=1)).isoformat()})
+    during = read(firestore, f"clinics/demo/syncLinks/{link.id}")
+    assert not schemas.errors("sync-link", during)
+    assert during["fullSync"]["pages"] == 1 and during["health"]["code"] == "daily_quota_exceeded"  # type: ignore[index]
+    status.save_pull(link, "sync-token", START, conflicts=2)
     document = read(firestore, f"clinics/demo/syncLinks/{link.id}")
     assert not schemas.errors("sync-link", document)
     assert document["conflicts"] == 2 and "lastConflictAt" in document
+    assert document["fullSync"] is None and document["health"] is None
 
 
 def test_notifications_and_emails_fit(firestore: firestore_lib.Client) -> None:

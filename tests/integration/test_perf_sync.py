@@ -215,3 +215,32 @@ def test_a_pull_pushing_back_reads_its_link_once(counted: tuple[Sync, FirestoreO
     assert (report.applied, report.pushed_back) == (1, 1)  # a new appointment; its event marked as ours
     assert sync.calendar_calls() - before == 1
     assert ops.snapshot()["reads"]["clinics/{}/syncLinks/{}"] == 1  # the push-back reuses the pull's link
+
+
+def test_a_full_sync_reads_a_pages_event_links_together(counted: tuple[Sync, FirestoreOps]) -> None:
+    sync, ops = counted
+    link = sync.active_link()
+    assert link.calendar_id
+    for index in range(2):  # pushed by the clinic: their events carry their appointment id
+        sync.appointment(f"a{index}", start=at(index), end=at(index + 0.5))
+    sync.run_tasks()
+    google = sync.as_user("pau@gmail.com")
+    for index in range(60):  # made in Google: they carry nothing
+        body = {
+            "summary": f"Made in Google {index}",
+            "start": {"dateTime": at(10 + index).isoformat()},
+            "end": {"dateTime": at(10.5 + index).isoformat()},
+        }
+        google.events().insert(calendarId=link.calendar_id, body=body).execute()
+    current = sync.services.links.get("demo", link.id)
+    assert current is not None
+    sync.services.status.save_pull(current, None, datetime.now(UTC), 0)  # the token lost: a full sync
+    ops.reset()
+    report = sync.services.pull.pull("demo", link.id)
+    assert report.events == 62 and not report.continued
+    reads = ops.snapshot()["reads"]
+    # The two recorded event links in one batch get; the 60 others looked up by event id, 30 to a query
+    # (a query that finds nothing is billed one read); never one event link at a time.
+    assert reads["clinics/{}/calendars/{}/eventLinks/{}"] == 2
+    assert reads["query clinics/{}/calendars/{}/eventLinks"] == 2
+    assert reads["clinics/{}/appointments/{}"] == 62  # what the pull planner reads, one per event

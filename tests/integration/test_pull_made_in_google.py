@@ -108,7 +108,7 @@ def test_instances_beyond_the_horizon_come_as_time_advances_and_never_twice(sync
     pull.settings = pull.settings.model_copy(update={"backfill_days": 20})
     link = sync.services.links.get("demo", link.id)
     assert link is not None
-    sync.services.records.save_pull(link, link.sync_token, datetime.now(UTC) - timedelta(days=1), 0)
+    sync.services.status.save_pull(link, link.sync_token, datetime.now(UTC) - timedelta(days=1), 0)
     pull.pull("demo", link.id)
     pull.pull("demo", link.id)
     every = made_in_google(sync)

@@ -397,6 +397,9 @@ def test_events_never_seen_are_new_unless_a_baseline_predates_them() -> None:
         (AuthRevoked("invalid_grant", 400, "invalid_grant"), LoseAccess("invalid_grant", "invalid_grant")),
         (Transient("busy", 503, "backendError"), TryLater("busy", None)),
         (Transient("quota", 429, "rateLimitExceeded"), TryLater("quota", 60)),
+        (Transient("quota", 403, "rateLimitExceeded"), TryLater("quota", 60)),
+        (Transient("day", 403, "dailyLimitExceeded"), TryLater("day", 3600, health="daily_quota_exceeded")),
+        (Transient("usage", 403, "quotaExceeded"), TryLater("usage", 3600, health="daily_quota_exceeded")),
         (AlreadyExists("dup", 409, "duplicate"), Refused(Refusal.EXISTS, "duplicate", "dup")),
         (RemoteMissing("gone", 404, None), Refused(Refusal.MISSING, "google_error", "gone")),
         (

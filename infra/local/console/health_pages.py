@@ -34,6 +34,7 @@ def register(app: Flask, console: Console) -> None:
         rows = []
         for link, document in clinic.links():
             error = link.last_error or {}
+            held = link.health or {}
             rows.append(
                 {
                     "id": link.id,
@@ -52,9 +53,21 @@ def register(app: Flask, console: Console) -> None:
                     "lastPushAt": stamp(link.last_push_at, zone),
                     "lastPullAt": stamp(link.last_pull_at, zone) if link.bidirectional else "—",
                     "channelExpiresAt": stamp(link.channel.expires_at if link.channel else None, zone),
+                    "health": _held(texts, held, zone),
                     "lastError": f"{error.get('code', '')}: {error.get('message', '')}" if error else "—",
                     "conflicts": link.conflicts,
                     "lastConflictAt": stamp(document.get("lastConflictAt"), zone) if link.conflicts else "",
                 }
             )
         return {"updated": datetime.now(zone).strftime("%H:%M:%S"), "links": rows}
+
+
+def _held(texts: Texts, held: dict[str, Any], zone: Any) -> str:
+    """Why the link waits, for people: the known codes in words, with when it is tried again."""
+    if not held:
+        return "—"
+    code = str(held.get("code", ""))
+    until = held.get("until")
+    when = stamp(datetime.fromisoformat(until), zone) if isinstance(until, str) else ""
+    label = texts(f"health.{code}") if code == "daily_quota_exceeded" else code
+    return f"{label} {when}".strip()

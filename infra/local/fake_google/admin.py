@@ -15,7 +15,7 @@
 | POST /_fake/calendars/{id}/list-entry {hidden?, selected?} | the user hides/unselects the calendar in their list |
 | POST /_fake/calendars/{id}/events/{instanceId}/split {changes?} | the user edits "this and following events" of a series from that instance; answers `{original, following}` |
 | GET /_fake/mails | the e-mails Google would have sent to guests (`to`, `kind`: invitation/update/cancellation, `calendarId`, `eventId`, `sendUpdates`) |
-| GET/POST /_fake/faults {route?, rate?, status?, latencyMs?, count?} | list / add a fault (see faults.py); `{}` clears |
+| GET/POST /_fake/faults {route?, rate?, status?, reason?, latencyMs?, count?} | list / add a fault (see faults.py); `{}` clears |
 | GET/POST /_fake/quotas {perUserPerMinute?, perProjectPerMinute?} | read / set quotas |
 | GET/POST /_fake/latency {ms} | read / set the latency added to every non-admin request |
 | GET /_fake/requests | counts since the last reset, by route: discovery method id for API calls (`calendar.events.insert`, inner batch calls included), `METHOD /path` otherwise (`POST /token`, `POST /batch/calendar/v3`) |

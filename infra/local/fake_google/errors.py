@@ -212,6 +212,22 @@ def rate_limited(status: int) -> GoogleApiError:
     return GoogleApiError(status, "rateLimitExceeded", "Rate Limit Exceeded", domain="usageLimits")
 
 
+# 403 reasons the Calendar "Handle API errors" guide lists for usage limits, each with its message there:
+# the per-user rate (also the per-user quota), the project's daily courtesy limit, and Calendar's own usage
+# limits (which, per the guide, last hours: the user reached a limit that protects Google's users).
+USAGE_LIMITS = {
+    "rateLimitExceeded": "Rate Limit Exceeded",
+    "userRateLimitExceeded": "User Rate Limit Exceeded",
+    "dailyLimitExceeded": "Daily Limit Exceeded",
+    "quotaExceeded": "Calendar usage limits exceeded.",
+}
+
+
+def usage_limit(reason: str) -> GoogleApiError:
+    """403 for one of the usage limits above (domain `usageLimits`)."""
+    return GoogleApiError(403, reason, USAGE_LIMITS[reason], domain="usageLimits")
+
+
 def backend_error(status: int) -> GoogleApiError:
     """5xx `backendError`."""
     if status == 503:

@@ -1,6 +1,6 @@
 """Injected faults and latency, set through POST /_fake/faults.
 
-A rule: `{"route"?, "rate"?, "status"?, "latencyMs"?, "count"?}`.
+A rule: `{"route"?, "rate"?, "status"?, "reason"?, "latencyMs"?, "count"?}`.
 - `route` selects requests, by one of:
   - a route name as /_fake/requests counts it: a discovery method id (`calendar.events.insert`) or
     `METHOD /path` for the other endpoints (`POST /token`);
@@ -12,6 +12,9 @@ A rule: `{"route"?, "rate"?, "status"?, "latencyMs"?, "count"?}`.
   `rateLimitExceeded`; 401 -> `authError` (the client will refresh its token); other 4xx -> a generic
   Google error. `0` or `"timeout"`: hang `latencyMs` (default 30000) and then answer 503, which looks like a
   timeout to a client with a shorter deadline. Without `status`, a hit only adds `latencyMs`.
+- `reason` (only with status 403): which usage limit answers, one of `errors.USAGE_LIMITS`:
+  `rateLimitExceeded` (the default), `userRateLimitExceeded`, `dailyLimitExceeded` (the project's daily
+  quota) or `quotaExceeded` (Calendar's usage limits), in the shape the errors guide shows.
 - `latencyMs`: delay before answering (with or without an error status).
 - `count`: the rule removes itself after hitting that many requests (default: unlimited).
 Rules add up: each POST appends one; `{}` clears them all. A fault hits the outer batch request when its
@@ -25,7 +28,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import GoogleApiError, backend_error, rate_limited, unauthenticated
+from .errors import USAGE_LIMITS, GoogleApiError, backend_error, rate_limited, unauthenticated, usage_limit
 
 TIMEOUT_DEFAULT_MS = 30000
 
@@ -40,6 +43,7 @@ class FaultRule:
     latency_ms: int
     remaining: int | None
     timeout: bool = False
+    reason: str | None = None
 
     def matches(self, route_name: str, path: str) -> bool:
         """Whether the rule selects a request with that route name and path."""
@@ -55,6 +59,7 @@ class FaultRule:
             "route": self.route,
             "rate": self.rate,
             "status": "timeout" if self.timeout else self.status,
+            "reason": self.reason,
             "latencyMs": self.latency_ms,
             "count": self.remaining,
         }
@@ -83,6 +88,9 @@ def parse_rule(body: dict[str, Any]) -> FaultRule:
         status = int(raw_status)
         if not 400 <= status <= 599:
             raise ValueError("status must be a 4xx or 5xx code, 0 or 'timeout'")
+    reason = body.get("reason")
+    if reason is not None and (status != 403 or reason not in USAGE_LIMITS):
+        raise ValueError(f"reason needs status 403 and one of {sorted(USAGE_LIMITS)}")
     latency = int(body.get("latencyMs", TIMEOUT_DEFAULT_MS if timeout else 0))
     if latency < 0:
         raise ValueError("latencyMs must be >= 0")
@@ -90,11 +98,13 @@ def parse_rule(body: dict[str, Any]) -> FaultRule:
     remaining = int(count) if count is not None else None
     if remaining is not None and remaining < 1:
         raise ValueError("count must be >= 1")
-    return FaultRule(route, rate, 503 if timeout else status, latency, remaining, timeout)
+    return FaultRule(route, rate, 503 if timeout else status, latency, remaining, timeout, reason)
 
 
-def error_for(status: int) -> GoogleApiError:
-    """Google's error for an injected status."""
+def error_for(status: int, reason: str | None = None) -> GoogleApiError:
+    """Google's error for an injected status (and, for a 403, usage limit)."""
+    if reason is not None:
+        return usage_limit(reason)
     if status in (403, 429):
         return rate_limited(status)
     if status == 401:
@@ -141,7 +151,7 @@ class Faults:
                         self._rules.remove(rule)
                 latency += rule.latency_ms
                 if error is None and rule.status is not None:
-                    error = error_for(rule.status)
+                    error = error_for(rule.status, rule.reason)
         if latency == 0 and error is None:
             return None
         return FaultHit(latency, error)

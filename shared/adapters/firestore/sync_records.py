@@ -1,11 +1,10 @@
-"""SyncRecords: event links (clinics/{c}/calendars/{calendarId}/eventLinks/{apptId}) and the fields of a
-link document that only the sync writes (lastError, syncToken, lastPullAt, conflicts, lastPushAt)."""
+"""SyncRecords: event links (clinics/{c}/calendars/{calendarId}/eventLinks/{apptId}), and the link's
+lastPushAt written with them (the link's other sync fields are FirestoreSyncStatus's)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
@@ -17,6 +16,8 @@ from shared.domain.link import SyncLink
 
 # A write batch holds at most 500 writes: 499 event links and the link's lastPushAt.
 _BATCH = 499
+# Values of one `in` filter (Firestore's limit for a disjunction).
+_IN = 30
 
 
 class FirestoreSyncRecords:
@@ -58,6 +59,19 @@ class FirestoreSyncRecords:
         ids = (str((s.to_dict() or {}).get("eventId") or "") for s in query.stream())
         return {series for series in map(series_of_instance_id, ids) if series}
 
+    def event_links_by_events(self, link: SyncLink, event_ids: Sequence[str]) -> dict[str, EventLink]:
+        # `eventId in [...]`, 30 at a time: a query is billed per document it returns (one when none), so
+        # events never recorded (most of a full sync of a calendar made in Google) cost 1/30 read each.
+        events = documents.event_links(self.db, link)
+        wanted = list(dict.fromkeys(event_ids))
+        found: dict[str, EventLink] = {}
+        for start in range(0, len(wanted), _IN):
+            query = events.where(filter=FieldFilter("eventId", "in", wanted[start : start + _IN]))
+            for snapshot in query.stream():
+                event_link = codec.event_link_from(snapshot.to_dict() or {})
+                found[event_link.event_id] = event_link
+        return found
+
     def record_event_links(
         self, link: SyncLink, event_links: Sequence[EventLink], pushed_at: datetime | None
     ) -> None:
@@ -68,18 +82,8 @@ class FirestoreSyncRecords:
             for event_link in event_links[start : start + _BATCH]:
                 batch.set(events.document(event_link.appointment_id), codec.event_link_to(event_link, now))
             if pushed_at is not None and start == 0:
-                batch.update(documents.link(self.db, link.clinic_id, link.id), {"lastPushAt": pushed_at})
+                batch.update(
+                    documents.link(self.db, link.clinic_id, link.id),
+                    {"lastPushAt": pushed_at, "health": None},
+                )
             batch.commit()
-
-    def save_error(self, link: SyncLink, error: Mapping[str, Any]) -> None:
-        documents.link(self.db, link.clinic_id, link.id).update({"lastError": dict(error)})
-
-    def save_pushed_privacy(self, link: SyncLink, privacy: str) -> None:
-        documents.link(self.db, link.clinic_id, link.id).update({"pushedPrivacy": privacy})
-
-    def save_pull(self, link: SyncLink, sync_token: str | None, pulled_at: datetime, conflicts: int) -> None:
-        changes: dict[str, Any] = {"syncToken": sync_token, "lastPullAt": pulled_at}
-        if conflicts:
-            changes["conflicts"] = firestore.Increment(conflicts)
-            changes["lastConflictAt"] = pulled_at
-        documents.link(self.db, link.clinic_id, link.id).update(changes)

@@ -22,6 +22,7 @@ from shared.adapters.firestore.links import FirestoreLinks
 from shared.adapters.firestore.oauth_states import FirestoreOAuthStates
 from shared.adapters.firestore.sealed_grants import FirestoreSealedGrants
 from shared.adapters.firestore.sync_records import FirestoreSyncRecords
+from shared.adapters.firestore.sync_status import FirestoreSyncStatus
 from shared.domain.clinic import Appointment, Center, Clinic, Professional, User
 from shared.domain.link import Channel, LinkStatus, SyncLink
 from shared.ports import (
@@ -33,6 +34,7 @@ from shared.ports import (
     OAuthStates,
     SealedGrants,
     SyncRecords,
+    SyncStatus,
 )
 from tests.fakes import (
     MemoryAccountCalendars,
@@ -43,6 +45,7 @@ from tests.fakes import (
     MemorySealedGrants,
     MemoryStore,
     MemorySyncRecords,
+    MemorySyncStatus,
 )
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -66,6 +69,7 @@ class Backend:
     links: Links
     grants: SealedGrants
     records: SyncRecords
+    status: SyncStatus
     channel_index: ChannelIndex
     states: OAuthStates
     accounts: AccountCalendars
@@ -88,6 +92,7 @@ def _memory() -> Backend:
         links=MemoryLinks(store),
         grants=MemorySealedGrants(store),
         records=MemorySyncRecords(store),
+        status=MemorySyncStatus(store),
         channel_index=MemoryChannelIndex(store),
         states=MemoryOAuthStates(store),
         accounts=MemoryAccountCalendars(store),
@@ -129,6 +134,7 @@ def _firestore(db: firestore_lib.Client) -> Backend:
         links=FirestoreLinks(db),
         grants=FirestoreSealedGrants(db, cache_seconds=CACHE_SECONDS),
         records=FirestoreSyncRecords(db),
+        status=FirestoreSyncStatus(db),
         channel_index=FirestoreChannelIndex(db, cache_seconds=CACHE_SECONDS),
         states=FirestoreOAuthStates(db),
         accounts=FirestoreAccountCalendars(db),

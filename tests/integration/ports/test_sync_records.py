@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.domain.event_link import EventLink
 from shared.domain.link import LinkStatus
-from tests.integration.ports.conftest import T0, Backend, a_channel, a_link
+from tests.integration.ports.conftest import T0, Backend, a_link
 
 PUSHED = T0 + timedelta(minutes=5)
 
@@ -117,31 +117,13 @@ def test_event_links_are_kept_per_calendar_not_per_link(backend: Backend) -> Non
     assert backend.records.event_links_for(other_clinic, ["a1"]) == {}
 
 
-def test_save_error_records_the_last_error_and_touches_nothing_else(backend: Backend) -> None:
-    link = a_link("l1", last_push_at=T0, sync_token="tok", channel=a_channel("ch1", timedelta(days=1)))
+def test_event_links_by_events_finds_those_recorded_by_event_id_more_than_one_query_holds(
+    backend: Backend,
+) -> None:
+    link = a_link("l1")
     backend.links.save(link)
-    error = {"code": "invalid_time_zone", "message": "zona horaria no válida", "at": T0.isoformat()}
-    stale = replace(link, status=LinkStatus.DISABLED, sync_token=None)  # what the caller holds may be old
-    backend.records.save_error(stale, error)
-    assert backend.links.get("demo", "l1") == replace(link, last_error=error)
-
-
-def test_save_pushed_privacy_records_it_and_touches_nothing_else(backend: Backend) -> None:
-    link = a_link("l1", last_push_at=T0, sync_token="tok", last_error={"code": "quota"})
-    backend.links.save(link)
-    stale = replace(link, status=LinkStatus.DISABLED, sync_token=None)
-    backend.records.save_pushed_privacy(stale, "full+notes")
-    assert backend.links.get("demo", "l1") == replace(link, pushed_privacy="full+notes")
-
-
-def test_save_pull_records_the_token_the_time_and_adds_conflicts(backend: Backend) -> None:
-    link = a_link("l1", conflicts=1, last_push_at=T0, last_error={"code": "quota"})
-    backend.links.save(link)
-    pulled = T0 + timedelta(minutes=3)
-    backend.records.save_pull(link, "tok-2", pulled, 2)
-    assert backend.links.get("demo", "l1") == replace(
-        link, sync_token="tok-2", last_pull_at=pulled, conflicts=3
-    )
-    again = pulled + timedelta(minutes=1)
-    backend.records.save_pull(link, None, again, 0)  # a full sync starts again without a token
-    assert backend.links.get("demo", "l1") == replace(link, sync_token=None, last_pull_at=again, conflicts=3)
+    recorded = [event(f"a{n}", f"ev{n}") for n in range(0, 70, 2)]  # every other event
+    backend.records.record_event_links(link, recorded, PUSHED)
+    found = backend.records.event_links_by_events(link, [f"ev{n}" for n in range(70)])
+    assert found == {e.event_id: replace(e, synced_at=PUSHED) for e in recorded}
+    assert backend.records.event_links_by_events(link, []) == {}

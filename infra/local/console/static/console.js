@@ -86,7 +86,7 @@
 
   // --- sync health ----------------------------------------------------------------------------------
   var COLUMNS = ["id", "user", "professional", "center", "status", "googleEmail", "bidirectional",
-                 "lastPushAt", "lastPullAt", "channelExpiresAt", "lastError", "conflicts"];
+                 "lastPushAt", "lastPullAt", "channelExpiresAt", "health", "lastError", "conflicts"];
 
   function drawLinks(data) {
     var body = document.getElementById("links-body");
