@@ -169,6 +169,12 @@ def plan_pull(
     if recorded is None:
         # Ours, but not pushed through this link yet (e.g. a backfill still running): the push will come.
         return Ignore("not pushed through this link yet")
+    if recorded.event_id != str(event.get("id")):
+        # The appointment is shown by another event now: an instance deleted in Google that the clinic kept
+        # comes back under the appointment's own id (Google takes no insert under an instance's id). The old
+        # instance, listed again cancelled (a full sync, a series change), no longer speaks for it: applying
+        # it would cancel the appointment and leave the event that shows it behind.
+        return Ignore("no longer the appointment's event")
     made_here = made_in(appointment, event)
     if made_here and recorded.deleted and not cancelled and appointment is not None:
         # Cancelled here because it was free (or deleted) in Google, and busy again there: it comes back.

@@ -347,6 +347,15 @@ def test_an_instance_the_clinic_keeps_after_google_deleted_it_comes_back_as_an_e
     gone = EventLink("a1", instance, None, None, deleted=True)
     assert plan_push(content, instance, gone) == Insert(event_id("demo", "a1"), content)
     assert plan_push(content, "g1", EventLink("a1", "g1", None, None, deleted=True)) == Insert("g1", content)
+    # Its old instance, listed again cancelled (a full sync, a change to the series), no longer speaks for
+    # it: the appointment stays, and so does the record of the event that shows it now.
+    kept = appointment(origin=EventOrigin(CALENDAR, instance))
+    shown = EventLink("a1", event_id("demo", "a1"), '"g3"', content.content_hash)
+    stale = decide({"id": instance, "status": "cancelled", "recurringEventId": "s1"}, shown, kept)
+    assert isinstance(stale.action, Ignore) and stale.write is None and stale.record is None
+    # The event that shows it now is still the appointment's: cancelled in Google, so is the appointment.
+    gone_too = decide(event(status="cancelled"), shown, kept)
+    assert isinstance(gone_too.action, Cancel) and gone_too.write is not None
 
 
 @pytest.mark.parametrize("bad", ["", ".", "..", "a/b", "__x__", "__.__", "x" * 1501, "ñ" * 751])
