@@ -416,7 +416,11 @@ class MemoryCalendar:
             self._maybe_fail("events.insert")
             if action.event_id in events:
                 raise AlreadyExists("duplicate", 409, "duplicate")
-            events[action.event_id] = {**action.content.body(), "id": action.event_id, "etag": self._etag()}
+            events[action.event_id] = {
+                **action.content.new_body(),
+                "id": action.event_id,
+                "etag": self._etag(),
+            }
             return self._touch(events[action.event_id])
         event = events.get(action.event_id)
         if isinstance(action, Patch):
@@ -425,7 +429,8 @@ class MemoryCalendar:
                 raise RemoteMissing("not found", 404, "notFound")
             if action.etag and action.etag != event["etag"]:
                 raise PreconditionFailed("conditionNotMet", 412, "conditionNotMet")
-            event.update(action.content.body(), etag=self._etag())
+            _patch(event, action.body())
+            event["etag"] = self._etag()
             return self._touch(event)
         assert isinstance(action, Delete)
         self._maybe_fail("events.delete")
@@ -510,3 +515,12 @@ class FakeCalendars:
 
     def connect(self, refresh_token: str) -> MemoryCalendar:
         return self.accounts.setdefault(refresh_token, MemoryCalendar(self.clock))
+
+
+def _patch(event: dict[str, Any], body: dict[str, Any]) -> None:
+    """Google's patch: fields the body does not name stay, and objects merge key by key."""
+    for key, value in body.items():
+        if isinstance(value, dict) and isinstance(event.get(key), dict):
+            _patch(event[key], value)
+        else:
+            event[key] = value

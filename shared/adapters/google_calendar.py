@@ -22,7 +22,7 @@ from cachetools import TLRUCache
 
 from shared.config import Settings
 from shared.domain.link import Channel
-from shared.domain.planner import Delete, Insert, Patch, PushAction
+from shared.domain.planner import Insert, Nothing, Patch, PushAction
 from shared.ports import (
     AlreadyExists,
     AuthRevoked,
@@ -205,18 +205,28 @@ class GoogleCalendarGateway:
 
     def _request(self, calendar_id: str, action: PushAction) -> Any:
         events = self.events
+        if isinstance(action, Nothing):
+            raise ValueError(f"nothing to send for {action!r}")
+        # Google mails an event's guests only when asked (sendUpdates, default none): the guests a person
+        # invited to an event made in Google hear of the clinic's changes; our own events have none.
+        send_updates = "all" if action.tells_guests else "none"
         if isinstance(action, Insert):
             return events.insert(
-                calendarId=calendar_id, body={**action.content.body(), "id": action.event_id}
+                calendarId=calendar_id,
+                body={**action.content.new_body(), "id": action.event_id},
+                sendUpdates=send_updates,
             )
         if isinstance(action, Patch):
+            # A patch, never an update: Google leaves the fields a patch does not name as they are, and
+            # merges extendedProperties.private key by key, so what people typed in Google stays.
             request = events.patch(
-                calendarId=calendar_id, eventId=action.event_id, body=action.content.body()
+                calendarId=calendar_id,
+                eventId=action.event_id,
+                body=action.body(),
+                sendUpdates=send_updates,
             )
-        elif isinstance(action, Delete):
-            request = events.delete(calendarId=calendar_id, eventId=action.event_id)
         else:
-            raise ValueError(f"nothing to send for {action!r}")
+            request = events.delete(calendarId=calendar_id, eventId=action.event_id, sendUpdates=send_updates)
         if action.etag:
             request.headers["If-Match"] = action.etag
         return request
