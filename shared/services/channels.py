@@ -19,7 +19,7 @@ from shared.config import Settings
 from shared.domain.errors import Forbidden
 from shared.domain.link import SyncLink
 from shared.ports import ChannelIndex, Clock, GoogleError, Links
-from shared.services.access import Access, Need, Opened, Skipped, SkipReason
+from shared.services.access import Access, Need, Opened, Skipped, SkipReason, calendar_deleted
 from shared.services.tasks import RetryLater, Tasks
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ class Notification(StrEnum):
     IGNORED = "ignored"
     ACKNOWLEDGED = "acknowledged"
     QUEUED = "queued"
+    CALENDAR_DELETED = "calendar_deleted"
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,13 @@ class ChannelService:
         if state == "sync":
             return Notification.ACKNOWLEDGED
         clinic_id, link_id = owner
+        if state == "not_exists":
+            # Google's last message on a channel whose calendar was deleted: no pull could read it any more.
+            # The link needs reconnecting (once; a repeated message finds it so); the answer is still 200.
+            link = self.links.get(clinic_id, link_id)
+            if link is not None:
+                self.access.lose(link, calendar_deleted("Google: the calendar no longer exists (not_exists)"))
+            return Notification.CALENDAR_DELETED
         self.tasks.pull_on_notification(clinic_id, link_id)
         return Notification.QUEUED
 

@@ -52,16 +52,45 @@ def rejected(owner: User, link: SyncLink) -> Notice:
     )
 
 
-def needs_reconnect(recipient: User, link: SyncLink) -> Notice:
+# What the user (or their administrator) must do, by the link's reason (see access.LostReason).
+_RECONNECT_TEXTS: dict[str | None, tuple[str, str]] = {
+    None: (
+        "Google Calendar ha dejado de sincronizar",
+        "La cuenta de Google {email} ya no permite el acceso. Desactive la sincronización y vuelva a "
+        "vincularla desde su perfil; el calendario de Google se conserva.",
+    ),
+    "calendar_deleted": (
+        "Se ha eliminado el calendario de Google sincronizado",
+        "El calendario «{calendar}» de la cuenta de Google {email} se ha eliminado, y la sincronización "
+        "se ha detenido. Para volver a sincronizar, desactívela y vuelva a vincular la cuenta desde su "
+        "perfil: se creará un calendario nuevo con sus citas.",
+    ),
+    "admin_blocked": (
+        "El administrador de Google bloquea la sincronización",
+        "El administrador de Google Workspace de la cuenta {email} no permite que esta aplicación acceda "
+        "a Google Calendar, y la sincronización se ha detenido. Pida a su administrador que la autorice "
+        "(Consola de administración de Google: Seguridad > Acceso y control de datos > Controles de API > "
+        "Acceso de aplicaciones de terceros) y vuelva a vincular la cuenta desde su perfil.",
+    ),
+    "client_deleted": (
+        "Google ha dejado de reconocer la aplicación de sincronización",
+        "Google ya no acepta la aplicación de sincronización de la clínica para la cuenta {email} (su "
+        "cliente OAuth se ha eliminado o no está autorizado), y la sincronización se ha detenido. Avise al "
+        "responsable técnico de la clínica; cuando la aplicación vuelva a estar disponible, desactive la "
+        "sincronización y vuelva a vincularla desde su perfil.",
+    ),
+}
+
+
+def needs_reconnect(recipient: User, link: SyncLink, calendar_name: str = "DASI eCLINIC") -> Notice:
+    subject, text = _RECONNECT_TEXTS.get(link.reason, _RECONNECT_TEXTS[None])
     return Notice(
         clinic_id=link.clinic_id,
         user=recipient,
         type=NEEDS_RECONNECT,
         link_id=link.id,
         center_id=link.center_id,
-        subject="Google Calendar ha dejado de sincronizar",
-        text=(
-            f"La cuenta de Google {link.google_email} ya no permite el acceso. Desactive la sincronización "
-            "y vuelva a vincularla desde su perfil; el calendario de Google se conserva."
-        ),
+        subject=subject,
+        text=text.format(email=link.google_email, calendar=calendar_name),
+        details={"reason": link.reason} if link.reason else {},
     )

@@ -9,9 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import requests
 
 from shared.domain.event_link import event_id
+from shared.ports import CalendarDeleted, RemoteMissing
+from shared.services.access import Need, Skipped
 from tests.integration.conftest import Sync
 
 T = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -144,3 +147,132 @@ def test_our_own_events_keep_what_people_added_and_send_no_mail(sync: Sync) -> N
     assert event["description"] == "Llevar radiografías" and event["location"] == "Consulta 3"
     assert event["colorId"] == "11" and [a["email"] for a in event["attendees"]] == [GUEST]
     assert mails(sync) == []  # our writes to our own events tell nobody
+
+
+# --- a calendar deleted by its user ------------------------------------------------------------------
+def delete_calendar(sync: Sync, calendar_id: str) -> None:
+    requests.delete(f"{sync.google.url}/_fake/calendars/{calendar_id}", timeout=10).raise_for_status()
+
+
+def link_doc(sync: Sync, link_id: str) -> dict[str, Any]:
+    stored = sync.doc(f"clinics/demo/syncLinks/{link_id}")
+    assert stored is not None
+    return stored
+
+
+def told(sync: Sync, link_id: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """Who was told in the app that the link needs reconnecting, and the e-mails sent about it."""
+    notes = [n.to_dict() or {} for n in sync.db.collection("clinics/demo/notifications").stream()]
+    in_app = sorted(
+        n["userId"] for n in notes if n["type"] == "link_needs_reconnect" and n["linkId"] == link_id
+    )
+    sent = [m.to_dict() or {} for m in sync.db.collection("mail").stream()]
+    # Every other e-mail of these tests is the master's request to approve the link.
+    return in_app, [m for m in sent if not m["message"]["subject"].startswith("Autorización pendiente")]
+
+
+def test_a_deleted_calendar_is_found_by_the_push_and_told_once(sync: Sync) -> None:
+    link = two_way_link(sync)
+    sync.appointment("a1", start=at(0), end=at(1), service="Fisioterapia")
+    sync.run_tasks()
+    delete_calendar(sync, link.calendar_id)
+    sync.appointment("a1", start=at(2), end=at(3), service="Fisioterapia")
+    sync.run_tasks()  # answers, never raises: nothing is retried
+    stored = link_doc(sync, link.id)
+    assert stored["status"] == "needs_reconnect" and stored["reason"] == "calendar_deleted"
+    assert stored["lastError"]["code"] == "calendar_deleted"
+    in_app, sent = told(sync, link.id)
+    assert in_app == ["admin", "pautrave"]
+    assert [m["message"]["subject"] for m in sent] == [
+        "Se ha eliminado el calendario de Google sincronizado"
+    ] * 2
+    assert "se creará un calendario nuevo" in sent[0]["message"]["text"]
+    # Later work finds the link so and does nothing: no task is queued again, nobody is told twice.
+    sync.appointment("a1", start=at(4), end=at(5), service="Fisioterapia")
+    sync.run_tasks()
+    assert sync.services.pull.pull("demo", link.id).skipped
+    assert told(sync, link.id)[0] == ["admin", "pautrave"]
+
+
+def test_a_deleted_calendar_is_found_by_the_pull(sync: Sync) -> None:
+    link = two_way_link(sync)
+    delete_calendar(sync, link.calendar_id)
+    report = sync.services.pull.pull("demo", link.id)
+    assert report.skipped == "google access lost"
+    assert link_doc(sync, link.id)["reason"] == "calendar_deleted"
+
+
+def test_one_missing_event_is_not_a_deleted_calendar(sync: Sync) -> None:
+    link = two_way_link(sync)
+    gateway = sync.services.access.open("demo", link.id, Need.ACTIVE)
+    assert not isinstance(gateway, Skipped)
+    with pytest.raises(RemoteMissing) as missing:
+        gateway.gateway.get_event(link.calendar_id, "nosuchevent00")
+    assert not isinstance(missing.value, CalendarDeleted)
+    delete_calendar(sync, link.calendar_id)
+    with pytest.raises(CalendarDeleted):
+        gateway.gateway.get_event(link.calendar_id, "nosuchevent00")
+    assert link_doc(sync, link.id)["status"] == "active"  # the gateway tells; the judge decides
+
+
+def test_the_channel_s_not_exists_message_marks_the_link(sync: Sync) -> None:
+    link = two_way_link(sync)
+    stored = sync.services.links.get("demo", link.id)
+    assert stored is not None and stored.channel is not None
+    channel = stored.channel.id
+    delete_calendar(sync, link.calendar_id)
+    # The fake sends that last message to the webhook's address; here the service gets it directly.
+    token = sync.services.channels.token_for(channel)
+    assert sync.services.channels.notification(channel, token, "not_exists").value == "calendar_deleted"
+    assert sync.services.channels.notification(channel, token, "not_exists").value == "calendar_deleted"
+    stored_doc = link_doc(sync, link.id)
+    assert stored_doc["status"] == "needs_reconnect" and stored_doc["reason"] == "calendar_deleted"
+    assert told(sync, link.id)[0] == ["admin", "pautrave"]  # once, however often Google repeats it
+    assert not sync.queue.tasks  # no pull of a calendar that is gone
+
+
+def test_a_redo_after_the_calendar_was_deleted_makes_a_new_calendar_and_fills_it(sync: Sync) -> None:
+    link = two_way_link(sync)
+    sync.appointment("a1", start=at(24), end=at(25), service="Fisioterapia")
+    sync.run_tasks()
+    old_calendar = link.calendar_id
+    delete_calendar(sync, old_calendar)
+    assert sync.services.pull.pull("demo", link.id).skipped
+    sync.services.linking.disable("demo", "pautrave", link.id)
+    redo = sync.active_link()
+    assert redo.calendar_id and redo.calendar_id != old_calendar
+    [event] = sync.events(EMAIL, redo.calendar_id)
+    assert event["id"] == event_id("demo", "a1")
+    assert datetime.fromisoformat(event["start"]["dateTime"]) == at(24)
+
+
+# --- refusals by a Workspace administrator, or of our OAuth client ------------------------------------
+@pytest.mark.parametrize(
+    ("error", "reason", "subject"),
+    [
+        ("admin_policy_enforced", "admin_blocked", "El administrador de Google bloquea la sincronización"),
+        ("org_internal", "admin_blocked", "El administrador de Google bloquea la sincronización"),
+        ("deleted_client", "client_deleted", "Google ha dejado de reconocer la aplicación de sincronización"),
+        (
+            "unauthorized_client",
+            "client_deleted",
+            "Google ha dejado de reconocer la aplicación de sincronización",
+        ),
+    ],
+)
+def test_a_refused_refresh_needs_reconnecting_with_its_own_reason(
+    sync: Sync, error: str, reason: str, subject: str
+) -> None:
+    link = two_way_link(sync)
+    google = sync.google.url
+    requests.post(f"{google}/_fake/refresh-failure", json={"email": EMAIL, "error": error}, timeout=10)
+    requests.post(f"{google}/_fake/tokens/expire", json={"email": EMAIL}, timeout=10)
+    sync.appointment("a1", start=at(0), end=at(1), service="Fisioterapia")
+    sync.run_tasks()  # answers: a refusal is never retried as if Google were busy
+    stored = link_doc(sync, link.id)
+    assert stored["status"] == "needs_reconnect" and stored["reason"] == reason
+    assert stored["lastError"]["code"] == reason
+    in_app, sent = told(sync, link.id)
+    assert in_app == ["admin", "pautrave"]
+    assert {m["message"]["subject"] for m in sent} == {subject}
+    assert sync.services.pull.pull("demo", link.id).skipped  # and the pull leaves it alone
