@@ -310,6 +310,9 @@ class MemoryChannelIndex:
         if link.channel is not None:
             self.store.channels[link.channel.id] = (link.clinic_id, link.id)
 
+    def save_calendar_shown(self, link: SyncLink, shown: str) -> None:
+        self.store.update(link, calendar_shown=shown)
+
     def channel_owner(self, channel_id: str) -> tuple[str, str] | None:
         return self.store.channels.get(channel_id)
 
@@ -382,6 +385,7 @@ class MemoryCalendar:
     calls: list[str] = field(default_factory=list)
     fail_next: list[GoogleError] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
+    shown: dict[str, str] = field(default_factory=dict)  # calendar -> how its user's list shows it
     _etags: itertools.count = field(default_factory=lambda: itertools.count(1))
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -399,6 +403,10 @@ class MemoryCalendar:
     def calendar_exists(self, calendar_id: str) -> bool:
         self._maybe_fail("calendars.get")
         return calendar_id in self.calendars
+
+    def calendar_shown(self, calendar_id: str) -> str:
+        self._maybe_fail("calendarList.get")
+        return self.shown.get(calendar_id, "shown")
 
     def get_event(self, calendar_id: str, event_id: str) -> dict[str, Any]:
         self._maybe_fail("events.get")

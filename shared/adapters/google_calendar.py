@@ -222,6 +222,14 @@ class GoogleCalendarGateway:
             return False
         return True
 
+    def calendar_shown(self, calendar_id: str) -> str:
+        # calendarList.get is allowed with calendar.app.created for the calendars the app made. Google's
+        # reference: `hidden` and `selected` are optional and false when absent.
+        entry = self._on_calendar(calendar_id, self.api.calendarList().get(calendarId=calendar_id))
+        if entry.get("hidden"):
+            return "hidden"
+        return "shown" if entry.get("selected") else "unselected"
+
     def _on_calendar(self, calendar_id: str, request: Any, *, listing: bool = False) -> Any:
         """A call on one calendar's events; a 404 that the calendar itself answers is CalendarDeleted."""
         try:

@@ -141,6 +141,10 @@ class CalendarGateway(Protocol):
 
     def calendar_exists(self, calendar_id: str) -> bool: ...
 
+    def calendar_shown(self, calendar_id: str) -> str:
+        """How the calendar shows in the account's calendar list: `shown`, `hidden` or `unselected`."""
+        ...
+
     def get_event(self, calendar_id: str, event_id: str) -> dict[str, Any]: ...
 
     def apply(self, calendar_id: str, actions: Sequence[PushAction]) -> list[PushOutcome]:

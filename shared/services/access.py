@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import NoReturn, TypeVar
 
-from shared.domain.clinic import Clinic
+from shared.domain.clinic import Clinic, User
 from shared.domain.errors import Conflict
 from shared.domain.link import LinkStatus, SyncLink
 from shared.domain.planner import Refusal
@@ -40,6 +40,7 @@ from shared.ports import (
     Clock,
     GoogleError,
     Links,
+    Notice,
     Notifier,
     PreconditionFailed,
     RemoteMissing,
@@ -247,6 +248,12 @@ class Access:
         for user in recipients.values():
             self.notifier.notify(notices.needs_reconnect(user, lost))
         return lost
+
+    def tell_owner(self, link: SyncLink, notice: Callable[[User], Notice]) -> None:
+        """Tell the link's user something about their link (in the app and by e-mail)."""
+        owner = self.directory.user(link.clinic_id, link.user_id)
+        if owner is not None:
+            self.notifier.notify(notice(owner))
 
 
 def _reraise(error: GoogleError) -> NoReturn:

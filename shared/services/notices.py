@@ -9,6 +9,7 @@ from shared.ports import Notice
 APPROVAL_REQUESTED = "link_approval_requested"
 LINK_REJECTED = "link_rejected"
 NEEDS_RECONNECT = "link_needs_reconnect"
+CALENDAR_NOT_SHOWN = "link_calendar_not_shown"
 
 
 def approval_requested(
@@ -84,13 +85,25 @@ _RECONNECT_TEXTS: dict[str | None, tuple[str, str]] = {
 
 def needs_reconnect(recipient: User, link: SyncLink, calendar_name: str = "DASI eCLINIC") -> Notice:
     subject, text = _RECONNECT_TEXTS.get(link.reason, _RECONNECT_TEXTS[None])
-    return Notice(
-        clinic_id=link.clinic_id,
-        user=recipient,
-        type=NEEDS_RECONNECT,
-        link_id=link.id,
-        center_id=link.center_id,
-        subject=subject,
-        text=text.format(email=link.google_email, calendar=calendar_name),
-        details={"reason": link.reason} if link.reason else {},
+    details = {"reason": link.reason} if link.reason else {}
+    body = text.format(email=link.google_email, calendar=calendar_name)
+    return _about(link, recipient, NEEDS_RECONNECT, subject, body, details)
+
+
+def _about(link: SyncLink, user: User, kind: str, subject: str, text: str, details: dict[str, str]) -> Notice:
+    """A notice about a link to one of its people."""
+    return Notice(link.clinic_id, user, kind, link.id, link.center_id, subject, text, details)
+
+
+def calendar_not_shown(
+    owner: User, link: SyncLink, shown: str, calendar_name: str = "DASI eCLINIC"
+) -> Notice:
+    """The link's calendar is hidden or unselected in its user's Google Calendar: the sync goes on."""
+    where = "está oculto en" if shown == "hidden" else "no está seleccionado en"
+    text = (
+        f"El calendario «{calendar_name}» {where} la lista de calendarios de la cuenta de Google "
+        f"{link.google_email}: las citas se siguen sincronizando, pero no las verá. Para verlas, en "
+        "Google Calendar, en «Mis calendarios», muéstrelo y marque su casilla."
     )
+    subject = "Sus citas no se ven en Google Calendar"
+    return _about(link, owner, CALENDAR_NOT_SHOWN, subject, text, {"shown": shown})

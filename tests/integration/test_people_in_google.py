@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from functions.views import link_view
 from shared.domain.event_link import event_id
 from shared.ports import CalendarDeleted, RemoteMissing
 from shared.services.access import Need, Skipped
@@ -276,3 +277,43 @@ def test_a_refused_refresh_needs_reconnecting_with_its_own_reason(
     assert in_app == ["admin", "pautrave"]
     assert {m["message"]["subject"] for m in sent} == {subject}
     assert sync.services.pull.pull("demo", link.id).skipped  # and the pull leaves it alone
+
+
+# --- a calendar hidden or unselected in its user's list -------------------------------------------------
+def renew_now(sync: Sync) -> None:
+    sync.services.channels.settings = sync.services.settings.model_copy(
+        update={"channel_renew_margin_seconds": 8 * 24 * 3600}
+    )
+    assert sync.services.channels.renew().failed == 0
+
+
+def list_entry(sync: Sync, calendar_id: str, **entry: bool) -> None:
+    url = f"{sync.google.url}/_fake/calendars/{calendar_id}/list-entry"
+    requests.post(url, json=entry, timeout=10).raise_for_status()
+
+
+def test_a_hidden_or_unselected_calendar_shows_in_the_link_s_health_and_its_user_is_told_once(
+    sync: Sync,
+) -> None:
+    link = two_way_link(sync)
+    renew_now(sync)
+    assert link_doc(sync, link.id)["calendarShown"] == "shown"
+    list_entry(sync, link.calendar_id, hidden=True)
+    renew_now(sync)
+    renew_now(sync)
+    assert link_doc(sync, link.id)["calendarShown"] == "hidden"
+    [listed] = sync.services.linking.visible_links("demo", "pautrave")
+    assert link_view(listed)["calendarShown"] == "hidden"
+    list_entry(sync, link.calendar_id, hidden=False, selected=False)
+    renew_now(sync)
+    assert link_doc(sync, link.id)["calendarShown"] == "unselected"
+    notes = [n.to_dict() or {} for n in sync.db.collection("clinics/demo/notifications").stream()]
+    hidden = [n for n in notes if n["type"] == "link_calendar_not_shown"]
+    assert [n["userId"] for n in hidden] == ["pautrave"]  # its user, once; the link itself still works
+    sent = [m.to_dict() or {} for m in sync.db.collection("mail").stream()]
+    [mail] = [m for m in sent if m["message"]["subject"] == "Sus citas no se ven en Google Calendar"]
+    assert "está oculto" in mail["message"]["text"]
+    assert link_doc(sync, link.id)["status"] == "active"
+    list_entry(sync, link.calendar_id, selected=True)
+    renew_now(sync)
+    assert link_doc(sync, link.id)["calendarShown"] == "shown"
