@@ -25,7 +25,7 @@ from typing import Any
 from google.cloud import firestore
 
 from shared import config
-from shared.adapters.firestore import SECRETS
+from shared.adapters.firestore.documents import SECRETS
 from shared.adapters.token_cipher import AesGcmCipher
 from shared.bootstrap import build_services
 from shared.config import Settings

@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from google.cloud import firestore as firestore_lib
 
-from shared.adapters.firestore import FirestoreDirectory, FirestoreLinkStore, FirestoreNotifier
+from shared.adapters.firestore.directory import FirestoreDirectory
+from shared.adapters.firestore.links import FirestoreLinks
+from shared.adapters.firestore.notifier import FirestoreNotifier
+from shared.adapters.firestore.sync_records import FirestoreSyncRecords
 from shared.domain.clinic import Appointment, AppointmentStatus, EventOrigin
 from tests import firestore_schemas as schemas
 from tests.examples import PENDING_LINK, every_notice
@@ -73,10 +76,9 @@ def test_appointments_a_pull_writes_fit_and_mark_only_declared_fields(
 
 
 def test_links_as_stored_fit(firestore: firestore_lib.Client) -> None:
-    store = FirestoreLinkStore(firestore)
     link = replace(PENDING_LINK, return_url="https://clinic.example/back")
-    store.save(link)
-    store.save_pull(link, "sync-token", START, conflicts=2)
+    FirestoreLinks(firestore).save(link)
+    FirestoreSyncRecords(firestore).save_pull(link, "sync-token", START, conflicts=2)
     document = read(firestore, f"clinics/demo/syncLinks/{link.id}")
     assert not schemas.errors("sync-link", document)
     assert document["conflicts"] == 2 and "lastConflictAt" in document

@@ -10,7 +10,7 @@ from cryptography.exceptions import InvalidTag
 from google.cloud import firestore as firestore_lib
 
 from infra import reseal_tokens
-from shared.adapters.firestore import FirestoreLinkStore
+from shared.adapters.firestore.sealed_grants import FirestoreSealedGrants
 from shared.adapters.token_cipher import AesGcmCipher, new_keyring
 
 OLD = json.loads(new_keyring("k1"))
@@ -47,7 +47,7 @@ def test_rotation_reseals_every_token_so_the_old_key_can_go(firestore: firestore
 
     # The old key removed: every link still opens its token, bound to its own link id.
     new_only = AesGcmCipher(json.dumps(NEW))
-    store = FirestoreLinkStore(firestore)
+    store = FirestoreSealedGrants(firestore)
     for link_id, token in TOKENS.items():
         sealed = store.encrypted_token(link_id)
         assert sealed is not None
