@@ -32,4 +32,5 @@ def link_view(link: SyncLink) -> dict[str, Any]:
         "lastError": link.last_error,
         "channelExpiresAt": _iso(link.channel.expires_at) if link.channel else None,
         "conflicts": link.conflicts,
+        "calendarShown": link.calendar_shown,
     }

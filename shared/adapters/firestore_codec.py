@@ -195,6 +195,7 @@ def link_to(link: SyncLink) -> dict[str, Any]:
         "conflicts": link.conflicts,
         "reason": link.reason,
         "adoptSince": link.adopt_since,
+        "calendarShown": link.calendar_shown,
     }
 
 
@@ -226,6 +227,7 @@ def link_from(doc: Mapping[str, Any]) -> SyncLink:
         conflicts=int(doc.get("conflicts") or 0),
         reason=doc.get("reason"),
         adopt_since=aware(doc.get("adoptSince")),
+        calendar_shown=doc.get("calendarShown"),
     )
 
 

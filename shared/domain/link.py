@@ -65,6 +65,9 @@ class SyncLink:
     # Events changed in Google after this instant are new even in a first full sync: the last pull of the
     # same calendar under a previous link, so that a redo does not miss what happened in between.
     adopt_since: datetime | None = None
+    # How the link's calendar shows in its user's calendar list, as last checked (channel upkeep):
+    # `shown`, `hidden` (hidden from the list) or `unselected` (listed, its events not shown); None before.
+    calendar_shown: str | None = None
     history: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
     @property

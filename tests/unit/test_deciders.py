@@ -50,8 +50,11 @@ from shared.domain.pull_planner import (
     is_new,
 )
 from shared.ports import (
+    AdminBlocked,
     AlreadyExists,
     AuthRevoked,
+    CalendarDeleted,
+    ClientDeleted,
     GoogleError,
     Permanent,
     PreconditionFailed,
@@ -374,6 +377,18 @@ def test_events_never_seen_are_new_unless_a_baseline_predates_them() -> None:
     ("error", "verdict"),
     [
         (AuthRevoked("invalid_grant", 400, "invalid_grant"), LoseAccess("invalid_grant", "invalid_grant")),
+        (
+            CalendarDeleted("gone", 404, "notFound"),
+            LoseAccess("calendar_deleted", "gone", reason="calendar_deleted"),
+        ),
+        (
+            AdminBlocked("policy", 400, "admin_policy_enforced"),
+            LoseAccess("admin_blocked", "policy", reason="admin_blocked"),
+        ),
+        (
+            ClientDeleted("client", None, "deleted_client"),
+            LoseAccess("client_deleted", "client", reason="client_deleted"),
+        ),
         (Transient("busy", 503, "backendError"), TryLater("busy", None)),
         (Transient("quota", 429, "rateLimitExceeded"), TryLater("quota", 60)),
         (AlreadyExists("dup", 409, "duplicate"), Refused(Refusal.EXISTS, "duplicate", "dup")),
