@@ -28,6 +28,8 @@ PROP_OWNED = "owned"
 GOOGLE_MADE_PREFIX = "gcal-"
 # Every field an event made by an older version of the sync was written and hashed with.
 LEGACY_OWNED = ("summary", "description", "start", "end")
+# The fields we own of an event made in Google: its times, which the clinic may move.
+GOOGLE_MADE_OWNED = ("start", "end")
 
 
 def made_in_google(appointment_id: str) -> bool:
@@ -65,7 +67,7 @@ class EventContent:
     @property
     def owned(self) -> tuple[str, ...]:
         if self.made_in_google:
-            return ("start", "end")
+            return GOOGLE_MADE_OWNED
         if self.description is None:
             return ("summary", "start", "end")
         return LEGACY_OWNED
@@ -200,9 +202,12 @@ def owned_fields(event: dict[str, Any]) -> tuple[str, ...]:
     return marked if marked and set(marked) <= set(LEGACY_OWNED) else LEGACY_OWNED
 
 
-def remote_hash(event: dict[str, Any]) -> str | None:
+def remote_hash(event: dict[str, Any], owned: tuple[str, ...] | None = None) -> str | None:
     """The content hash of an event as Google returns it, over the fields we own of it, to compare with
-    what we pushed (echo check): a change a person made to any other field leaves it as it was."""
+    what we pushed (echo check): a change a person made to any other field leaves it as it was.
+
+    `owned` names those fields when they are known whatever the event's mark says: an event made in Google
+    that we never wrote carries no mark, yet only its times are ours (`GOOGLE_MADE_OWNED`)."""
     try:
         if "date" in event["start"]:  # all-day: end.date is exclusive, as Google documents
             start, end, zone = _day(event["start"]["date"]), _day(event["end"]["date"]), ""
@@ -218,4 +223,4 @@ def remote_hash(event: dict[str, Any]) -> str | None:
         "start": start,
         "end": end,
     }
-    return _hash(owned_fields(event), values, zone)
+    return _hash(owned or owned_fields(event), values, zone)
