@@ -33,4 +33,5 @@ def link_view(link: SyncLink) -> dict[str, Any]:
         "health": link.health,
         "channelExpiresAt": _iso(link.channel.expires_at) if link.channel else None,
         "conflicts": link.conflicts,
+        "calendarShown": link.calendar_shown,
     }

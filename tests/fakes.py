@@ -388,6 +388,9 @@ class MemoryChannelIndex:
         if link.channel is not None:
             self.store.channels[link.channel.id] = (link.clinic_id, link.id)
 
+    def save_calendar_shown(self, link: SyncLink, shown: str) -> None:
+        self.store.update(link, calendar_shown=shown)
+
     def channel_owner(self, channel_id: str) -> tuple[str, str] | None:
         return self.store.channels.get(channel_id)
 
@@ -475,6 +478,7 @@ class MemoryCalendar:
     # Events per page of a list (None: one page); and what each list call asked for.
     page_size: int | None = None
     listed: list[dict[str, Any]] = field(default_factory=list)
+    shown: dict[str, str] = field(default_factory=dict)  # calendar -> how its user's list shows it
     _etags: itertools.count = field(default_factory=lambda: itertools.count(1))
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -493,6 +497,10 @@ class MemoryCalendar:
         self._maybe_fail("calendars.get")
         return calendar_id in self.calendars
 
+    def calendar_shown(self, calendar_id: str) -> str:
+        self._maybe_fail("calendarList.get")
+        return self.shown.get(calendar_id, "shown")
+
     def get_event(self, calendar_id: str, event_id: str) -> dict[str, Any]:
         self._maybe_fail("events.get")
         event = self.calendars[calendar_id].get(event_id)
@@ -509,7 +517,11 @@ class MemoryCalendar:
             self._maybe_fail("events.insert")
             if action.event_id in events:
                 raise AlreadyExists("duplicate", 409, "duplicate")
-            events[action.event_id] = {**action.content.body(), "id": action.event_id, "etag": self._etag()}
+            events[action.event_id] = {
+                **action.content.new_body(),
+                "id": action.event_id,
+                "etag": self._etag(),
+            }
             return self._touch(events[action.event_id])
         event = events.get(action.event_id)
         if isinstance(action, Patch):
@@ -518,7 +530,8 @@ class MemoryCalendar:
                 raise RemoteMissing("not found", 404, "notFound")
             if action.etag and action.etag != event["etag"]:
                 raise PreconditionFailed("conditionNotMet", 412, "conditionNotMet")
-            event.update(action.content.body(), etag=self._etag())
+            _patch(event, action.body())
+            event["etag"] = self._etag()
             return self._touch(event)
         assert isinstance(action, Delete)
         self._maybe_fail("events.delete")
@@ -635,3 +648,12 @@ class FakeCalendars:
 
     def connect(self, refresh_token: str) -> MemoryCalendar:
         return self.accounts.setdefault(refresh_token, MemoryCalendar(self.clock))
+
+
+def _patch(event: dict[str, Any], body: dict[str, Any]) -> None:
+    """Google's patch: fields the body does not name stay, and objects merge key by key."""
+    for key, value in body.items():
+        if isinstance(value, dict) and isinstance(event.get(key), dict):
+            _patch(event[key], value)
+        else:
+            event[key] = value

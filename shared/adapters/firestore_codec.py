@@ -235,6 +235,7 @@ def link_to(link: SyncLink) -> dict[str, Any]:
         "pushedPrivacy": link.pushed_privacy,
         "fullSync": full_sync_to(link.full_sync),
         "health": link.health,
+        "calendarShown": link.calendar_shown,
     }
 
 
@@ -294,6 +295,7 @@ def link_from(doc: Mapping[str, Any]) -> SyncLink:
         pushed_privacy=doc.get("pushedPrivacy"),
         full_sync=full_sync_from(doc.get("fullSync")),
         health=doc.get("health"),
+        calendar_shown=doc.get("calendarShown"),
     )
 
 

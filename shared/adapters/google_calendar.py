@@ -22,11 +22,14 @@ from cachetools import TLRUCache
 
 from shared.config import Settings
 from shared.domain.link import Channel
-from shared.domain.planner import Delete, Insert, Patch, PushAction
+from shared.domain.planner import Insert, Nothing, Patch, PushAction
 from shared.ports import (
     DAILY_QUOTA_REASONS,
+    AdminBlocked,
     AlreadyExists,
     AuthRevoked,
+    CalendarDeleted,
+    ClientDeleted,
     EventPage,
     GoogleError,
     Permanent,
@@ -44,6 +47,11 @@ BATCH_SIZE = 50  # Google's advice for Calendar batches (the hard limit is 1000)
 BATCH_CONCURRENCY = 4
 HTTP_TIMEOUT = 15
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "backendError", *DAILY_QUOTA_REASONS}
+# OAuth errors of a refused token refresh, by whom they call to act. Google's OAuth guides name them:
+# `admin_policy_enforced` (a Workspace administrator's API access policy), `org_internal` (an app limited
+# to its own organization), `deleted_client` (the OAuth client was deleted), `unauthorized_client`.
+ADMIN_REFUSALS = {"admin_policy_enforced", "org_internal"}
+CLIENT_REFUSALS = {"deleted_client", "unauthorized_client"}
 
 
 @functools.cache
@@ -94,13 +102,28 @@ def translate(exc: BaseException, *, listing: bool = False) -> GoogleError:
             return PreconditionFailed(message, status, reason)
         return Permanent(message, status, reason)
     if isinstance(exc, RefreshError):
-        text = str(exc)
-        if "invalid_grant" in text or "unauthorized_client" in text:
+        error = _refresh_error(exc)
+        if error in ADMIN_REFUSALS:
+            return AdminBlocked(f"Google refused the token refresh ({error})", 400, error)
+        if error in CLIENT_REFUSALS:
+            return ClientDeleted(f"Google refused the token refresh ({error})", None, error)
+        if error == "invalid_grant":
             return AuthRevoked("Google refused the grant (invalid_grant)", 400, "invalid_grant")
         return Transient("token refresh failed", None, "refresh")
     if isinstance(exc, (TransportError, socket.timeout, TimeoutError, ConnectionError, OSError)):
         return Transient(f"network: {type(exc).__name__}", None, "network")
     return Permanent(f"unexpected: {type(exc).__name__}", None, "unexpected")
+
+
+def _refresh_error(exc: BaseException) -> str | None:
+    """The OAuth `error` of a refused refresh: google-auth passes the token endpoint's answer as the
+    exception's second argument, and names the error first in its message."""
+    answer = exc.args[1] if len(exc.args) > 1 else None
+    if isinstance(answer, dict) and isinstance(answer.get("error"), str):
+        return str(answer["error"])
+    text = str(exc.args[0]) if exc.args else ""
+    known = ADMIN_REFUSALS | CLIENT_REFUSALS | {"invalid_grant"}
+    return next((error for error in sorted(known) if error in text), None)
 
 
 # Access tokens an instance keeps: one per grant it served recently, far more than an instance holds at once.
@@ -204,29 +227,79 @@ class GoogleCalendarGateway:
             return False
         return True
 
+    def calendar_shown(self, calendar_id: str) -> str:
+        # calendarList.get is allowed with calendar.app.created for the calendars the app made. Google's
+        # reference: `hidden` and `selected` are optional and false when absent.
+        entry = self._on_calendar(calendar_id, self.api.calendarList().get(calendarId=calendar_id))
+        if entry.get("hidden"):
+            return "hidden"
+        return "shown" if entry.get("selected") else "unselected"
+
+    def _on_calendar(self, calendar_id: str, request: Any, *, listing: bool = False) -> Any:
+        """A call on one calendar's events; a 404 that the calendar itself answers is CalendarDeleted."""
+        try:
+            return self._run(request, listing=listing)
+        except RemoteMissing as error:
+            raise self._confirmed(calendar_id, error) from None
+
+    def _confirmed(self, calendar_id: str, error: GoogleError) -> GoogleError:
+        """A 404 of an event is about that event, unless calendars.get says the calendar is gone (a user
+        who deletes a calendar gets 404 notFound on every call about it; one event's 404 must not end the
+        link): one call, made only after a 404."""
+        if not (isinstance(error, RemoteMissing) and error.status == 404):
+            return error
+        if self.calendar_exists(calendar_id):
+            return error
+        return CalendarDeleted("the calendar no longer exists", 404, "notFound")
+
     def get_event(self, calendar_id: str, event_id: str) -> dict[str, Any]:
-        event: dict[str, Any] = self._run(self.events.get(calendarId=calendar_id, eventId=event_id))
+        event: dict[str, Any] = self._on_calendar(
+            calendar_id, self.events.get(calendarId=calendar_id, eventId=event_id)
+        )
         return event
 
     def _request(self, calendar_id: str, action: PushAction) -> Any:
         events = self.events
+        if isinstance(action, Nothing):
+            raise ValueError(f"nothing to send for {action!r}")
+        # Google mails an event's guests only when asked (sendUpdates, default none): the guests a person
+        # invited to an event made in Google hear of the clinic's changes; our own events have none.
+        send_updates = "all" if action.tells_guests else "none"
         if isinstance(action, Insert):
             return events.insert(
-                calendarId=calendar_id, body={**action.content.body(), "id": action.event_id}
+                calendarId=calendar_id,
+                body={**action.content.new_body(), "id": action.event_id},
+                sendUpdates=send_updates,
             )
         if isinstance(action, Patch):
+            # A patch, never an update: Google leaves the fields a patch does not name as they are, and
+            # merges extendedProperties.private key by key, so what people typed in Google stays.
             request = events.patch(
-                calendarId=calendar_id, eventId=action.event_id, body=action.content.body()
+                calendarId=calendar_id,
+                eventId=action.event_id,
+                body=action.body(),
+                sendUpdates=send_updates,
             )
-        elif isinstance(action, Delete):
-            request = events.delete(calendarId=calendar_id, eventId=action.event_id)
         else:
-            raise ValueError(f"nothing to send for {action!r}")
+            request = events.delete(calendarId=calendar_id, eventId=action.event_id, sendUpdates=send_updates)
         if action.etag:
             request.headers["If-Match"] = action.etag
         return request
 
     def apply(self, calendar_id: str, actions: Sequence[PushAction]) -> list[PushOutcome]:
+        outcomes = self._apply(calendar_id, actions)
+        missing = [o for o in outcomes if isinstance(o.error, RemoteMissing) and o.error.status == 404]
+        if not missing:
+            return outcomes
+        try:
+            confirmed = self._confirmed(calendar_id, missing[0].error or RemoteMissing(""))
+        except GoogleError:
+            return outcomes  # the check itself failed: each 404 stays about its event
+        if not isinstance(confirmed, CalendarDeleted):
+            return outcomes
+        return [PushOutcome(o.action, error=confirmed) if o in missing else o for o in outcomes]
+
+    def _apply(self, calendar_id: str, actions: Sequence[PushAction]) -> list[PushOutcome]:
         if len(actions) == 1:
             action = actions[0]
             try:
@@ -312,7 +385,7 @@ class GoogleCalendarGateway:
                 params["timeMin"] = _rfc3339(time_min)
             if time_max is not None:
                 params["timeMax"] = _rfc3339(time_max)
-        answer = self._run(self.events.list(**params), listing=True)
+        answer = self._on_calendar(calendar_id, self.events.list(**params), listing=True)
         return EventPage(
             items=list(answer.get("items", [])),
             next_page_token=answer.get("nextPageToken"),
@@ -347,7 +420,7 @@ class GoogleCalendarGateway:
             "token": token,
             "params": {"ttl": str(ttl_seconds)},
         }
-        answer = self._run(self.events.watch(calendarId=calendar_id, body=body))
+        answer = self._on_calendar(calendar_id, self.events.watch(calendarId=calendar_id, body=body))
         expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC)
         return Channel(id=answer["id"], resource_id=answer["resourceId"], expires_at=expires)
 

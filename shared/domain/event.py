@@ -21,6 +21,20 @@ DEFAULT_TITLE = "Cita"
 PROP_APPOINTMENT = "appointmentId"
 PROP_CLINIC = "clinicId"
 PROP_HASH = "contentHash"
+# Which fields of the event are ours (comma-separated), so that an event read back hashes over the fields
+# we wrote and nothing a person typed in Google makes it differ from what we recorded.
+PROP_OWNED = "owned"
+# The appointments an event made in Google becomes are named with this prefix (see event_link).
+GOOGLE_MADE_PREFIX = "gcal-"
+# Every field an event made by an older version of the sync was written and hashed with.
+LEGACY_OWNED = ("summary", "description", "start", "end")
+# The fields we own of an event made in Google: its times, which the clinic may move.
+GOOGLE_MADE_OWNED = ("start", "end")
+
+
+def made_in_google(appointment_id: str) -> bool:
+    """Whether an appointment stands for an event a person made in Google (not one we created)."""
+    return appointment_id.startswith(GOOGLE_MADE_PREFIX)
 
 
 def initials(name: str) -> str:
@@ -29,7 +43,15 @@ def initials(name: str) -> str:
 
 @dataclass(frozen=True)
 class EventContent:
-    """The fields of the event we own; `content_hash` identifies them for change and echo detection."""
+    """What an appointment shows in its event; `owned` names the fields we write, and `content_hash`
+    identifies their values for change and echo detection.
+
+    What people typed in Google stays in Google: a write carries only the fields we own, and Google's
+    patch leaves the others (description, location, guests, reminders, colour) as they are. Of an event
+    we created we own the title and the times, and the description only while the clinic shares the
+    appointment's notes; of an event made in Google (`made_in_google`), only the times, which the clinic
+    may move. Either way our private extended properties, which Google's patch merges key by key.
+    """
 
     summary: str
     description: str | None
@@ -40,21 +62,36 @@ class EventContent:
     clinic_id: str
     # An all-day block (made in Google): shown with dates, its local midnights' days (end exclusive).
     all_day: bool = False
+    made_in_google: bool = False
+
+    @property
+    def owned(self) -> tuple[str, ...]:
+        if self.made_in_google:
+            return GOOGLE_MADE_OWNED
+        if self.description is None:
+            return ("summary", "start", "end")
+        return LEGACY_OWNED
 
     @property
     def content_hash(self) -> str:
         # Times count as the instants they stand for, so that an event read back from Google in another
-        # offset hashes the same (see remote_hash); an all-day event's count as its dates.
+        # offset hashes the same (see remote_hash); an all-day block's count as its dates.
+        start, end, zone = self._times()
+        values = {"summary": self.summary, "description": self.description or "", "start": start, "end": end}
+        return _hash(self.owned, values, zone)
+
+    def _times(self) -> tuple[str, str, str]:
+        """Start, end and time zone as hashed: instants for a timed event, local dates for an all-day one."""
         if self.all_day:
             tz = ZoneInfo(self.time_zone)
             first, after = (
                 _day(moment.astimezone(tz).date().isoformat()) for moment in (self.start, self.end)
             )
-            return _hash(self.summary, self.description, first, after, "")
-        return _hash(self.summary, self.description, _instant(self.start), _instant(self.end), self.time_zone)
+            return first, after, ""
+        return _instant(self.start), _instant(self.end), self.time_zone
 
     def body(self) -> dict[str, Any]:
-        """The event resource for insert, update or patch (every field we own, restoring a cancelled one)."""
+        """The patch of an existing event: only the fields we own, restoring it if it was cancelled."""
         tz = ZoneInfo(self.time_zone)
         if self.all_day:
             start: dict[str, str] = {"date": self.start.astimezone(tz).date().isoformat()}
@@ -62,20 +99,35 @@ class EventContent:
         else:
             start = {"dateTime": self.start.astimezone(tz).isoformat(), "timeZone": self.time_zone}
             end = {"dateTime": self.end.astimezone(tz).isoformat(), "timeZone": self.time_zone}
-        return {
+        shown: dict[str, Any] = {
             "summary": self.summary,
             "description": self.description or "",
             "start": start,
             "end": end,
+        }
+        return {
+            **{name: shown[name] for name in self.owned},
             "status": "confirmed",
             "extendedProperties": {
                 "private": {
                     PROP_APPOINTMENT: self.appointment_id,
                     PROP_CLINIC: self.clinic_id,
                     PROP_HASH: self.content_hash,
+                    PROP_OWNED: ",".join(self.owned),
                 }
             },
         }
+
+    def mark_body(self) -> dict[str, Any]:
+        """A patch that marks an event as this appointment's, and changes nothing it shows."""
+        return {"extendedProperties": self.body()["extendedProperties"]}
+
+    def new_body(self) -> dict[str, Any]:
+        """A new event: the patch's fields, and the title also where it is not ours to keep in line (an
+        event made in Google that was deleted there and comes back from the clinic)."""
+        body = self.body()
+        body.setdefault("summary", self.summary)
+        return body
 
 
 def event_content(appointment: Appointment, clinic: Clinic, center: Center) -> EventContent:
@@ -97,6 +149,7 @@ def event_content(appointment: Appointment, clinic: Clinic, center: Center) -> E
         appointment_id=appointment.id,
         clinic_id=appointment.clinic_id,
         all_day=appointment.all_day,
+        made_in_google=appointment.origin is not None or made_in_google(appointment.id),
     )
 
 
@@ -136,19 +189,44 @@ def _day(date: str) -> str:
     return f"date:{date}"
 
 
-def _hash(summary: str, description: str | None, start: str, end: str, time_zone: str) -> str:
-    fields = [summary, description or "", start, end, time_zone]
+def _hash(owned: tuple[str, ...], values: dict[str, str], time_zone: str) -> str:
+    if owned == LEGACY_OWNED:
+        # The fields in the order every version of the sync hashed them: recorded hashes stay valid.
+        fields = [*(values[name] for name in owned), time_zone]
+    elif "summary" not in owned:
+        # Only the times of an event made in Google are ours: the instants, whatever zone it was made in.
+        fields = [",".join(owned), *(values[name] for name in owned)]
+    else:
+        fields = [",".join(owned), *(values[name] for name in owned), time_zone]
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:24]
 
 
-def remote_hash(event: dict[str, Any]) -> str | None:
-    """The content hash of an event as Google returns it, to compare with what we pushed (echo check)."""
-    summary, description = event.get("summary", ""), event.get("description")
+def owned_fields(event: dict[str, Any]) -> tuple[str, ...]:
+    """The fields of an event that we wrote, by the mark we left on it (older events: every field)."""
+    private = (event.get("extendedProperties") or {}).get("private") or {}
+    marked = tuple(name for name in str(private.get(PROP_OWNED) or "").split(",") if name)
+    return marked if marked and set(marked) <= set(LEGACY_OWNED) else LEGACY_OWNED
+
+
+def remote_hash(event: dict[str, Any], owned: tuple[str, ...] | None = None) -> str | None:
+    """The content hash of an event as Google returns it, over the fields we own of it, to compare with
+    what we pushed (echo check): a change a person made to any other field leaves it as it was.
+
+    `owned` names those fields when they are known whatever the event's mark says: an event made in Google
+    that we never wrote carries no mark, yet only its times are ours (`GOOGLE_MADE_OWNED`)."""
     try:
         if "date" in event["start"]:  # all-day: end.date is exclusive, as Google documents
-            return _hash(summary, description, _day(event["start"]["date"]), _day(event["end"]["date"]), "")
-        start = datetime.fromisoformat(event["start"]["dateTime"])
-        end = datetime.fromisoformat(event["end"]["dateTime"])
+            start, end, zone = _day(event["start"]["date"]), _day(event["end"]["date"]), ""
+        else:
+            start = _instant(datetime.fromisoformat(event["start"]["dateTime"]))
+            end = _instant(datetime.fromisoformat(event["end"]["dateTime"]))
+            zone = event["start"].get("timeZone", "")
     except (KeyError, TypeError, ValueError):
         return None
-    return _hash(summary, description, _instant(start), _instant(end), event["start"].get("timeZone", ""))
+    values = {
+        "summary": event.get("summary", ""),
+        "description": event.get("description") or "",
+        "start": start,
+        "end": end,
+    }
+    return _hash(owned or owned_fields(event), values, zone)

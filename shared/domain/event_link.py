@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.clinic import Appointment
-from shared.domain.event import PROP_APPOINTMENT, PROP_CLINIC
+from shared.domain.event import GOOGLE_MADE_PREFIX, PROP_APPOINTMENT, PROP_CLINIC
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def event_id_of(
 
 def appointment_id_for_event(calendar_id: str, event_id: str) -> str:
     """The appointment an event made in Google becomes: the same one however often it is pulled."""
-    return "gcal-" + hashlib.sha256(f"{calendar_id}/{event_id}".encode()).hexdigest()[:32]
+    return GOOGLE_MADE_PREFIX + hashlib.sha256(f"{calendar_id}/{event_id}".encode()).hexdigest()[:32]
 
 
 # Firestore's rules for a document id: not `.` or `..`, no `/`, at most 1,500 bytes, not `__.*__`.

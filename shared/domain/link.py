@@ -87,6 +87,9 @@ class SyncLink:
     # Why the link is held back although active, e.g. Google's daily quota spent: {code, message, at, until}.
     # Cleared by the next push or pull that gets through.
     health: dict[str, Any] | None = None
+    # How the link's calendar shows in its user's calendar list, as last checked (channel upkeep):
+    # `shown`, `hidden` (hidden from the list) or `unselected` (listed, its events not shown); None before.
+    calendar_shown: str | None = None
     history: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     # Google's stable account id (`sub`): an account's e-mail can change, its `sub` never does. None on
     # links made before it was kept.

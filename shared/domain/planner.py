@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from shared.domain.event import EventContent, remote_hash
+from shared.domain.event import EventContent, made_in_google, remote_hash
 from shared.domain.event_link import (
     EventLink,
     appointment_id_for_event,
@@ -30,18 +30,39 @@ class Insert:
     event_id: str
     content: EventContent
 
+    @property
+    def tells_guests(self) -> bool:
+        return False  # a new event of ours has no guests
+
 
 @dataclass(frozen=True)
 class Patch:
     event_id: str
     content: EventContent
     etag: str | None
+    # Only our private properties: the first write to an event made in Google, which marks it as its
+    # appointment's without touching what it shows (its guests are not told of a change that is none).
+    mark_only: bool = False
+
+    @property
+    def tells_guests(self) -> bool:
+        """The clinic changed an event a person made in Google: whoever they invited hears of it."""
+        return self.content.made_in_google and not self.mark_only
+
+    def body(self) -> dict[str, Any]:
+        return self.content.mark_body() if self.mark_only else self.content.body()
 
 
 @dataclass(frozen=True)
 class Delete:
     event_id: str
     etag: str | None
+    # The event was made in Google: its guests hear that it is cancelled.
+    made_in_google: bool = False
+
+    @property
+    def tells_guests(self) -> bool:
+        return self.made_in_google
 
 
 @dataclass(frozen=True)
@@ -59,7 +80,7 @@ def plan_push(desired: EventContent | None, event_id: str, recorded: EventLink |
         if not present:
             return Nothing("no event to remove")
         assert recorded is not None
-        return Delete(recorded.event_id, recorded.etag)
+        return Delete(recorded.event_id, recorded.etag, made_in_google(recorded.appointment_id))
     if not present:
         if series_of_instance_id(event_id) is not None:
             # An instance made in Google whose event went (deleted there, or its series cut or deleted), and the
@@ -70,6 +91,9 @@ def plan_push(desired: EventContent | None, event_id: str, recorded: EventLink |
     assert recorded is not None
     if recorded.content_hash == desired.content_hash:
         return Nothing("event already up to date")
+    if desired.made_in_google and recorded.content_hash is None:
+        # Pulled, never written: mark it first; `after_push` follows with the times if they differ.
+        return Patch(recorded.event_id, desired, recorded.etag, mark_only=True)
     return Patch(recorded.event_id, desired, recorded.etag)
 
 
@@ -119,6 +143,9 @@ def after_push(
 ) -> Step:
     """What follows Google's answer to one action: `event` when it was carried out, else the refusal."""
     if refusal is None:
+        if isinstance(action, Patch) and action.mark_only and not _shows(event, action.content):
+            # Marked, but its times are not the clinic's: write them, over the etag it has now.
+            return Retry(replace(action, mark_only=False, etag=(event or {}).get("etag")))
         return Record(_done(appointment_id, action, event))
     if isinstance(action, Insert) and refusal is Refusal.EXISTS:
         # Ours from before (a redo, or a lost response): adopt it, restoring it if it was cancelled.
@@ -144,6 +171,10 @@ def refresh_refused(step: Refresh, refusal: Refusal) -> Step:
     if refusal is Refusal.MISSING:
         return refreshed(step, None)
     return GiveUp(failed=refusal is Refusal.REFUSED)
+
+
+def _shows(event: Mapping[str, Any] | None, content: EventContent) -> bool:
+    return remote_hash(dict(event or {})) == content.content_hash
 
 
 def _done(appointment_id: str, action: PushAction, event: Mapping[str, Any] | None) -> EventLink:

@@ -4,6 +4,10 @@ The clinic is the source of truth: Google's change is applied only when the clin
 appointment since our last sync; otherwise the clinic's version is pushed back and the conflict counted.
 Our own writes come back from Google as notifications too: an event whose content hash is the one we
 recorded is our echo, and costs nothing.
+
+Of an event made in Google only the times are ours (the clinic may move them), and only they are hashed;
+its title, description and location are the person's, and Google is their source of truth: whenever they
+differ from the appointment's, the appointment takes them, whatever the echo check says of the times.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, EventOrigin
 from shared.domain.errors import DomainError
-from shared.domain.event import DEFAULT_TITLE, desired_event, remote_hash
+from shared.domain.event import GOOGLE_MADE_OWNED, desired_event, made_in_google, remote_hash
 from shared.domain.event_link import EventLink, marked_by_another_clinic, series_id_of
 from shared.domain.link import SyncLink
 
@@ -70,6 +74,10 @@ class Shape:
             location=self.location,
             all_day=self.all_day,
         )
+
+    def texts_onto(self, appointment: Appointment) -> Appointment:
+        """The appointment with this event's title, description and location, and its own times."""
+        return replace(appointment, title=self.title or None, notes=self.notes, location=self.location)
 
 
 @dataclass(frozen=True)
@@ -192,7 +200,7 @@ def plan_pull(
         if clinic_changed:
             return PushBack(conflict=ours)
         return Cancel()
-    remote = remote_hash(event)
+    remote = shown_hash(event, recorded.appointment_id, appointment)
     turned_free = made_here and is_free(event)  # transparency is no part of the content hash
     if not recorded.deleted and remote == recorded.content_hash and not turned_free:
         return Remember(event.get("etag"))
@@ -214,6 +222,31 @@ def plan_pull(
         # clinic's version goes back, and both sides now differ.
         return PushBack(conflict=True)
     return Reschedule(times[0], times[1])
+
+
+def shown_hash(event: dict[str, Any], appointment_id: str, appointment: Appointment | None) -> str | None:
+    """The content hash of what the event shows of the fields we own, to compare with the one recorded.
+
+    Of an appointment made in Google we own the times only (see `EventContent.owned`), also before our
+    first write marks the event so: its record holds the hash of its times, which Google's echo of the
+    unchanged event and the marked event both hash to (text typed there is no part of it)."""
+    if made_in_google(appointment_id) or (appointment is not None and appointment.origin is not None):
+        return remote_hash(event, GOOGLE_MADE_OWNED)
+    return remote_hash(event)
+
+
+def texts_from_google(
+    event: dict[str, Any], appointment: Appointment | None, zone: ZoneInfo
+) -> Appointment | None:
+    """The appointment made from this event with the title, description and location the event has now,
+    when they differ from the appointment's (None otherwise, or when it was not made from it)."""
+    if appointment is None or not made_in(appointment, event) or event.get("status") == "cancelled":
+        return None
+    shape = event_shape(event, zone)
+    if shape is None:
+        return None
+    retexted = shape.texts_onto(appointment)
+    return None if retexted == appointment else retexted
 
 
 def made_in(appointment: Appointment | None, event: dict[str, Any]) -> bool:
@@ -249,11 +282,13 @@ class PullDecision:
     record: EventLink | None = None
     # Whether the clinic's version is pushed to the event afterwards.
     push_back: bool = False
+    # The appointment takes the text typed in Google (its times left to the action).
+    retexted: bool = False
 
     @property
     def applied(self) -> bool:
         """Google's change reached the clinic."""
-        return isinstance(self.action, (Reschedule, Cancel, Create, Update))
+        return self.retexted or isinstance(self.action, (Reschedule, Cancel, Create, Update))
 
     @property
     def conflict(self) -> bool:
@@ -291,6 +326,10 @@ def decide_pull(
     action = plan_pull(
         event, recorded, appointment, clinic_hash, adopt_new=adopt_new, zone=zone, horizon=horizon
     )
+    # Google's text of an event made there reaches its appointment whatever the times' echo check says:
+    # only the times are hashed, and the clinic's version of the times still goes back when it wins. (An
+    # appointment gone, cancelled or shown in no calendar of this link takes nothing.)
+    retexted = texts_from_google(event, appointment, zone) if clinic_hash is not None else None
     event_id = str(event.get("id"))
     etag = event.get("etag")
     cancelled = event.get("status") == "cancelled"
@@ -302,18 +341,26 @@ def decide_pull(
             gone = None if recorded.deleted else replace(recorded, etag=None, content_hash=None, deleted=True)
             return PullDecision(action, record=gone)
         return PullDecision(
-            action, record=None if action.etag == recorded.etag else replace(recorded, etag=action.etag)
+            action,
+            write=retexted,
+            record=None if action.etag == recorded.etag else replace(recorded, etag=action.etag),
+            retexted=retexted is not None,
         )
     if isinstance(action, PushBack):
-        # Record what Google shows now, so that the push planner sees the difference and rewrites it.
+        # Record what Google shows now, so that the push planner sees the difference and rewrites it. An
+        # event made in Google that we never wrote keeps no hash: the push marks it first, then writes the
+        # times if they are not the clinic's (its guests hear of a change only when there is one).
+        unmarked = recorded is not None and recorded.content_hash is None and not recorded.deleted
         shown = EventLink(
             appointment_id,
             event_id,
             None if cancelled else etag,
-            None if cancelled else remote_hash(event),
+            None if cancelled or unmarked else shown_hash(event, appointment_id, appointment),
             deleted=cancelled,
         )
-        return PullDecision(action, record=shown, push_back=True)
+        return PullDecision(
+            action, write=retexted, record=shown, push_back=True, retexted=retexted is not None
+        )
     if isinstance(action, Cancel):
         assert appointment is not None
         return PullDecision(
@@ -341,9 +388,8 @@ def decide_pull(
         return PullDecision(
             action,
             write=updated,
+            # Only the times of an event made in Google are ours, and they are Google's now: nothing goes back.
             record=EventLink(appointment_id, event_id, etag, now_shown.content_hash if now_shown else None),
-            # What the clinic adds to the title (a service, a patient) goes back; people's text stays theirs.
-            push_back=now_shown is not None and now_shown.summary != (shape.title or DEFAULT_TITLE),
         )
     assert isinstance(action, Create)
     shape = action.shape

@@ -20,6 +20,10 @@ class ChannelIndex(Protocol):
         """(clinicId, linkId) of a live channel, or None when unknown, replaced or stopped."""
         ...
 
+    def save_calendar_shown(self, link: SyncLink, shown: str) -> None:
+        """Store how the link's calendar shows in its user's calendar list, touching no other field."""
+        ...
+
     def links_to_renew(self, before: datetime) -> list[SyncLink]:
         """Active two-way links, in every clinic, whose channel expires before `before`, or that have none."""
         ...

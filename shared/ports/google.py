@@ -16,10 +16,13 @@ from shared.domain.planner import PushAction
 
 __all__ = [
     "DAILY_QUOTA_REASONS",
+    "AdminBlocked",
     "AlreadyExists",
     "AuthRevoked",
     "CalendarConnector",
+    "CalendarDeleted",
     "CalendarGateway",
+    "ClientDeleted",
     "EventPage",
     "GoogleError",
     "Grant",
@@ -66,6 +69,21 @@ class Transient(GoogleError):
 
 class AuthRevoked(GoogleError):
     """The grant is gone (invalid_grant, or 401 after a refresh): the user must reconnect."""
+
+
+class AdminBlocked(GoogleError):
+    """Token refresh refused by the account's organization (`admin_policy_enforced`, `org_internal`): a
+    Google Workspace administrator does not allow the app, and only they can change it."""
+
+
+class ClientDeleted(GoogleError):
+    """Token refresh refused because our OAuth client is gone or no longer allowed (`deleted_client`,
+    `unauthorized_client`): no grant of it works until the operator restores the client."""
+
+
+class CalendarDeleted(GoogleError):
+    """The link's calendar no longer exists (the user deleted it): a 404 confirmed with calendars.get, or
+    the watch channel's last `not_exists` notification."""
 
 
 class RemoteMissing(GoogleError):
@@ -137,6 +155,10 @@ class CalendarGateway(Protocol):
     def create_calendar(self, summary: str, time_zone: str) -> str: ...
 
     def calendar_exists(self, calendar_id: str) -> bool: ...
+
+    def calendar_shown(self, calendar_id: str) -> str:
+        """How the calendar shows in the account's calendar list: `shown`, `hidden` or `unselected`."""
+        ...
 
     def get_event(self, calendar_id: str, event_id: str) -> dict[str, Any]: ...
 

@@ -5,8 +5,10 @@ or `Access.open_link`: one call answers the link, its clinic and a Calendar gate
 grant together, or why the work is skipped. Google's failures reach the services as the typed errors of
 `shared.ports`; `judge` is the one place that says what each means:
 
-- the grant is revoked or expired (`AuthRevoked`): the link needs reconnecting, its user and the clinic's
-  masters are told once (`Access.lose`);
+- the grant is revoked or expired (`AuthRevoked`), a Workspace administrator blocks the app
+  (`AdminBlocked`), our OAuth client is gone (`ClientDeleted`), or the user deleted the calendar
+  (`CalendarDeleted`): the link needs reconnecting, with a reason of its own; its user and the clinic's
+  masters are told once (`Access.lose`), and nothing is retried;
 - Google is busy (`Transient`): the work is tried again, after the quota's window when Google refused it
   for a quota (`RetryLater`, see `shared.services.tasks`), or hours later when the refusal was for the day's
   allowance (the link's health then says so, until a push or pull gets through);
@@ -24,19 +26,23 @@ from datetime import timedelta
 from enum import Enum, StrEnum
 from typing import NoReturn, TypeVar
 
-from shared.domain.clinic import Clinic
+from shared.domain.clinic import Clinic, User
 from shared.domain.errors import Conflict, DomainError
 from shared.domain.link import LinkStatus, SyncLink
 from shared.domain.planner import Refusal
 from shared.ports import (
+    AdminBlocked,
     AlreadyExists,
     AuthRevoked,
     CalendarConnector,
+    CalendarDeleted,
     CalendarGateway,
+    ClientDeleted,
     ClinicDirectory,
     Clock,
     GoogleError,
     Links,
+    Notice,
     Notifier,
     PreconditionFailed,
     RemoteMissing,
@@ -93,12 +99,31 @@ class Refused:
 Verdict = LoseAccess | TryLater | Refused
 
 
+class LostReason(StrEnum):
+    """Why a link needs reconnecting, when it is more than a revoked or expired grant (the link's reason)."""
+
+    CALENDAR_DELETED = "calendar_deleted"
+    ADMIN_BLOCKED = "admin_blocked"
+    CLIENT_DELETED = "client_deleted"
+
+
+def calendar_deleted(message: str) -> LoseAccess:
+    """The user deleted the link's calendar: a redo creates a new one (see LinkingService._calendar)."""
+    return LoseAccess(LostReason.CALENDAR_DELETED, message, reason=LostReason.CALENDAR_DELETED)
+
+
 def judge(error: GoogleError) -> Verdict:
     """What a failure of Google means for the link and its work."""
     if isinstance(error, AuthRevoked):
         return LoseAccess("invalid_grant", str(error))
     if isinstance(error, Transient) and error.daily:
         return TryLater(str(error), DAILY_QUOTA_WINDOW.total_seconds(), health="daily_quota_exceeded")
+    if isinstance(error, CalendarDeleted):
+        return calendar_deleted(str(error))
+    if isinstance(error, AdminBlocked):
+        return LoseAccess(LostReason.ADMIN_BLOCKED, str(error), reason=LostReason.ADMIN_BLOCKED)
+    if isinstance(error, ClientDeleted):
+        return LoseAccess(LostReason.CLIENT_DELETED, str(error), reason=LostReason.CLIENT_DELETED)
     if isinstance(error, Transient):
         return TryLater(str(error), QUOTA_WINDOW.total_seconds() if error.quota else None)
     code = error.reason or "google_error"
@@ -259,6 +284,12 @@ class Access:
         for user in recipients.values():
             self.notifier.notify(notices.needs_reconnect(user, lost))
         return lost
+
+    def tell_owner(self, link: SyncLink, notice: Callable[[User], Notice]) -> None:
+        """Tell the link's user something about their link (in the app and by e-mail)."""
+        owner = self.directory.user(link.clinic_id, link.user_id)
+        if owner is not None:
+            self.notifier.notify(notice(owner))
 
 
 def _reraise(error: GoogleError) -> NoReturn:

@@ -19,7 +19,8 @@ from shared.config import Settings
 from shared.domain.errors import Forbidden
 from shared.domain.link import SyncLink
 from shared.ports import ChannelIndex, Clock, GoogleError, Links
-from shared.services.access import Access, Need, Opened, Skipped, SkipReason
+from shared.services import notices
+from shared.services.access import Access, Need, Opened, Skipped, SkipReason, calendar_deleted
 from shared.services.tasks import RetryLater, Tasks
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class Notification(StrEnum):
     IGNORED = "ignored"
     ACKNOWLEDGED = "acknowledged"
     QUEUED = "queued"
+    CALENDAR_DELETED = "calendar_deleted"
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,13 @@ class ChannelService:
         if state == "sync":
             return Notification.ACKNOWLEDGED
         clinic_id, link_id = owner
+        if state == "not_exists":
+            # Google's last message on a channel whose calendar was deleted: no pull could read it any more.
+            # The link needs reconnecting (once; a repeated message finds it so); the answer is still 200.
+            link = self.links.get(clinic_id, link_id)
+            if link is not None:
+                self.access.lose(link, calendar_deleted("Google: the calendar no longer exists (not_exists)"))
+            return Notification.CALENDAR_DELETED
         self.tasks.pull_on_notification(clinic_id, link_id)
         return Notification.QUEUED
 
@@ -118,14 +127,33 @@ class ChannelService:
                 log.warning("channel not renewed", extra={"linkId": link.id, "error": str(watched)})
                 failed += 1
                 continue
+            assert isinstance(opened, Opened)
+            self._check_shown(replace(opened, link=watched))
             if old is None:
                 started += 1
                 continue
             renewed += 1
             # If it cannot be stopped it expires by itself soon; its notifications are ignored meanwhile.
-            assert isinstance(opened, Opened)
             self._stop_at_google(opened, old.id, old.resource_id)
         return UpkeepReport(renewed, started, failed)
+
+    def _check_shown(self, opened: Opened) -> None:
+        """How the calendar shows in its user's list (one calendarList.get, with the renewal), kept on the
+        link for its health; its user is told once when it stops showing. A failure leaves it for the next
+        upkeep (lost access, as always, ends the link)."""
+        link = opened.link
+        assert link.calendar_id
+        calendar_id = link.calendar_id
+        try:
+            shown = self.access.run(link, lambda: opened.gateway.calendar_shown(calendar_id))
+        except (RetryLater, GoogleError) as exc:
+            log.info("calendar list entry not read", extra={"linkId": link.id, "error": type(exc).__name__})
+            return
+        if isinstance(shown, Skipped) or shown == link.calendar_shown:
+            return
+        self.channel_index.save_calendar_shown(link, shown)
+        if shown != "shown" and link.calendar_shown in (None, "shown"):
+            self.access.tell_owner(link, lambda owner: notices.calendar_not_shown(owner, link, shown))
 
     def _watch(self, opened: Opened) -> SyncLink | SkipReason | str:
         """Start a channel, or say why not: any failure leaves the link to the next upkeep (lost access, as

@@ -389,7 +389,12 @@ class _Tally:
             self.series_live.add(series_id)
             # One instance changed alone comes alone; an unchanged or a new one comes with its whole series.
             # (Our own echo keeps its recorded etag; an instance listed unchanged has its series' new one.)
-            unchanged = isinstance(decision.action, Remember) and decision.record is not None
+            # (An instance whose text alone changed is no echo: it takes its own text.)
+            unchanged = (
+                isinstance(decision.action, Remember)
+                and decision.record is not None
+                and not decision.retexted
+            )
             if isinstance(decision.action, Create) or unchanged:
                 self.series_whole.add(series_id)
 

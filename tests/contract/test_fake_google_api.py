@@ -67,6 +67,33 @@ def test_delete_leaves_a_tombstone_that_get_shows_and_a_second_delete_answers_41
     assert restored["status"] == "confirmed"
 
 
+def test_patch_leaves_every_field_it_does_not_name(service: Resource, calendar_id: str) -> None:
+    """Google's patch semantics, which our writes rely on to keep what people typed in Google."""
+    typed = {
+        "description": "Traer factura 123",
+        "location": "Sala 2",
+        "colorId": "5",
+        "attendees": [{"email": "invitada@example.com"}],
+        "reminders": {"useDefault": False, "overrides": [{"method": "popup", "minutes": 15}]},
+    }
+    service.events().insert(calendarId=calendar_id, body=event(id="appt00009", **typed)).execute()
+    moved = {"dateTime": "2026-12-02T10:00:00+01:00", "timeZone": "Europe/Madrid"}
+    patched = (
+        service.events()
+        .patch(
+            calendarId=calendar_id,
+            eventId="appt00009",
+            body={"start": moved, "end": moved | {"dateTime": "2026-12-02T11:00:00+01:00"}},
+        )
+        .execute()
+    )
+    assert patched["start"]["dateTime"] == "2026-12-02T10:00:00+01:00"
+    assert {k: patched.get(k) for k in typed} == {
+        **typed,
+        "attendees": [{"email": "invitada@example.com", "responseStatus": "needsAction"}],
+    }
+
+
 def test_patch_merges_private_properties_and_update_replaces(service: Resource, calendar_id: str) -> None:
     created = (
         service.events()

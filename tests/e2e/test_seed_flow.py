@@ -534,6 +534,34 @@ def test_an_event_made_in_google_first_on_a_new_link_becomes_an_appointment(
         clinic.db.document(f"clinics/{CLINIC}/professionals/{professional}").delete()
 
 
+# --- a calendar deleted by its user --------------------------------------------------------------------
+def test_a_calendar_deleted_in_google_takes_the_link_to_needs_reconnect(
+    clinic: ClinicApp, two_way_link: ActiveLink
+) -> None:
+    """Google's last `not_exists` message reaches the webhook, which marks the link; the user is told."""
+    deleted = clinic.fake("DELETE", f"/_fake/calendars/{two_way_link.calendar_id}")
+    assert deleted.status_code == 200, deleted.text
+
+    def marked() -> dict[str, Any] | None:
+        stored = clinic.link_doc(two_way_link.id)
+        return stored if stored.get("status") == "needs_reconnect" else None
+
+    stored, _ = wait_for(marked, timeout=5)
+    assert stored["reason"] == "calendar_deleted"
+    notices = clinic.db.collection(f"clinics/{CLINIC}/notifications")
+
+    def told() -> set[str] | None:
+        # The link is saved first, then its people are told: wait for both notices.
+        people = {
+            (n.to_dict() or {}).get("userId")
+            for n in notices.stream()
+            if (n.to_dict() or {}).get("linkId") == two_way_link.id
+        }
+        return {str(p) for p in people} if {two_way_link.user, MASTER} <= people else None
+
+    wait_for(told, timeout=5)
+
+
 def test_no_function_failed_and_no_stack_caller_was_refused(local_stack: LocalStack) -> None:
     """After the flows above (and the console's, earlier in the session), on functions that each hold only
     their Terraform grants: no function answered 5xx, and the front door refused none of the calls that

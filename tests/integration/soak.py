@@ -307,9 +307,22 @@ class Soak:
             self.admin("tokens/expire", {"email": USERS[user][0]})
         elif roll < 0.8:
             self.admin("sync-tokens/invalidate", {})
-        else:
+        elif roll < 0.9:
             self.admin("channels/expire", {})
+        elif roll < 0.95:
+            self.delete_calendar(user)
+        else:
+            # A Workspace administrator blocks the app for this account (lifted when the soak quiesces).
+            self.admin("refresh-failure", {"email": USERS[user][0], "error": "admin_policy_enforced"})
+            self.admin("tokens/expire", {"email": USERS[user][0]})
         self.figures.faults += 1
+
+    def delete_calendar(self, user: str) -> None:
+        """The user deletes the link's calendar in Google Calendar: a later redo makes a new one."""
+        link = self.link_of(user)
+        if link is not None and link.calendar_id:
+            url = f"{self.sync.google.url}/_fake/calendars/{link.calendar_id}"
+            requests.delete(url, timeout=10)  # 404 when it is gone already
 
     # --- the queues ---------------------------------------------------------------------------------
     def run_some_tasks(self, drain: bool = False) -> None:
@@ -352,6 +365,8 @@ class Soak:
         self.admin("faults", {})
         # Quota refusals are faults too: lifted, so that a long run drains in minutes, not hours.
         self.admin("quotas", {"perUserPerMinute": 1_000_000, "perProjectPerMinute": 10_000_000})
+        for email, _two_way in USERS.values():
+            self.admin("refresh-failure", {"email": email, "error": None})  # the administrators relent
         for event in self.pending_events:
             event()
         self.pending_events = []

@@ -395,6 +395,15 @@ def test_calendar_webhook(functions: Deployed) -> None:
     functions.receiver.wait_for("/pull_worker", {"clinicId": "demo", "linkId": link["id"]})
 
 
+def test_calendar_webhook_not_exists_marks_the_link_and_answers_200(functions: Deployed) -> None:
+    link = functions.active_link()
+    [channel] = [c for c in functions.google_state()["channels"] if c["calendarId"] == link["calendarId"]]
+    gone = notify(functions, channel["id"], channel["token"], "not_exists")
+    assert (gone.status_code, gone.get_json()) == (200, {"result": "calendar_deleted"})
+    stored = functions.doc(f"clinics/demo/syncLinks/{link['id']}")
+    assert stored and stored["status"] == "needs_reconnect" and stored["reason"] == "calendar_deleted"
+
+
 # --- push_worker and pull_worker -----------------------------------------------------------------------
 @pytest.mark.parametrize("worker", ["push_worker", "pull_worker"])
 def test_workers_skip_an_unknown_link(functions: Deployed, worker: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 from shared.adapters.document_events import DocumentChange, appointment_change
 from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic, EventOrigin, Privacy
 from shared.domain.errors import DomainError
-from shared.domain.event import desired_event, event_content, remote_hash
+from shared.domain.event import PROP_OWNED, desired_event, event_content, remote_hash
 from shared.domain.event_link import (
     EventLink,
     appointment_id_for_event,
@@ -51,8 +51,11 @@ from shared.domain.pull_planner import (
     is_new,
 )
 from shared.ports import (
+    AdminBlocked,
     AlreadyExists,
     AuthRevoked,
+    CalendarDeleted,
+    ClientDeleted,
     GoogleError,
     Permanent,
     PreconditionFailed,
@@ -259,10 +262,12 @@ def test_a_busy_all_day_event_is_a_block_from_local_midnight_to_the_midnight_aft
     assert block.start == datetime(2026, 12, 24, tzinfo=CENTER.zone)
     assert block.end == datetime(2026, 12, 27, tzinfo=CENTER.zone)  # end.date is exclusive
     assert (block.title, block.notes, block.location) == ("Vacaciones", "Playa", "Cádiz")
-    # Recorded as the clinic now shows it: Google's own echo of the same event is nothing new.
-    assert decision.record is not None and decision.record.content_hash == remote_hash(made())
-    echo = decide(made(etag='"g2"'), decision.record, block, new_id)
-    assert isinstance(echo.action, Remember) and echo.write is None
+    # Recorded as the clinic now shows it, its times (all of it that is ours): the hash the event has once
+    # a push marks it so. Google's own echo of the same event, unmarked, is nothing new.
+    marked = made(extendedProperties={"private": {PROP_OWNED: "start,end"}})
+    assert decision.record is not None and decision.record.content_hash == remote_hash(marked)
+    echo = decide(made(description=" Playa ", location="Cádiz", etag='"g2"'), decision.record, block, new_id)
+    assert isinstance(echo.action, Remember) and echo.write is None and not echo.applied
 
 
 def test_a_free_event_blocks_nothing_and_a_block_turned_free_is_cancelled() -> None:
@@ -310,13 +315,24 @@ def test_what_people_type_in_google_reaches_an_appointment_made_there_but_not_ou
     assert created.write is not None
     typed = made(summary="Congreso", description="Llevar póster", location="Bilbao", etag='"g2"')
     changed = decide(typed, created.record, created.write, new_id)
-    assert isinstance(changed.action, Update) and changed.applied and not changed.push_back
-    assert changed.write is not None
-    assert (changed.write.title, changed.write.notes, changed.write.location) == (
-        "Congreso",
-        "Llevar póster",
-        "Bilbao",
-    )
+    # Only the times are hashed, and they did not change: the text reaches the appointment all the same.
+    assert isinstance(changed.action, Remember) and changed.applied and not changed.push_back
+    assert changed.write == replace(created.write, title="Congreso", notes="Llevar póster", location="Bilbao")
+    assert changed.record is not None and changed.record.etag == '"g2"'
+    # Moved as well: the appointment takes both.
+    moved = typed | {"start": {"date": "2026-12-28"}, "end": {"date": "2026-12-29"}, "etag": '"g3"'}
+    both = decide(moved, created.record, created.write, new_id)
+    assert isinstance(both.action, Update) and both.write is not None and not both.push_back
+    assert (both.write.title, both.write.location, both.write.start.day) == ("Congreso", "Bilbao", 28)
+    # Moved in the clinic meanwhile: its times win and go back, Google's text still reaches it.
+    held = replace(created.write, start=created.write.start + timedelta(days=7))
+    held = replace(held, end=held.end + timedelta(days=7))
+    clash = decide(moved, created.record, held, new_id)
+    assert isinstance(clash.action, PushBack) and clash.push_back and clash.applied
+    assert clash.write == replace(held, title="Congreso", notes="Llevar póster", location="Bilbao")
+    # Unchanged in the clinic, the times echo ours and the text is the appointment's: nothing at all.
+    again = decide(typed | {"etag": '"g4"'}, changed.record, changed.write, new_id)
+    assert isinstance(again.action, Remember) and again.write is None and not again.applied
     # The clinic's own appointment keeps its title and notes: Google's retitle goes back.
     retitled = decide(event(summary="Otra cosa", description="otra"), recorded_as_pushed(), appointment())
     assert isinstance(retitled.action, Reschedule) and retitled.push_back
@@ -404,6 +420,18 @@ def test_events_never_seen_are_new_unless_a_baseline_predates_them() -> None:
     ("error", "verdict"),
     [
         (AuthRevoked("invalid_grant", 400, "invalid_grant"), LoseAccess("invalid_grant", "invalid_grant")),
+        (
+            CalendarDeleted("gone", 404, "notFound"),
+            LoseAccess("calendar_deleted", "gone", reason="calendar_deleted"),
+        ),
+        (
+            AdminBlocked("policy", 400, "admin_policy_enforced"),
+            LoseAccess("admin_blocked", "policy", reason="admin_blocked"),
+        ),
+        (
+            ClientDeleted("client", None, "deleted_client"),
+            LoseAccess("client_deleted", "client", reason="client_deleted"),
+        ),
         (Transient("busy", 503, "backendError"), TryLater("busy", None)),
         (Transient("quota", 429, "rateLimitExceeded"), TryLater("quota", 60)),
         (Transient("quota", 403, "rateLimitExceeded"), TryLater("quota", 60)),

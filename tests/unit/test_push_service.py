@@ -12,7 +12,7 @@ from shared.domain.clinic import Appointment, AppointmentStatus, Center, Privacy
 from shared.domain.errors import InvalidRequest
 from shared.domain.event_link import event_id
 from shared.domain.link import LinkStatus, SyncLink
-from shared.ports import AuthRevoked, Transient
+from shared.ports import AdminBlocked, AuthRevoked, CalendarDeleted, ClientDeleted, GoogleError, Transient
 from shared.services.tasks import RetryLater
 from tests.fakes import MemoryCalendar
 from tests.unit.conftest import World
@@ -168,6 +168,28 @@ def test_revoked_access_marks_the_link_and_notifies_once(world: World) -> None:
     count = len(world.notifier.notices)
     assert world.services.push.push("demo", link.id, ["a1"]).skipped == "link not active"
     assert len(world.notifier.notices) == count
+
+
+@pytest.mark.parametrize(
+    ("error", "reason", "subject"),
+    [
+        (CalendarDeleted("gone", 404, "notFound"), "calendar_deleted", "Se ha eliminado el calendario"),
+        (AdminBlocked("policy", 400, "admin_policy_enforced"), "admin_blocked", "El administrador"),
+        (ClientDeleted("client", 401, "deleted_client"), "client_deleted", "Google ha dejado de reconocer"),
+    ],
+)
+def test_a_lost_calendar_or_a_refused_app_marks_the_link_with_its_reason_once(
+    world: World, error: GoogleError, reason: str, subject: str
+) -> None:
+    link, google = active_link(world)
+    put(world)
+    google.fail_next = [error]
+    assert world.services.push.push("demo", link.id, ["a1"]).skipped == "google access lost"
+    lost = world.store.links[link.id]
+    assert lost.status is LinkStatus.NEEDS_RECONNECT and lost.reason == reason
+    told = [n for n in world.notifier.notices if n.type == "link_needs_reconnect"]
+    assert {n.user.id for n in told} == {"admin", "pautrave"} and len(told) == 2
+    assert all(n.subject.startswith(subject) and n.details == {"reason": reason} for n in told)
 
 
 def test_bad_time_zone_is_recorded_not_retried(world: World) -> None:

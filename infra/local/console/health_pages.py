@@ -48,6 +48,12 @@ def register(app: Flask, console: Console) -> None:
                     "status": link.status.value,
                     "statusLabel": texts(f"status.{link.status.value}"),
                     "reason": link.reason or "",
+                    # Hidden or unselected in the user's Google calendar list: synced, but not seen.
+                    "calendarShown": (
+                        texts(f"shown.{link.calendar_shown}")
+                        if link.calendar_shown in ("hidden", "unselected")
+                        else ""
+                    ),
                     "googleEmail": link.google_email or "—",
                     "bidirectional": texts("yes") if link.bidirectional else texts("no"),
                     "lastPushAt": stamp(link.last_push_at, zone),

@@ -153,6 +153,8 @@ ES: dict[str, str] = {
     "health.last_error": "Último error",
     "health.conflicts": "Conflictos",
     "health.none": "Todavía no hay ninguna vinculación.",
+    "shown.hidden": "calendario oculto en Google",
+    "shown.unselected": "calendario sin seleccionar en Google",
     "yes": "sí",
     "no": "no",
     # Link statuses
@@ -322,6 +324,8 @@ EN: dict[str, str] = {
     "health.last_error": "Last error",
     "health.conflicts": "Conflicts",
     "health.none": "No link yet.",
+    "shown.hidden": "calendar hidden in Google",
+    "shown.unselected": "calendar unselected in Google",
     "yes": "yes",
     "no": "no",
     "status.pending_oauth": "waiting for Google",

@@ -41,6 +41,9 @@ class FirestoreChannelIndex:
         if old is not None:
             self._channel_owners.forget(old.id)
 
+    def save_calendar_shown(self, link: SyncLink, shown: str) -> None:
+        documents.link(self.db, link.clinic_id, link.id).update({"calendarShown": shown})
+
     def channel_owner(self, channel_id: str) -> tuple[str, str] | None:
         def read() -> tuple[str, str] | None:
             snapshot = self.db.collection(documents.CHANNELS).document(channel_id).get()

@@ -44,6 +44,13 @@ def test_saving_the_same_channel_again_keeps_its_owner(backend: Backend) -> None
     assert backend.channel_index.channel_owner("ch1") == ("demo", "l1")
 
 
+def test_save_calendar_shown_writes_only_that_field(backend: Backend) -> None:
+    link = a_link("l1", sync_token="tok", channel=a_channel("ch1", timedelta(days=7)))
+    backend.links.save(link)
+    backend.channel_index.save_calendar_shown(replace(link, sync_token="stale", conflicts=9), "hidden")
+    assert backend.links.get("demo", "l1") == replace(link, calendar_shown="hidden")
+
+
 def test_an_unknown_channel_has_no_owner(backend: Backend) -> None:
     assert backend.channel_index.channel_owner("never-opened") is None
 

@@ -107,6 +107,7 @@
         if (column === "status") {
           cell.append(make("span", "status status-" + link.status, link.statusLabel));
           if (link.reason) cell.append(" ", make("code", null, link.reason));
+          if (link.calendarShown) cell.append(" ", make("span", "calendar-shown", link.calendarShown));
         } else if (column === "id") {
           cell.append(make("code", null, link.id.slice(0, 8)));
           cell.title = link.id;
