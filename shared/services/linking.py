@@ -301,7 +301,7 @@ class LinkingService:
         behaviour as reported publicly; its reference says only that an access token's revocation takes
         its refresh token along), so revoking a second consent of a linked account would end the live
         link's refresh token. That grant is left to the live link, which keeps using the account's grant;
-        our copy of the refused consent is dropped anyway. Disable and reject revoke as before: the link
+        our copy of the refused consent is dropped anyway. Disable and reject always revoke: the link
         ending holds its account's keys itself, so no other live link has that account."""
         holders = {key: self.grants.holder(key) for key in google_account_keys(email, subject)}
         if not may_revoke(link.id, holders):
