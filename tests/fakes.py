@@ -276,6 +276,9 @@ class MemorySealedGrants:
     def encrypted_token(self, link_id: str) -> Mapping[str, Any] | None:
         return self.store.secrets.get(link_id)
 
+    def holder(self, key: str) -> str | None:
+        return self.store.keys.get(key)
+
 
 @dataclass
 class MemorySyncRecords:

@@ -7,6 +7,7 @@ transitions live here so that every service refuses the same impossible moves.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -184,3 +185,22 @@ def link_keys(link: SyncLink) -> dict[str, str]:
     if link.google_sub:
         keys["account_already_linked"] = sub_key(link.google_sub)
     return keys
+
+
+def google_account_keys(email: str | None, sub: str | None) -> list[str]:
+    """The uniqueness keys of a Google account (by `sub`, by e-mail), as a link of it would hold them."""
+    keys = [sub_key(sub)] if sub else []
+    if email:
+        keys.append(email_key(email))
+    return keys
+
+
+def may_revoke(link_id: str, holders: Mapping[str, str | None]) -> bool:
+    """Whether a refused consent's grant may be revoked at Google, given who holds each uniqueness key of
+    the account that consented (key -> link id, None when free).
+
+    Revoking one token of an account ends every grant that account gave our OAuth client (what Google is
+    publicly reported to do), so a consent of an account whose live link is another one is not revoked:
+    revoking it would end that link's refresh token too. The link the consent was for may hold the keys
+    itself (a reconnection of its own account): its own grant is the one being replaced."""
+    return all(holder in (None, link_id) for holder in holders.values())

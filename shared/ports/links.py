@@ -82,3 +82,7 @@ class SealedGrants(Protocol):
     def encrypted_token(self, link_id: str) -> Mapping[str, Any] | None:
         """The sealed refresh token stored by claim, or None when none was stored or it was released."""
         ...
+
+    def holder(self, key: str) -> str | None:
+        """The id of the link holding that uniqueness key (as claimed), or None when no link holds it."""
+        ...

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from shared.config import Settings
 from shared.domain.clinic import Center, Professional, User
 from shared.domain.errors import Conflict, DomainError, ExpiredState, Forbidden, InvalidRequest, NotFound
-from shared.domain.link import LinkStatus, SyncLink, account_keys, link_keys
+from shared.domain.link import LinkStatus, SyncLink, account_keys, google_account_keys, link_keys, may_revoke
 from shared.ports import (
     AccountCalendars,
     CalendarGateway,
@@ -191,7 +191,7 @@ class LinkingService:
         Nothing counts yet: whoever holds the consent URL can consent with any Google account, so the link
         is claimed, approved or activated only when the user who started it redeems the code from their
         own session in the clinic app (`redeem`). A consent that fails here fails the link (a reconnection
-        keeps its link as it was), its tokens revoked."""
+        keeps its link as it was), its tokens revoked unless another link holds the account."""
         try:
             state = self.states.take_state(state_id, self.clock.now())
         except ExpiredState as exc:
@@ -209,10 +209,10 @@ class LinkingService:
             log.warning("code exchange refused", extra={"linkId": link.id, "reason": exc.reason})
             return self._fail(link, "exchange_failed")
         if not grant.scopes >= REQUIRED_SCOPES:
-            self._revoke(grant.refresh_token or grant.access_token)
+            self._refuse_grant(link, grant.refresh_token or grant.access_token, grant.email, grant.subject)
             return self._fail(link, "missing_scope")
         if not grant.refresh_token:
-            self._revoke(grant.access_token)
+            self._refuse_grant(link, grant.access_token, grant.email, grant.subject)
             return self._fail(link, "no_refresh_token")
         one_time = secrets.token_urlsafe(32)
         self.states.hold_consent(
@@ -241,13 +241,13 @@ class LinkingService:
         held = self.states.take_consent(clinic_id, link_id, code_hash(code))
         token = self.cipher.decrypt(held.sealed_token, context=link.id)
         if held.expires_at <= self.clock.now():
-            self._revoke(token)
+            self._refuse_consent(link, held, token)
             return self._fail(link, "code_expired")
         link = self._link(clinic_id, link_id)  # as it is now that the code is spent
         if link.status is LinkStatus.NEEDS_RECONNECT:
             return self._reconnected(link, held, token)
         if link.status is not LinkStatus.PENDING_OAUTH:
-            self._revoke(token)
+            self._refuse_consent(link, held, token)
             raise Conflict("this sign-in was already completed or cancelled", code="link_not_pending")
         user = self._user(clinic_id, user_id)
         now = self.clock.now()
@@ -259,8 +259,9 @@ class LinkingService:
         try:
             self.grants.claim(claimed, link_keys(claimed), held.sealed_token)
         except Conflict as exc:
-            # Google's revoke ends the grant of this consent; see _revoke for what it does not touch.
-            self._revoke(token)
+            # Refused: another link holds the user or the account; the grant is revoked only when no
+            # other link holds the account (see _refuse_grant).
+            self._refuse_consent(link, held, token)
             reason = "email_already_linked" if exc.code == "account_already_linked" else exc.code
             return self._fail(replace(link, google_email=held.email, google_sub=held.subject), reason)
         if user.is_master:
@@ -277,25 +278,46 @@ class LinkingService:
             else held.email == (link.google_email or "").strip().lower()
         )
         if not same:
-            self._revoke(token)
+            self._refuse_consent(link, held, token)
             log.info("reconnection refused: another account", extra={"linkId": link.id})
             return CallbackResult(link, "other_account")
         repaired = replace(link, google_email=held.email, google_sub=held.subject or link.google_sub)
         try:
             self.grants.claim(repaired, link_keys(repaired), held.sealed_token)
         except Conflict as exc:
-            self._revoke(token)
+            self._refuse_consent(link, held, token)
             return CallbackResult(link, exc.code)
         return CallbackResult(self.activate(repaired))
+
+    def _refuse_consent(self, link: SyncLink, held: HeldConsent, token: str) -> None:
+        self._refuse_grant(link, token, held.email, held.subject)
+
+    def _refuse_grant(
+        self, link: SyncLink, token: str | None, email: str | None, subject: str | None
+    ) -> None:
+        """Revoke a refused consent's grant, unless another link holds the account that consented.
+
+        Revoking any token of an account ends every grant that account gave our OAuth client (Google's
+        behaviour as reported publicly; its reference says only that an access token's revocation takes
+        its refresh token along), so revoking a second consent of a linked account would end the live
+        link's refresh token. That grant is left to the live link, which keeps using the account's grant;
+        our copy of the refused consent is dropped anyway. Disable and reject always revoke: the link
+        ending holds its account's keys itself, so no other live link has that account."""
+        holders = {key: self.grants.holder(key) for key in google_account_keys(email, subject)}
+        if not may_revoke(link.id, holders):
+            log.info(
+                "refused consent's grant kept: another link holds its account", extra={"linkId": link.id}
+            )
+            return
+        self._revoke(token)
 
     def _revoke(self, token: str | None) -> None:
         """Revoke a grant at Google, best effort (our copy of it is dropped anyway).
 
         Google documents that its revoke endpoint takes an access or a refresh token, and that revoking an
-        access token revokes its refresh token too. The local fake Google revokes the one consent's grant
-        the token belongs to; whether Google also ends other tokens the same account gave this client (a
-        live link of that account, when a second consent of it is refused) is not documented behaviour
-        this code relies on."""
+        access token revokes its refresh token too; revoking ends every grant the token's account gave this
+        client (as reported publicly, and as the local fake Google does): callers revoke only a grant whose
+        account no other live link holds (see _refuse_grant)."""
         if token:
             self.oauth.revoke(token)
 

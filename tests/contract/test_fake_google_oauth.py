@@ -301,11 +301,51 @@ def test_userinfo_answers_the_accounts_stable_sub(fake_google: RunningServer) ->
     assert {a["email"]: a["sub"] for a in state["accounts"]}[EMAIL] == first
 
 
-def test_the_admin_state_shows_a_revoked_grant(fake_google: RunningServer) -> None:
+def refresh(fake: RunningServer, refresh_token: str) -> requests.Response:
+    return requests.post(
+        f"{fake.url}/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": LOCAL_CLIENT_ID,
+            "client_secret": LOCAL_CLIENT_SECRET,
+        },
+        timeout=5,
+    )
+
+
+def test_revoking_one_consent_ends_every_grant_of_the_account(fake_google: RunningServer) -> None:
+    """Google, as publicly reported (not stated in its reference), ends the account's whole grant to the
+    client when any of its tokens is revoked: another consent of the same account stops working too.
+    Another account's consent is untouched."""
+    first = exchange(fake_google, authorize(fake_google)["code"]).json()
+    second = exchange(fake_google, authorize(fake_google)["code"]).json()
+    other = exchange(fake_google, authorize(fake_google, login_hint="other@clinic.test")["code"]).json()
+    assert refresh(fake_google, second["refresh_token"]).status_code == 200
+
+    assert requests.post(f"{fake_google.url}/revoke", data={"token": first["refresh_token"]}, timeout=5).ok
+
+    refused = refresh(fake_google, second["refresh_token"])
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    assert api_status(fake_google, second["access_token"]) == 401
+    assert refresh(fake_google, other["refresh_token"]).status_code == 200
+    assert api_status(fake_google, other["access_token"]) == 200
+
+
+def test_revoking_an_access_token_ends_the_accounts_grants_too(fake_google: RunningServer) -> None:
+    first = exchange(fake_google, authorize(fake_google)["code"]).json()
+    second = exchange(fake_google, authorize(fake_google)["code"]).json()
+    assert requests.post(f"{fake_google.url}/revoke", data={"token": second["access_token"]}, timeout=5).ok
+    assert refresh(fake_google, first["refresh_token"]).json()["error"] == "invalid_grant"
+    assert refresh(fake_google, second["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_the_admin_state_shows_revoked_grants(fake_google: RunningServer) -> None:
     tokens = exchange(fake_google, authorize(fake_google)["code"]).json()
-    kept = exchange(fake_google, authorize(fake_google)["code"]).json()
+    exchange(fake_google, authorize(fake_google)["code"])
+    kept = exchange(fake_google, authorize(fake_google, login_hint="other@clinic.test")["code"]).json()
     requests.post(f"{fake_google.url}/revoke", data={"token": tokens["refresh_token"]}, timeout=5)
     state = requests.get(f"{fake_google.url}/_fake/state", timeout=5).json()
-    revoked = sorted(g["revoked"] for g in state["grants"] if g["email"] == EMAIL)
-    assert revoked == [False, True]  # only the revoked consent's grant; the other still works
+    revoked = {(g["email"], g["revoked"]) for g in state["grants"]}
+    assert revoked == {(EMAIL, True), ("other@clinic.test", False)}  # both of EMAIL's consents
     assert api_status(fake_google, kept["access_token"]) == 200

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from shared.domain.errors import Conflict, Forbidden, NotFound
+from shared.domain.event_link import event_id
 from shared.domain.link import LinkStatus
 from tests.integration.conftest import Sync
 
@@ -208,12 +209,29 @@ def test_disable_and_reject_revoke_the_grant_at_google(sync: Sync) -> None:
     assert [g["revoked"] for g in grants_of(sync, "marina@gmail.com")] == [True]
 
 
-def test_a_consent_refused_at_redemption_is_revoked_at_google(sync: Sync) -> None:
-    sync.link("pautrave", "pau@gmail.com")
-    refused = sync.link("marina", "pau@gmail.com")
-    assert refused.reason == "email_already_linked"
-    # The second consent's grant is revoked; the first link's grant is left alone.
-    assert sorted(g["revoked"] for g in grants_of(sync, "pau@gmail.com")) == [False, True]
+def test_a_refused_consent_of_a_linked_account_leaves_the_live_links_grant_alone(sync: Sync) -> None:
+    link = sync.active_link()
+    refused = sync.link("marina", "pau@gmail.com")  # the account already syncs an agenda
+    assert (refused.link.status, refused.reason) == (LinkStatus.FAILED, "email_already_linked")
+    # Revoking the refused consent would end the account's whole grant to our client (the fake Google
+    # does as Google is reported to do): nothing is revoked, and the live link still reaches Google.
+    assert [g["revoked"] for g in grants_of(sync, "pau@gmail.com")] == [False, False]
+    with sync.google.store.lock:
+        sync.google.store.access_tokens.clear()  # its next call refreshes with the link's refresh token
+    sync.appointment("a1", start=_t(10), end=_t(11))
+    sync.run_tasks()
+    [event] = sync.events("pau@gmail.com", link.calendar_id)
+    assert event["id"] == event_id("demo", "a1")
+    assert sync.doc(f"clinics/demo/syncLinks/{link.id}")["status"] == "active"  # type: ignore[index]
+
+
+def test_a_refused_consent_of_an_account_no_link_holds_is_revoked(sync: Sync) -> None:
+    sync.active_link()
+    # marina's consent is refused (missing scope) with an account no link holds: its grant is revoked.
+    refused = sync.link("marina", "marina@gmail.com", scopes="openid email")
+    assert (refused.link.status, refused.reason) == (LinkStatus.FAILED, "missing_scope")
+    assert [g["revoked"] for g in grants_of(sync, "marina@gmail.com")] == [True]
+    assert [g["revoked"] for g in grants_of(sync, "pau@gmail.com")] == [False]
 
 
 def test_two_masters_approving_at_once_create_one_calendar(sync: Sync) -> None:

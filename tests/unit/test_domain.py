@@ -11,7 +11,16 @@ from shared.domain.clinic import Appointment, AppointmentStatus, Center, Clinic,
 from shared.domain.errors import Conflict, InvalidRequest
 from shared.domain.event import event_content, remote_hash
 from shared.domain.event_link import EventLink, event_id
-from shared.domain.link import LinkStatus, SyncLink, email_key, user_key
+from shared.domain.link import (
+    LinkStatus,
+    SyncLink,
+    email_key,
+    google_account_keys,
+    link_keys,
+    may_revoke,
+    sub_key,
+    user_key,
+)
 from shared.domain.planner import Delete, Insert, Nothing, Patch, plan_push
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -154,3 +163,41 @@ class TestLinkTransitions:
 def test_uniqueness_keys_ignore_case_and_scope_users_by_clinic() -> None:
     assert email_key("Marina@Example.com ") == email_key("marina@example.com")
     assert user_key("c1", "u") != user_key("c2", "u")
+
+
+def test_an_accounts_keys_are_the_ones_its_link_holds() -> None:
+    link = SyncLink(
+        "l1",
+        "demo",
+        "centro-b",
+        "pautrave",
+        "marina",
+        True,
+        LinkStatus.ACTIVE,
+        T0,
+        google_email="Pau@Gmail.com",
+        google_sub="123",
+    )
+    keys = google_account_keys("pau@gmail.com ", "123")
+    assert keys == [sub_key("123"), email_key("pau@gmail.com")]
+    assert set(keys) == set(link_keys(link).values()) - {user_key("demo", "pautrave")}
+    assert google_account_keys("pau@gmail.com", None) == [email_key("pau@gmail.com")]
+    assert google_account_keys(None, None) == []
+
+
+@pytest.mark.parametrize(
+    ("holders", "revoke"),
+    [
+        ({}, True),  # the account is unknown: nothing to protect
+        ({"sub-k": None, "email-k": None}, True),  # no link holds the account
+        ({"sub-k": "mine", "email-k": "mine"}, True),  # the consent's own link (a reconnection)
+        ({"sub-k": "live", "email-k": "live"}, False),  # another link lives on the account's grant
+        ({"sub-k": None, "email-k": "live"}, False),  # held by e-mail only (a link made before `sub`)
+        ({"sub-k": "live", "email-k": None}, False),  # held by `sub` only (the e-mail changed)
+        ({"sub-k": "mine", "email-k": "live"}, False),
+    ],
+)
+def test_a_refused_consent_is_revoked_only_when_no_other_link_holds_its_account(
+    holders: dict[str, str | None], revoke: bool
+) -> None:
+    assert may_revoke("mine", holders) is revoke

@@ -243,9 +243,20 @@ def test_a_refused_consent_revokes_what_google_granted(world: World) -> None:
     link_as(world, "pautrave", "pau@gmail.com")
     taken = link_as(world, "marina", "pau@gmail.com", code="c2")  # the account already syncs an agenda
     assert (taken.link.status, taken.reason) == (LinkStatus.FAILED, "email_already_linked")
+    # Not revoked: Google would end the whole grant of the account, the first link's token with it.
+    assert world.oauth.revoked == []
     partial = held_consent(world, "marina", "marina@gmail.com", "c3", scopes=frozenset({"openid"}))
     assert partial.reason == "missing_scope"
-    assert world.oauth.revoked == ["refresh-pau@gmail.com", "refresh-marina@gmail.com"]
+    assert world.oauth.revoked == ["refresh-marina@gmail.com"]
+
+
+def test_a_refused_consent_of_an_account_held_by_sub_only_is_not_revoked(world: World) -> None:
+    first = link_as(world, "pautrave", "old@gmail.com").link
+    world.consent("c2", "new@gmail.com", sub="sub-old@gmail.com")  # the same account, renamed
+    _, state = start(world, "marina")
+    refused = redeemed(world, world.services.linking.complete(state, "c2", None))
+    assert refused.reason == "email_already_linked"  # its `sub` key held: told as the e-mail's
+    assert world.oauth.revoked == [] and world.store.links[first.id].holds_keys
 
 
 def test_disable_and_reject_revoke_the_grant(world: World) -> None:

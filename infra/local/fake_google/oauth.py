@@ -9,6 +9,9 @@ Like Google:
   issued from it; PKCE (S256 or plain) is verified when the authorization carried a challenge; a refresh
   token comes only with `access_type=offline`; refreshing never returns a new refresh token.
 - no `id_token` is issued: clients read the e-mail from /oauth2/v3/userinfo.
+- /revoke (an access or a refresh token) ends every grant the token's account gave that client, every
+  consent of it, not only the one the token came from: what Google is publicly reported to do (its
+  reference says only that revoking an access token also revokes its refresh token); the stricter side.
 - refresh failures other than a revoked grant, set per account through the admin API, answer as
   `REFRESH_FAILURES` says (JSON `{"error", "error_description"}` like every /token error).
 Scripted shortcut for tests: `login_hint=EMAIL&fake_decision=allow|deny` (and optionally
@@ -369,7 +372,8 @@ def revoke() -> Response:
         grant = fake.store.grants.get(grant_id) if grant_id else None
         if grant is None or grant.revoked:
             raise OAuthError("invalid_token", "Token expired or revoked")
-        fake.store.revoke_grant(grant.id)
+        # Revoking ends the account's whole grant to the client: every consent that account gave it.
+        fake.store.revoke_account_grants(grant.client_id, grant.email)
     return jsonify({})
 
 

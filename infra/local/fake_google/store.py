@@ -287,6 +287,19 @@ class Store:
             for token in [t for t in self.access_tokens.values() if t.grant_id == grant_id]:
                 del self.access_tokens[token.token]
 
+    def revoke_account_grants(self, client_id: str, email: str) -> int:
+        """What /revoke does with any one token: every live grant that account gave that client ends (its
+        refresh token and its access tokens), not only the consent the token came from. How many ended."""
+        with self.lock:
+            live = [
+                g
+                for g in self.grants.values()
+                if g.client_id == client_id and g.email == email and not g.revoked
+            ]
+            for grant in live:
+                self.revoke_grant(grant.id)
+            return len(live)
+
     def valid_access_token(self, token: str) -> AccessToken | None:
         """The live access token with that value, or None (unknown, expired or revoked)."""
         with self.lock:

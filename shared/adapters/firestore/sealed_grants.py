@@ -78,6 +78,12 @@ class FirestoreSealedGrants:
 
         return self._sealed_tokens.get(link_id, read)
 
+    def holder(self, key: str) -> str | None:
+        # Read as stored, never cached: it decides whether a grant may be revoked.
+        snapshot = self.db.collection(documents.KEYS).document(key).get()
+        holder = (snapshot.to_dict() or {}).get("linkId") if snapshot.exists else None
+        return str(holder) if holder else None
+
 
 _CONFLICT_MESSAGES = {
     "email_already_linked": "this Google account already syncs an agenda",

@@ -118,3 +118,18 @@ def test_release_frees_the_accounts_sub_key(backend: Backend) -> None:
     backend.grants.release(replace(link, status=LinkStatus.DISABLED))
     backend.grants.claim(renamed, link_keys(renamed), SEALED)
     assert backend.links.get("demo", "l2") == renamed
+
+
+def test_holder_names_the_link_holding_a_key_until_it_is_released(backend: Backend) -> None:
+    key = email_key("pau@gmail.test")
+    assert backend.grants.holder(key) is None
+    link = held("pautrave", "pau@gmail.test", "l1")
+    backend.grants.claim(link, keys_of(link), SEALED)
+    assert backend.grants.holder(key) == "l1"
+    assert backend.grants.holder(user_key("demo", "pautrave")) == "l1"
+    rival = held("marina", "pau@gmail.test", "l2")
+    with pytest.raises(Conflict):
+        backend.grants.claim(rival, keys_of(rival), SEALED)
+    assert backend.grants.holder(key) == "l1"  # a refused claim takes nothing
+    backend.grants.release(replace(link, status=LinkStatus.DISABLED))
+    assert backend.grants.holder(key) is None
