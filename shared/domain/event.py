@@ -63,6 +63,8 @@ class EventContent:
     # An all-day block (made in Google): shown with dates, its local midnights' days (end exclusive).
     all_day: bool = False
     made_in_google: bool = False
+    # The clinic stopped sharing notes: the description we wrote is emptied once, though it is not ours now.
+    clear_description: bool = False
 
     @property
     def owned(self) -> tuple[str, ...]:
@@ -105,7 +107,9 @@ class EventContent:
             "start": start,
             "end": end,
         }
+        cleared = {"description": ""} if self.clear_description and "description" not in self.owned else {}
         return {
+            **cleared,
             **{name: shown[name] for name in self.owned},
             "status": "confirmed",
             "extendedProperties": {

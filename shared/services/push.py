@@ -8,6 +8,7 @@ planner's (`shared.domain.planner`); what a failure of Google means, the access 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -108,9 +109,11 @@ class PushService:
         opened: Opened,
         appointment_ids: Sequence[str],
         known: Mapping[str, Appointment] | None = None,
+        clear_notes: bool = False,
     ) -> PushReport:
         """Push these appointments of an opened link (a pull pushing back, a backfill, a push task); those
-        in `known` were just read, the others are read now."""
+        in `known` were just read, the others are read now. `clear_notes`: the clinic stopped sharing notes
+        since these events were written, so the descriptions we wrote are emptied (see `EventContent`)."""
         known = known or {}
         link, clinic = opened.link, opened.clinic
         assert link.calendar_id
@@ -129,6 +132,8 @@ class PushService:
                     clinic.id, appointment_id
                 )
                 content = desired_event(appointment, link.professional_id, clinic, center_of)
+                if clear_notes and content is not None:
+                    content = dataclasses.replace(content, clear_description=True)
             except DomainError as exc:
                 failed += 1
                 self._record_error(opened, exc.code, exc.message)
@@ -159,6 +164,9 @@ class PushService:
         # The query already read every upcoming appointment: they are planned from it, not read again.
         known = {appointment.id: appointment for appointment in upcoming}
         ids = list(dict.fromkeys([*known, *adopted]))
+        # Notes were shown when these events were last written and no longer are: the descriptions we wrote
+        # must go (a person's own text in our events otherwise stays: the description is not ours then).
+        notes_withdrawn = (link.pushed_privacy or "").endswith("+notes") and not opened.clinic.share_notes
         total = PushReport()
         current: Opened | None = opened
         for start in range(0, len(ids), BACKFILL_CHUNK):
@@ -167,7 +175,9 @@ class PushService:
                 if current is None:
                     return replace(total, skipped=Need.ACTIVE.value)
             assert current is not None
-            report = self.push_appointments(current, ids[start : start + BACKFILL_CHUNK], known)
+            report = self.push_appointments(
+                current, ids[start : start + BACKFILL_CHUNK], known, clear_notes=notes_withdrawn
+            )
             total = PushReport(
                 total.done + report.done, total.unchanged + report.unchanged, total.failed + report.failed
             )
