@@ -2,6 +2,7 @@
 
 from functions.channels import calendar_webhook, reconcile_links, renew_channels
 from functions.linking import approve_link, disable_link, list_links, oauth_callback, oauth_start
+from functions.repair import drift_check, resync_link
 from functions.sync import on_appointment_written, pull_worker, push_worker
 
 # Entry point -> signature type (Terraform and the local functions server both read this).
@@ -11,11 +12,13 @@ ENTRY_POINTS = {
     "approve_link": "http",
     "disable_link": "http",
     "list_links": "http",
+    "resync_link": "http",
     "calendar_webhook": "http",
     "push_worker": "http",
     "pull_worker": "http",
     "renew_channels": "http",
     "reconcile_links": "http",
+    "drift_check": "http",
     "on_appointment_written": "cloudevent",
 }
 
@@ -24,6 +27,7 @@ __all__ = [
     "approve_link",
     "calendar_webhook",
     "disable_link",
+    "drift_check",
     "list_links",
     "oauth_callback",
     "oauth_start",
@@ -32,4 +36,5 @@ __all__ = [
     "push_worker",
     "reconcile_links",
     "renew_channels",
+    "resync_link",
 ]

@@ -84,6 +84,8 @@ class Appointment:
     # Set on appointments created from an event made in Google: the title it had there, and the event.
     title: str | None = None
     origin: EventOrigin | None = None
+    # When the clinic app last wrote it (its `updatedAt`): what the drift check looks for changes by.
+    updated_at: datetime | None = None
 
     @property
     def is_live(self) -> bool:

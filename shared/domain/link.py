@@ -66,6 +66,11 @@ class SyncLink:
     # same calendar under a previous link, so that a redo does not miss what happened in between.
     adopt_since: datetime | None = None
     history: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # Dead letters not healed yet (tasks that failed their queue's last attempt), and the drift check's own
+    # checkpoint: the sync token of its listing of the calendar and when it last looked at the clinic.
+    pending_failures: int = 0
+    drift_sync_token: str | None = None
+    drift_checked_at: datetime | None = None
 
     @property
     def holds_keys(self) -> bool:

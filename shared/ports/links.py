@@ -40,6 +40,10 @@ class Links(Protocol):
         """Every active two-way link, in every clinic."""
         ...
 
+    def active_links(self) -> list[SyncLink]:
+        """Every active link, one-way and two-way, in every clinic."""
+        ...
+
 
 class SealedGrants(Protocol):
     """What a link holds while it lives: its uniqueness keys (one Google account, one user: one link) and

@@ -288,10 +288,7 @@ class LinkingService:
     # --- disable_link / list_links -----------------------------------------------------------------
     def disable(self, clinic_id: str, user_id: str, link_id: str) -> SyncLink:
         """End a link: stop its channel, forget its tokens; the Google calendar and its events stay."""
-        user = self._user(clinic_id, user_id)
-        link = self._link(clinic_id, link_id)
-        if link.user_id != user.id and not user.is_master:
-            raise NotFound("link not found", code="link_not_found")  # never reveal someone else's link
+        link = self.owned_link(clinic_id, user_id, link_id)
         if link.status is LinkStatus.DISABLED:
             return link
         disabled = link.moved(LinkStatus.DISABLED, self.clock.now(), channel=None)
@@ -303,8 +300,16 @@ class LinkingService:
             self.accounts.remember_calendar(
                 account_key(link.google_email), KnownCalendar(link.calendar_id, last_pull)
             )
-        log.info("link disabled", extra={"linkId": link.id, "by": user.id})
+        log.info("link disabled", extra={"linkId": link.id, "by": user_id})
         return disabled
+
+    def owned_link(self, clinic_id: str, user_id: str, link_id: str) -> SyncLink:
+        """A link its owner or a master of its clinic may act on (disable, resync); NotFound otherwise."""
+        user = self._user(clinic_id, user_id)
+        link = self._link(clinic_id, link_id)
+        if link.user_id != user.id and not user.is_master:
+            raise NotFound("link not found", code="link_not_found")  # never reveal someone else's link
+        return link
 
     def visible_links(self, clinic_id: str, user_id: str) -> list[SyncLink]:
         """A user's own links; every link of the clinic for a master."""

@@ -95,6 +95,7 @@ FULL = {
         "title": "Reunión",
         "origin": {"calendarId": "cal@group.calendar.google.com", "eventId": "abc123"},
         "syncSource": {"linkId": "link-1", "at": NOW},
+        "updatedAt": NOW,
     },
 }
 READERS: dict[str, Callable[[Mapping[str, Any]], object]] = {

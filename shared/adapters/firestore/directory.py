@@ -67,6 +67,17 @@ class FirestoreDirectory:
             if appointment.status is AppointmentStatus.SCHEDULED
         ]
 
+    def appointments_changed_since(
+        self, clinic_id: str, professional_id: str, since: datetime
+    ) -> list[Appointment]:
+        query = (
+            self._clinic(clinic_id)
+            .collection("appointments")
+            .where(filter=FieldFilter("professionalId", "==", professional_id))
+            .where(filter=FieldFilter("updatedAt", ">=", since))
+        )
+        return _readable(clinic_id, query)
+
     def appointments_starting(
         self, clinic_id: str, professional_id: str, since: datetime, until: datetime
     ) -> list[Appointment]:
@@ -78,13 +89,7 @@ class FirestoreDirectory:
             .where(filter=FieldFilter("start", ">=", since))
             .where(filter=FieldFilter("start", "<", until))
         )
-        found = []
-        for snapshot in query.stream():
-            try:
-                found.append(codec.appointment_from(clinic_id, snapshot.id, snapshot.to_dict() or {}))
-            except Exception:  # noqa: S112 - a malformed appointment must not stop the others
-                continue
-        return found
+        return _readable(clinic_id, query)
 
     def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
         fields: dict[str, Any] = {
@@ -105,3 +110,14 @@ class FirestoreDirectory:
             }
         ref = self._clinic(appointment.clinic_id).collection("appointments").document(appointment.id)
         ref.set(fields, merge=True)
+
+
+def _readable(clinic_id: str, query: firestore.Query) -> list[Appointment]:
+    """The appointments a query finds; a malformed one must not stop the others."""
+    found = []
+    for snapshot in query.stream():
+        try:
+            found.append(codec.appointment_from(clinic_id, snapshot.id, snapshot.to_dict() or {}))
+        except Exception:  # noqa: S112 - a malformed appointment must not stop the others
+            continue
+    return found

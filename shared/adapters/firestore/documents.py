@@ -6,6 +6,8 @@ Layout (see README, "Data"):
                                                       what we last wrote to a Google calendar for an
                                                       appointment: kept per calendar, not per link, so
                                                       that a redo in the same account inherits it
+  clinics/{c}/syncLinks/{l}/deadLetters/{key}         a task that failed its queue's last attempt, until
+                                                      healed; counted in the link's pendingFailures
   oauthStates/{state}                                 single-use consent state; `expiresAt` is a TTL field
   linkKeys/{key}                                      uniqueness keys (one Google account, one user)
   linkSecrets/{linkId}                                the encrypted refresh token, apart from the link
@@ -25,6 +27,7 @@ CLINICS = "clinics"
 LINKS = "syncLinks"
 CALENDARS = "calendars"
 EVENT_LINKS = "eventLinks"
+DEAD_LETTERS = "deadLetters"
 STATES = "oauthStates"
 KEYS = "linkKeys"
 SECRETS = "linkSecrets"
@@ -44,6 +47,10 @@ def links_with_status(db: firestore.Client, status: str) -> list[SyncLink]:
     """Every clinic's links in `status` (a collection-group query)."""
     query = db.collection_group(LINKS).where(filter=FieldFilter("status", "==", status))
     return [codec.link_from(s.to_dict() or {}) for s in query.stream()]
+
+
+def dead_letters(db: firestore.Client, sync_link: SyncLink) -> firestore.CollectionReference:
+    return link(db, sync_link.clinic_id, sync_link.id).collection(DEAD_LETTERS)
 
 
 def event_links(db: firestore.Client, sync_link: SyncLink) -> firestore.CollectionReference:

@@ -46,6 +46,9 @@ class FirestoreLinks:
     def active_two_way_links(self) -> list[SyncLink]:
         return [link for link in documents.links_with_status(self.db, "active") if link.bidirectional]
 
+    def active_links(self) -> list[SyncLink]:
+        return documents.links_with_status(self.db, "active")
+
 
 def _oldest_first(query: firestore.Query | firestore.CollectionReference) -> list[SyncLink]:
     return sorted((codec.link_from(s.to_dict() or {}) for s in query.stream()), key=lambda li: li.created_at)

@@ -165,3 +165,22 @@ def test_a_pull_write_is_marked_with_its_link_every_time(firestore: firestore_li
     assert first["linkId"] == second["linkId"] == "l1"
     # A new value on every write: the trigger tells the pull's own write from a later clinic edit by it.
     assert second["at"] > first["at"]
+
+
+def test_appointments_changed_since_are_those_the_clinic_wrote_since_whatever_their_status(
+    clinic: Backend,
+) -> None:
+    written = {
+        "before": appointment("before", 1, updated_at=T0 - timedelta(minutes=1)),
+        "at": appointment("at", 2, updated_at=T0),
+        "after-cancelled": appointment(
+            "after-cancelled", -50, status=AppointmentStatus.CANCELLED, updated_at=T0 + timedelta(hours=1)
+        ),
+        "unstamped": appointment("unstamped", 3),
+        "other-professional": appointment("other-professional", 4, professional_id="jordi", updated_at=T0),
+    }
+    for a in written.values():
+        clinic.documents.appointment(a)
+    found = clinic.directory.appointments_changed_since("demo", "marina", T0)
+    assert sorted(found, key=lambda a: a.id) == [written["after-cancelled"], written["at"]]
+    assert clinic.directory.appointments_changed_since("demo", "marina", T0 + timedelta(hours=2)) == []
