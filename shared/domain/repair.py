@@ -70,27 +70,39 @@ class DriftPlan:
         return not (self.corrections or self.appointments or self.backfill or self.pull)
 
 
+def cancelled_ids(events: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The ids of the deleted events among a listing's changes (Google lists a deleted event with little more
+    than its id: which appointment it was is found by its id in the event links)."""
+    return [str(event["id"]) for event in events if event.get("status") == "cancelled"]
+
+
 def calendar_drift(
-    events: Iterable[Mapping[str, Any]], clinic_id: str, recorded: Mapping[str, EventLink]
+    events: Iterable[Mapping[str, Any]],
+    clinic_id: str,
+    recorded: Mapping[str, EventLink],
+    deleted: Mapping[str, EventLink],
 ) -> list[EventLink]:
     """Events of ours the calendar shows otherwise than we recorded, as event links of what it holds.
 
-    `events` are the calendar's changes since the last check (cancelled ones too). Our own writes carry the
-    etag we recorded and are left out. An event deleted in Google is recorded deleted (the push inserts it
-    again, restoring it); one changed, or present where we recorded none or a deletion, is recorded with
-    its etag and no content hash (the push patches it back, or deletes it if its appointment must not show).
+    `events` are the calendar's changes since the last check (cancelled ones too); `recorded` the event
+    links of the appointments of our live events, `deleted` those of the cancelled events, by event id. Our
+    own writes carry the etag we recorded and are left out. An event deleted in Google is recorded deleted
+    (the push inserts it again, restoring it); one changed, or present where we recorded none or a deletion,
+    is recorded with its etag and no content hash (the push patches it back, or deletes it if its
+    appointment must not show).
     """
     found: list[EventLink] = []
     for event in events:
+        event_id, etag = str(event["id"]), event.get("etag")
+        if event.get("status") == "cancelled":
+            gone = deleted.get(event_id)
+            if gone is not None and not gone.deleted:
+                found.append(EventLink(gone.appointment_id, event_id, None, None, deleted=True))
+            continue
         appointment_id = appointment_id_of(dict(event), clinic_id)
         if appointment_id is None:
             continue  # made in Google: not ours to keep in line
         known = recorded.get(appointment_id)
-        event_id, etag = str(event["id"]), event.get("etag")
-        if event.get("status") == "cancelled":
-            if known is not None and not known.deleted and known.event_id == event_id:
-                found.append(EventLink(appointment_id, event_id, None, None, deleted=True))
-            continue
         if known is None or known.deleted or known.event_id != event_id or known.etag != etag:
             found.append(EventLink(appointment_id, event_id, etag, None))
     return found

@@ -27,7 +27,14 @@ from shared.domain.event import desired_event
 from shared.domain.event_link import appointment_id_of, event_id_of
 from shared.domain.link import LinkStatus, SyncLink
 from shared.domain.planner import Nothing, plan_push
-from shared.domain.repair import DeadLetter, DriftPlan, LostWork, calendar_drift, plan_drift
+from shared.domain.repair import (
+    DeadLetter,
+    DriftPlan,
+    LostWork,
+    calendar_drift,
+    cancelled_ids,
+    plan_drift,
+)
 from shared.ports import ClinicDirectory, Clock, Links, Repairs, SyncRecords, SyncTokenExpired
 from shared.services.access import Access, Need, Opened, Skipped
 from shared.services.linking import LinkingService
@@ -127,7 +134,12 @@ class RepairService:
             events, token = listed
             ours = [a for e in events if (a := appointment_id_of(dict(e), link.clinic_id)) is not None]
             recorded = self.records.event_links_for(link, ours) if ours else {}
-            corrections = calendar_drift(events, link.clinic_id, recorded)
+            deleted = {
+                event_id: known
+                for event_id in cancelled_ids(events)
+                if (known := self.records.event_link_by_event(link, event_id)) is not None
+            }
+            corrections = calendar_drift(events, link.clinic_id, recorded, deleted)
         stale = self._stale(link, opened, now, {c.appointment_id for c in corrections})
         plan = plan_drift(corrections=corrections, stale=stale, letters=letters, two_way=link.bidirectional)
         self._repair(link, plan, now)
