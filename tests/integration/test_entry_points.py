@@ -500,7 +500,9 @@ def test_resync_link_queues_a_backfill_and_a_full_pull(functions: Deployed) -> N
     assert response.get_json()["queued"] == ["backfill", "pull"]
     assert response.get_json()["link"]["id"] == link["id"]
     # Both tasks run at once, in whichever order the queues deliver them.
-    delivered = {(d.path, json.dumps(d.json(), sort_keys=True)) for d in functions.receiver.deliveries(wait=3)}
+    delivered = {
+        (d.path, json.dumps(d.json(), sort_keys=True)) for d in functions.receiver.deliveries(wait=3)
+    }
     ids = {"clinicId": "demo", "linkId": link["id"]}
     assert ("/push_worker", json.dumps({**ids, "backfill": True}, sort_keys=True)) in delivered
     assert ("/pull_worker", json.dumps({**ids, "full": True}, sort_keys=True)) in delivered

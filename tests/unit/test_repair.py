@@ -26,9 +26,9 @@ from shared.ports import Transient
 from shared.services.repair import DriftReport
 from shared.services.tasks import PullWork, PushWork, RetryLater, pull_work, push_work
 from tests.fakes import MemoryCalendar
+from tests.unit import test_push_service as pushing
 from tests.unit.conftest import World
 
-START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 T = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
@@ -130,31 +130,12 @@ def _a_link() -> SyncLink:
 
 # --- with the services ---------------------------------------------------------------------------------
 def active_link(world: World, *, two_way: bool = False) -> tuple[SyncLink, MemoryCalendar]:
-    link, url = world.services.linking.start("demo", "centro-b", "pautrave", None, two_way, None)
-    world.consent("code", "pau@gmail.com")
-    world.services.linking.complete(url.split("state=")[1], "code", None)
-    active = world.services.linking.decide("demo", "centro-b", "admin", link.id, approve=True)
-    world.queue.take()  # the backfill: nothing to backfill yet
-    google = world.calendars.accounts["refresh-pau@gmail.com"]
-    google.calls.clear()
-    return active, google
+    return pushing.active_link(world, two_way=two_way)
 
 
 def put(world: World, appointment_id: str = "a1", **changes: Any) -> Appointment:
-    fields: dict[str, Any] = {
-        "clinic_id": "demo",
-        "id": appointment_id,
-        "professional_id": "marina",
-        "center_id": "centro-b",
-        "start": START,
-        "end": START + timedelta(minutes=30),
-        "patient_name": "Ana López",
-        "updated_at": world.clock.now(),
-    }
-    fields.update(changes)
-    appointment = Appointment(**fields)
-    world.directory.appointments[("demo", appointment_id)] = appointment
-    return appointment
+    """An appointment as the clinic app writes it, stamped with updatedAt unless told otherwise."""
+    return pushing.put(world, appointment_id, **{"updated_at": world.clock.now(), **changes})
 
 
 def run_tasks(world: World) -> list[str]:
