@@ -31,12 +31,6 @@ locals {
       query_scope = "COLLECTION"
       fields      = [["professionalId", "ASCENDING"], ["start", "ASCENDING"]]
     }
-    # Drift check: one professional's appointments the clinic app wrote since the last check.
-    appointments_by_professional_updated = {
-      collection  = "appointments"
-      query_scope = "COLLECTION"
-      fields      = [["professionalId", "ASCENDING"], ["updatedAt", "ASCENDING"]]
-    }
     # Fan-out of an appointment write: the active links of its professional in that clinic.
     sync_links_by_professional_status = {
       collection  = "syncLinks"

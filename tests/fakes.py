@@ -103,6 +103,7 @@ class MemoryDirectory:
         return self.appointments.get((clinic_id, appointment_id))
 
     def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
+        appointment = replace(appointment, updated_at=datetime.now(UTC))  # the server's time, as updatedAt
         key = (appointment.clinic_id, appointment.id)
         stored = self.appointments.get(key)
         if stored is not None:
@@ -117,6 +118,7 @@ class MemoryDirectory:
                 status=appointment.status,
                 title=appointment.title or stored.title,
                 origin=appointment.origin or stored.origin,
+                updated_at=appointment.updated_at,
             )
         self.appointments[key] = appointment
         self.pull_writes.append((appointment.id, source_link_id))
@@ -127,16 +129,11 @@ class MemoryDirectory:
         found = self.appointments_starting(clinic_id, professional_id, since, until)
         return [a for a in found if a.status is AppointmentStatus.SCHEDULED]
 
-    def appointments_changed_since(
-        self, clinic_id: str, professional_id: str, since: datetime
-    ) -> list[Appointment]:
+    def appointments_changed_since(self, clinic_id: str, since: datetime) -> list[Appointment]:
         return [
             a
             for (c, _), a in self.appointments.items()
-            if c == clinic_id
-            and a.professional_id == professional_id
-            and a.updated_at is not None
-            and a.updated_at >= since
+            if c == clinic_id and a.updated_at is not None and a.updated_at >= since
         ]
 
     def appointments_starting(

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.config import Settings
-from shared.domain.clinic import Center
+from shared.domain.clinic import Appointment, Center
 from shared.domain.errors import Conflict, DomainError
 from shared.domain.event import desired_event
 from shared.domain.event_link import appointment_id_of, event_id_of
@@ -105,18 +105,31 @@ class RepairService:
     def drift_check(self) -> DriftReport:
         """Check every active link once; a link Google refuses now is left for the next run."""
         total = DriftReport()
+        by_clinic: dict[str, list[SyncLink]] = {}
         for link in self.links.active_links():
-            try:
-                plan = self.check(link)
-            except RetryLater as busy:
-                log.info("drift check put off", extra={"linkId": link.id, "cause": str(busy)})
-                plan = None
-            total = _added(total, plan)
+            by_clinic.setdefault(link.clinic_id, []).append(link)
+        for clinic_id, links in by_clinic.items():
+            # One query per clinic for what it wrote since the least recent check of its links: a quiet
+            # clinic costs one read, however many agendas and appointments it holds.
+            checked = [li.drift_checked_at for li in links if li.drift_checked_at is not None]
+            changed = (
+                self.directory.appointments_changed_since(clinic_id, min(checked) - DRIFT_OVERLAP)
+                if checked
+                else []
+            )
+            for link in links:
+                try:
+                    plan = self.check(link, changed)
+                except RetryLater as busy:
+                    log.info("drift check put off", extra={"linkId": link.id, "cause": str(busy)})
+                    plan = None
+                total = _added(total, plan)
         log.info("drift check", extra=vars(total))
         return total
 
-    def check(self, link: SyncLink) -> DriftPlan | None:
-        """Check one link and queue its repairs; None when it could not be checked."""
+    def check(self, link: SyncLink, changed: list[Appointment]) -> DriftPlan | None:
+        """Check one link, given what its clinic wrote since the link's last check (or before), and queue
+        its repairs; None when it could not be checked."""
         now = self.clock.now()
         letters = self.repairs.dead_letters(link) if link.pending_failures else []
         token, corrections = link.drift_sync_token, []
@@ -140,7 +153,7 @@ class RepairService:
                 if (known := self.records.event_link_by_event(link, event_id)) is not None
             }
             corrections = calendar_drift(events, link.clinic_id, recorded, deleted)
-        stale = self._stale(link, opened, now, {c.appointment_id for c in corrections})
+        stale = self._stale(link, opened, now, changed, {c.appointment_id for c in corrections})
         plan = plan_drift(corrections=corrections, stale=stale, letters=letters, two_way=link.bidirectional)
         self._repair(link, plan, now)
         self.repairs.save_drift_check(link, token, now)
@@ -173,12 +186,20 @@ class RepairService:
                 return items, page.next_sync_token
             page_token = page.next_page_token
 
-    def _stale(self, link: SyncLink, opened: Opened | None, now: datetime, known: set[str]) -> list[str]:
-        """Appointments written since the last check whose recorded push differs from what they should show
-        (the first check looks at the whole upcoming agenda)."""
+    def _stale(
+        self,
+        link: SyncLink,
+        opened: Opened | None,
+        now: datetime,
+        clinic_changes: list[Appointment],
+        known: set[str],
+    ) -> list[str]:
+        """Appointments written since the link's last check whose recorded push differs from what they should
+        show (the first check looks at the whole upcoming agenda). Every agenda's changes count: one moved
+        to another professional must leave this calendar, and only its event link says it was here."""
         if link.drift_checked_at is not None:
             since = link.drift_checked_at - DRIFT_OVERLAP
-            changed = self.directory.appointments_changed_since(link.clinic_id, link.professional_id, since)
+            changed = [a for a in clinic_changes if a.updated_at is not None and a.updated_at >= since]
         else:
             until = now + timedelta(days=self.settings.backfill_days)
             changed = self.directory.upcoming_appointments(link.clinic_id, link.professional_id, now, until)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from infra.local.processes import REPO_ROOT
-from tests.bench import backfill, calls_per_change, drain, incremental_pull, stack_figures
+from tests.bench import backfill, calls_per_change, drain, drift_check, incremental_pull, stack_figures
 from tests.bench.harness import Environment, start_environment
 from tests.bench.report import Row, failed_row, table, write_json
 
@@ -31,6 +31,7 @@ FIGURES = {
     "backfill": ("activation backfill of 2,000 appointments with 50 ms latency", "<= 5 s; >= 20x"),
     "drain": ("drain of a burst of changes with the fake's quotas scaled down", "<= 1.25x, no loss"),
     "pull": ("incremental pull after 1 change in a calendar of 10,000 events", "1 list call, < 100 ms"),
+    "drift": ("drift check with nothing changed over 100 links", "<= 1 Calendar call, <= 2 reads per link"),
     "stack": ("local-stack figures: propagation, webhook, cold start", "see targets"),
 }
 ORDER = [
@@ -41,6 +42,7 @@ ORDER = [
     "backfill",
     "drain",
     "incremental_pull",
+    "drift_check",
     "cold_start",
     "webhook",
 ]
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] {key} took {time.monotonic() - step:.0f} s", file=sys.stderr, flush=True)
         rows.extend(got)
 
-    in_process = [f for f in ("calls", "backfill", "pull", "drain") if f in chosen]
+    in_process = [f for f in ("calls", "backfill", "pull", "drift", "drain") if f in chosen]
     env: Environment | None = start_environment(log_dir) if in_process else None
     try:
         prepared: drain.Prepared | None = None
@@ -100,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                 run("backfill", lambda: backfill.measure(ready_env, args.full))
             if "pull" in chosen:
                 run("pull", lambda: incremental_pull.measure(ready_env, args.full))
+            if "drift" in chosen:
+                run("drift", lambda: drift_check.measure(ready_env, args.full))
         if prepared is not None:
             ready = prepared
             run("drain", lambda: drain.measure(ready))

@@ -294,3 +294,17 @@ def test_resync_is_for_the_owner_or_a_master_of_an_active_link(world: World) -> 
     with pytest.raises(Conflict) as refused:
         world.services.repair.resync("demo", "pautrave", link.id)
     assert refused.value.code == "link_not_active"
+
+
+def test_the_drift_check_removes_an_appointment_moved_to_another_agenda_whose_push_was_lost(
+    world: World,
+) -> None:
+    link, google = active_link(world)
+    put(world)
+    world.services.push.push("demo", link.id, ["a1"])
+    world.services.repair.drift_check()
+    world.clock.advance(minutes=5)
+    put(world, professional_id="jordi")  # its trigger delivery is lost
+    check(world)
+    assert run_tasks(world) == ["push"]
+    assert google.live(link.calendar_id or "") == {}

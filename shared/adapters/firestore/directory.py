@@ -67,13 +67,11 @@ class FirestoreDirectory:
             if appointment.status is AppointmentStatus.SCHEDULED
         ]
 
-    def appointments_changed_since(
-        self, clinic_id: str, professional_id: str, since: datetime
-    ) -> list[Appointment]:
+    def appointments_changed_since(self, clinic_id: str, since: datetime) -> list[Appointment]:
+        # One field's range: served by its automatic single-field index, no composite index needed.
         query = (
             self._clinic(clinic_id)
             .collection("appointments")
-            .where(filter=FieldFilter("professionalId", "==", professional_id))
             .where(filter=FieldFilter("updatedAt", ">=", since))
         )
         return _readable(clinic_id, query)
@@ -100,6 +98,8 @@ class FirestoreDirectory:
             "status": appointment.status.value,
             # A new value on every pull write, so that the trigger can tell this write from later clinic edits.
             codec.SYNC_SOURCE: {"linkId": source_link_id, "at": firestore.SERVER_TIMESTAMP},
+            # Stamped as the clinic app stamps its own writes: another link's drift check must see it.
+            "updatedAt": firestore.SERVER_TIMESTAMP,
         }
         if appointment.title:
             fields["title"] = appointment.title
