@@ -32,4 +32,6 @@ def link_view(link: SyncLink) -> dict[str, Any]:
         "lastError": link.last_error,
         "channelExpiresAt": _iso(link.channel.expires_at) if link.channel else None,
         "conflicts": link.conflicts,
+        # Tasks that failed every attempt and are not healed yet (the drift check heals them).
+        "pendingFailures": link.pending_failures,
     }

@@ -24,6 +24,7 @@ from shared.domain.clinic import (
 from shared.domain.errors import InvalidRequest
 from shared.domain.event_link import EventLink
 from shared.domain.link import Channel, LinkStatus, SyncLink
+from shared.domain.repair import DeadLetter, LostWork
 
 # Set on appointments written by a pull, naming the link whose calendar the change came from (with a
 # new `at` on every pull write, so that a later clinic edit, which leaves it as it was, is told apart).
@@ -116,6 +117,7 @@ def appointment_from(clinic_id: str, appointment_id: str, doc: Mapping[str, Any]
         origin=_origin(doc.get("origin")),
         location=parsed.location or None,
         all_day=parsed.allDay is True,
+        updated_at=aware(doc.get("updatedAt")),
     )
 
 
@@ -233,6 +235,9 @@ def link_to(link: SyncLink) -> dict[str, Any]:
         "reason": link.reason,
         "adoptSince": link.adopt_since,
         "pushedPrivacy": link.pushed_privacy,
+        "pendingFailures": link.pending_failures,
+        "driftSyncToken": link.drift_sync_token,
+        "driftCheckedAt": link.drift_checked_at,
     }
 
 
@@ -266,6 +271,9 @@ def link_from(doc: Mapping[str, Any]) -> SyncLink:
         reason=doc.get("reason"),
         adopt_since=aware(doc.get("adoptSince")),
         pushed_privacy=doc.get("pushedPrivacy"),
+        pending_failures=max(0, int(doc.get("pendingFailures") or 0)),
+        drift_sync_token=doc.get("driftSyncToken"),
+        drift_checked_at=aware(doc.get("driftCheckedAt")),
     )
 
 
@@ -288,4 +296,24 @@ def event_link_from(doc: Mapping[str, Any]) -> EventLink:
         content_hash=doc.get("contentHash"),
         deleted=bool(doc.get("deleted")),
         synced_at=aware(doc.get("syncedAt")),
+    )
+
+
+def dead_letter_to(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "kind": letter.kind.value,
+        "appointmentId": letter.appointment_id,
+        "code": letter.code,
+        "attempts": letter.attempts,
+        "at": letter.at,
+    }
+
+
+def dead_letter_from(doc: Mapping[str, Any]) -> DeadLetter:
+    return DeadLetter(
+        kind=LostWork(doc["kind"]),
+        appointment_id=doc.get("appointmentId"),
+        code=str(doc.get("code") or ""),
+        attempts=int(doc.get("attempts") or 0),
+        at=aware(doc.get("at")) or datetime.fromtimestamp(0, UTC),
     )

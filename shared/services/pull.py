@@ -27,6 +27,7 @@ from shared.domain.event_link import (
 )
 from shared.domain.link import SyncLink
 from shared.domain.pull_planner import Create, PullDecision, Remember, decide_pull, is_new
+from shared.domain.repair import LostWork, letter_key
 from shared.ports import ClinicDirectory, Clock, Links, RemoteMissing, SyncRecords, SyncTokenExpired
 from shared.services.access import Access, Need, Opened, Skipped
 from shared.services.push import PushService
@@ -53,20 +54,22 @@ class PullService:
     push: PushService
     clock: Clock
 
-    def pull(self, clinic_id: str, link_id: str) -> PullReport:
-        """Apply every change of the link's calendar since the last pull."""
+    def pull(self, clinic_id: str, link_id: str, *, full: bool = False) -> PullReport:
+        """Apply every change of the link's calendar since the last pull (`full`: the whole calendar, as
+        after an expired sync token)."""
         opened = self.access.open(clinic_id, link_id, Need.TWO_WAY)
         if isinstance(opened, Skipped):
             noted = self.access.error_of(opened)
             if noted is not None:
                 self.records.save_error(*noted)
             return PullReport(skipped=opened.reason)
-        done = self.access.run(opened.link, lambda: self._pull(opened))
+        done = self.access.run(opened.link, lambda: self._pull(opened, full=full))
         if isinstance(done, Skipped):
             return PullReport(skipped=done.reason)
         report, token = done
         link = opened.link
         self.records.save_pull(link, token, self.clock.now(), report.conflicts)
+        self.push.heal(link, [letter_key(LostWork.PULL)])
         log.info(
             "pulled",
             extra={
@@ -78,11 +81,12 @@ class PullService:
         )
         return report
 
-    def _pull(self, opened: Opened) -> tuple[PullReport, str | None]:
+    def _pull(self, opened: Opened, *, full: bool = False) -> tuple[PullReport, str | None]:
         link = opened.link
-        baseline = link.sync_token is None
+        sync_token = None if full else link.sync_token
+        baseline = sync_token is None
         try:
-            items, token = self._changes(opened, link.sync_token)
+            items, token = self._changes(opened, sync_token)
         except SyncTokenExpired:
             # Google's answer to a sync token it no longer honours (410): start again with a full sync.
             log.info("sync token expired; full sync", extra={"linkId": link.id})

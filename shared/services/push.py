@@ -19,6 +19,7 @@ from shared.domain.clinic import Appointment, AppointmentChange, Center, Clinic
 from shared.domain.errors import DomainError
 from shared.domain.event import EventContent, desired_event, privacy_key
 from shared.domain.event_link import EventLink, event_id_of
+from shared.domain.link import SyncLink
 from shared.domain.planner import (
     GiveUp,
     Nothing,
@@ -34,7 +35,8 @@ from shared.domain.planner import (
     refresh_refused,
     refreshed,
 )
-from shared.ports import ClinicDirectory, Clock, GoogleError, Links, PushOutcome, SyncRecords
+from shared.domain.repair import LostWork, letter_key
+from shared.ports import ClinicDirectory, Clock, GoogleError, Links, PushOutcome, Repairs, SyncRecords
 from shared.services.access import (
     Access,
     LoseAccess,
@@ -73,6 +75,7 @@ class PushService:
     directory: ClinicDirectory
     links: Links
     records: SyncRecords
+    repairs: Repairs
     access: Access
     tasks: Tasks
     clock: Clock
@@ -175,6 +178,7 @@ class PushService:
             # Every event now shows the clinic's current choices (a hash that changed was patched).
             self.records.save_pushed_privacy(link, privacy)
         log.info("backfill done", extra={"linkId": link_id, "appointments": len(ids), "pushed": total.done})
+        self.heal(link, [letter_key(LostWork.BACKFILL)])
         return total
 
     # --- scheduled upkeep --------------------------------------------------------------------------
@@ -256,6 +260,10 @@ class PushService:
                     self._record_error(opened, verdict.code, verdict.message)
             pending = again
         self._record(opened, results)
+        settled = [k for k, a in plans.items() if isinstance(a, Nothing)] + [
+            r.appointment_id for r in results
+        ]
+        self.heal(link, [letter_key(LostWork.PUSH, appointment_id) for appointment_id in settled])
         if retry_later is not None:
             raise retry_later
         return PushReport(done=len(results), unchanged=unchanged, failed=failed)
@@ -278,6 +286,15 @@ class PushService:
                 return GiveUp(failed=False), again
             return refresh_refused(step, again.refusal), again
         return refreshed(step, etag), verdict
+
+    def heal(self, link: SyncLink, keys: list[str]) -> int:
+        """Remove the dead letters of work now done (read only when the link holds some)."""
+        if not link.pending_failures or not keys:
+            return 0
+        healed = self.repairs.remove_dead_letters(link, keys)
+        if healed:
+            log.info("dead letters healed", extra={"linkId": link.id, "healed": healed})
+        return healed
 
     def _record(self, opened: Opened, results: list[EventLink]) -> None:
         if not results:

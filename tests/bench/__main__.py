@@ -21,7 +21,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from infra.local.processes import REPO_ROOT
-from tests.bench import backfill, calls_per_change, drain, incremental_pull, series_pull, stack_figures
+from tests.bench import (
+    backfill,
+    calls_per_change,
+    drain,
+    drift_check,
+    incremental_pull,
+    series_pull,
+    stack_figures,
+)
 from tests.bench.harness import Environment, start_environment
 from tests.bench.report import Row, failed_row, table, write_json
 
@@ -35,6 +43,7 @@ FIGURES = {
         "a weekly series of 52 made in Google: its import, then an edit to one instance",
         "see targets",
     ),
+    "drift": ("drift check with nothing changed over 100 links", "<= 1 Calendar call, <= 2 reads per link"),
     "stack": ("local-stack figures: propagation, webhook, cold start", "see targets"),
 }
 ORDER = [
@@ -47,6 +56,7 @@ ORDER = [
     "incremental_pull",
     "series_import",
     "series_instance_edit",
+    "drift_check",
     "cold_start",
     "webhook",
 ]
@@ -84,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] {key} took {time.monotonic() - step:.0f} s", file=sys.stderr, flush=True)
         rows.extend(got)
 
-    in_process = [f for f in ("calls", "backfill", "pull", "series", "drain") if f in chosen]
+    in_process = [f for f in ("calls", "backfill", "pull", "series", "drift", "drain") if f in chosen]
     env: Environment | None = start_environment(log_dir) if in_process else None
     try:
         prepared: drain.Prepared | None = None
@@ -108,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                 run("pull", lambda: incremental_pull.measure(ready_env, args.full))
             if "series" in chosen:
                 run("series", lambda: series_pull.measure(ready_env, args.full))
+            if "drift" in chosen:
+                run("drift", lambda: drift_check.measure(ready_env, args.full))
         if prepared is not None:
             ready = prepared
             run("drain", lambda: drain.measure(ready))

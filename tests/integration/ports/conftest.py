@@ -20,6 +20,7 @@ from shared.adapters.firestore.channel_index import FirestoreChannelIndex
 from shared.adapters.firestore.directory import FirestoreDirectory
 from shared.adapters.firestore.links import FirestoreLinks
 from shared.adapters.firestore.oauth_states import FirestoreOAuthStates
+from shared.adapters.firestore.repairs import FirestoreRepairs
 from shared.adapters.firestore.sealed_grants import FirestoreSealedGrants
 from shared.adapters.firestore.sync_records import FirestoreSyncRecords
 from shared.domain.clinic import Appointment, Center, Clinic, Professional, User
@@ -31,6 +32,7 @@ from shared.ports import (
     ClinicDirectory,
     Links,
     OAuthStates,
+    Repairs,
     SealedGrants,
     SyncRecords,
 )
@@ -40,6 +42,7 @@ from tests.fakes import (
     MemoryDirectory,
     MemoryLinks,
     MemoryOAuthStates,
+    MemoryRepairs,
     MemorySealedGrants,
     MemoryStore,
     MemorySyncRecords,
@@ -69,6 +72,7 @@ class Backend:
     channel_index: ChannelIndex
     states: OAuthStates
     accounts: AccountCalendars
+    repairs: Repairs
     directory: ClinicDirectory
     agenda: AgendaReader
     documents: ClinicDocuments
@@ -91,6 +95,7 @@ def _memory() -> Backend:
         channel_index=MemoryChannelIndex(store),
         states=MemoryOAuthStates(store),
         accounts=MemoryAccountCalendars(store),
+        repairs=MemoryRepairs(store),
         directory=directory,
         agenda=directory,
         documents=documents,
@@ -132,6 +137,7 @@ def _firestore(db: firestore_lib.Client) -> Backend:
         channel_index=FirestoreChannelIndex(db, cache_seconds=CACHE_SECONDS),
         states=FirestoreOAuthStates(db),
         accounts=FirestoreAccountCalendars(db),
+        repairs=FirestoreRepairs(db),
         directory=directory,
         agenda=directory,
         documents=documents,
@@ -154,6 +160,8 @@ def appointment_document(a: Appointment) -> dict[str, Any]:
         doc["title"] = a.title
     if a.origin:
         doc["origin"] = {"calendarId": a.origin.calendar_id, "eventId": a.origin.event_id}
+    if a.updated_at:
+        doc["updatedAt"] = a.updated_at
     return doc
 
 
