@@ -457,7 +457,8 @@ class Soak:
         services = self.sync.services
         _, url = services.linking.start(OTHER_CLINIC, "centro-norte", "marina", None, True, None)
         answer = self.sync.consent(url, email)
-        link = services.linking.complete(answer["state"], answer.get("code"), answer.get("error")).link
+        held = services.linking.complete(answer["state"], answer.get("code"), answer.get("error"))
+        link = self.sync.redeem(held).link
         assert link.status is LinkStatus.ACTIVE and link.calendar_id, link
         start = self.now + timedelta(days=3, hours=2)
         ref = self.sync.db.document(f"clinics/{OTHER_CLINIC}/appointments/n1")
