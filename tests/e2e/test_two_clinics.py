@@ -55,7 +55,16 @@ def sign_in_at_norte(clinic: ClinicApp, email: str) -> dict[str, str]:
     ).headers["Location"]
     back = requests.get(callback, allow_redirects=False, timeout=15)
     assert back.status_code == 302, back.text
-    return {k: v[0] for k, v in parse_qs(urlsplit(back.headers["Location"]).query).items()}
+    answer = {k: v[0] for k, v in parse_qs(urlsplit(back.headers["Location"]).query).items()}
+    if answer.get("status") != "consented":
+        return answer
+    # The clinic app redeems the callback's one-time code for the user who started the link.
+    redeemed = clinic.post(
+        "complete_link",
+        {"clinicId": OTHER_CLINIC_ID, "userId": "marina", "linkId": answer["linkId"], "code": answer["code"]},
+    )
+    assert redeemed.status_code == 200, redeemed.text
+    return {"linkId": answer["linkId"], "status": redeemed.json()["link"]["status"]}
 
 
 @pytest.fixture
