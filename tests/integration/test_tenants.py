@@ -23,7 +23,8 @@ def link_at_norte(sync: Sync, bidirectional: bool = False) -> SyncLink:
     """Marina, master at norte, links her own agenda: active without approval."""
     _, url = sync.services.linking.start(OTHER_CLINIC_ID, "centro-norte", "marina", None, bidirectional, None)
     answer = sync.consent(url, GMAIL)
-    result = sync.services.linking.complete(answer["state"], answer.get("code"), answer.get("error"))
+    held = sync.services.linking.complete(answer["state"], answer.get("code"), answer.get("error"))
+    result = sync.redeem(held)
     assert result.link.status is LinkStatus.ACTIVE, result
     sync.run_tasks()
     return result.link
