@@ -13,11 +13,12 @@ TASKS_VENV := .venv-tasks
 CHECKOV_VENV := .venv-checkov
 PYTEST_ARGS ?=
 
-.PHONY: help install lock lock-check run test lint typecheck architecture checkov chromium firestore-emulator bench soak clean
+.PHONY: help install lock lock-check run test lint typecheck architecture checkov chromium firestore-emulator bench soak drift-check clean
 
 help:
 	@echo "make run    start the whole local stack (emulators, fake Google, functions, bridge, demo data)"
 	@echo "make test   lint, type-check, architecture contract, and every test tier"
+	@echo "make drift-check  run the drift check once against the running stack, as Cloud Scheduler does"
 	@echo "make bench  benchmarks against the targets (BENCH_FULL=1 for full size)"
 	@echo "make soak   the long convergence soak"
 	@echo "make lock   re-resolve the hashed dependency locks from requirements*.in (lock-check: on 3.11 and 3.12)"
@@ -110,6 +111,13 @@ bench: install
 
 soak: install
 	SOAK_OPS=$${SOAK_OPS:-10000} $(PY) -m pytest -m soak -s -p no:logging tests/integration/test_convergence.py
+
+# The drift check once, against the running stack (make run), called as Cloud Scheduler calls it: with a
+# token of the scheduler's identity, through the functions' front door.
+FUNCTIONS_URL ?= http://127.0.0.1:$${FUNCTIONS_PORT:-8080}
+drift-check: install
+	@curl -fsS -X POST "$(FUNCTIONS_URL)/drift_check" -H 'content-type: application/json' -d '{}' \
+	  -H "Authorization: Bearer $$($(PY) -m infra.local.identity drift_check)"; echo
 
 clean:
 	rm -rf $(VENV) $(TASKS_VENV) $(CHECKOV_VENV) .local reports .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,7 @@ from functions.linking import (
     oauth_callback,
     oauth_start,
 )
+from functions.repair import drift_check, resync_link
 from functions.sync import on_appointment_written, pull_worker, push_worker
 
 # Entry point -> signature type (Terraform and the local functions server both read this).
@@ -19,11 +20,13 @@ ENTRY_POINTS = {
     "approve_link": "http",
     "disable_link": "http",
     "list_links": "http",
+    "resync_link": "http",
     "calendar_webhook": "http",
     "push_worker": "http",
     "pull_worker": "http",
     "renew_channels": "http",
     "reconcile_links": "http",
+    "drift_check": "http",
     "on_appointment_written": "cloudevent",
 }
 
@@ -33,6 +36,7 @@ __all__ = [
     "calendar_webhook",
     "complete_link",
     "disable_link",
+    "drift_check",
     "list_links",
     "oauth_callback",
     "oauth_start",
@@ -41,4 +45,5 @@ __all__ = [
     "push_worker",
     "reconcile_links",
     "renew_channels",
+    "resync_link",
 ]

@@ -95,6 +95,10 @@ ERRORS: dict[str, tuple[str, str]] = {
         "La vinculación ya no está pendiente: ya se decidió, se completó o se canceló.",
         "The link is no longer pending: it was already decided, completed or cancelled.",
     ),
+    "link_not_active": (
+        "Solo se puede volver a sincronizar una vinculación activa.",
+        "Only an active link can be synced again.",
+    ),
     "link_state_conflict": (
         "La vinculación ha cambiado mientras tanto; vuelva a consultarla.",
         "The link changed meanwhile; read it again.",

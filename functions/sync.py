@@ -20,7 +20,9 @@ from functions.http import (
     ok,
     traced_event,
 )
+from shared import logs
 from shared.bootstrap import services
+from shared.domain.repair import is_last_attempt
 from shared.services import tasks
 from shared.services.pull import PullReport
 from shared.services.push import PushReport
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 
 # A worker's `skipped` when Google refused the work for quota and a new task will carry it a minute later.
 DEFERRED = "deferred: Google quota"
+
+# Cloud Tasks' header on every attempt: how many times the task was tried before this one.
+RETRY_COUNT_HEADER = "X-CloudTasks-TaskRetryCount"
 
 Id = Field(min_length=1, max_length=128, pattern=DOCUMENT_ID)
 
@@ -56,13 +61,46 @@ def on_appointment_written(event: CloudEvent) -> None:
     log.info("appointment written", extra={"document": document.path, "tasks": enqueued})
 
 
-def _retry(work: tasks.Work, exc: RetryLater) -> Reply | None:
+def _retry(work: tasks.Work, exc: RetryLater, request: flask.Request, queue: str) -> Reply | None:
     """A worker's answer when Google is busy: None when a new task carries the work past a quota's window
-    (the worker reports it done for now), else 503 so that Cloud Tasks retries with backoff."""
+    (the worker reports it done for now), a dead letter on the queue's last attempt, else 503 so that Cloud
+    Tasks retries with backoff."""
     if services().tasks.defer(work, exc):
         return None
+    if (lost := _dead_letter(work, "retry_later", request, queue)) is not None:
+        return lost
     log.info("task to be retried", extra={"linkId": work.link_id, "cause": str(exc)})
     return error("retry_later", 503)
+
+
+def _retry_count(request: flask.Request) -> int | None:
+    """How often Cloud Tasks already tried this task (X-CloudTasks-TaskRetryCount, 0 the first time)."""
+    value = request.headers.get(RETRY_COUNT_HEADER, "")
+    return int(value) if value.isdigit() else None
+
+
+def _dead_letter(work: tasks.Work, code: str, request: flask.Request, queue: str) -> Reply | None:
+    """On the queue's last attempt: keep what is lost on the link, log it for the alert, and answer 200 (Cloud
+    Tasks drops the task either way; a 200 says it was handled). None on any earlier attempt."""
+    settings = services().settings
+    retries = _retry_count(request)
+    if not is_last_attempt(retries, settings.max_attempts(queue)):
+        return None
+    attempts = (retries or 0) + 1
+    letter = services().repair.dead_letter(work, code, attempts)
+    log.error(
+        "dead letter",
+        extra={
+            logs.EVENT_FIELD: logs.EVENT_DEAD_LETTER,
+            "queue": queue,
+            "linkId": work.link_id,
+            "clinicId": work.clinic_id,
+            "kind": letter.kind.value if letter else None,
+            "code": code,
+            "attempts": attempts,
+        },
+    )
+    return ok({"deadLetter": True, "attempts": attempts})
 
 
 class PushTask(Request):
@@ -80,19 +118,26 @@ class PushTask(Request):
 def push_worker(request: flask.Request) -> Reply:
     """Cloud Tasks: bring one appointment's event (or, on activation, the whole agenda) up to date.
 
-    2xx means done, failed for good (recorded on the link), or put off to a new task because Google refused
-    it for quota; 503 asks Cloud Tasks to retry with backoff.
+    2xx means done, failed for good (recorded on the link), put off to a new task because Google refused it
+    for quota, or lost on the queue's last attempt (a dead letter, healed by the drift check); 503 asks Cloud
+    Tasks to retry with backoff.
     """
     try:
         work = tasks.push_work(json_body(request, PushTask).model_dump())
     except ValueError:
         return error("invalid_request", 400, field="appointmentId")
+    queue = services().settings.push_queue
     try:
         report = services().push.run(work)
     except RetryLater as exc:
-        if (busy := _retry(work, exc)) is not None:
+        if (busy := _retry(work, exc, request, queue)) is not None:
             return busy
         report = PushReport(skipped=DEFERRED)
+    except Exception:
+        if (lost := _dead_letter(work, "internal", request, queue)) is None:
+            raise
+        log.exception("push failed on its last attempt", extra={"linkId": work.link_id})
+        return lost
     return ok(
         {
             "done": report.done,
@@ -108,6 +153,7 @@ class PullTask(Request):
     linkId: str = Id
     # Google's page token a full sync goes on from (opaque to us).
     pageToken: str | None = Field(None, min_length=1, max_length=4096)
+    full: bool = False
 
 
 @functions_framework.http
@@ -115,16 +161,22 @@ class PullTask(Request):
 def pull_worker(request: flask.Request) -> Reply:
     """Cloud Tasks: apply what changed in one two-way link's Google calendar to the clinic.
 
-    2xx means done, skipped, or put off to a new task because Google refused it for quota; 503 asks Cloud
-    Tasks to retry with backoff.
+    2xx means done, skipped, put off to a new task because Google refused it for quota, or lost on the
+    queue's last attempt (a dead letter); 503 asks Cloud Tasks to retry with backoff.
     """
     work = tasks.pull_work(json_body(request, PullTask).model_dump())
+    queue = services().settings.pull_queue
     try:
-        report = services().pull.pull(work.clinic_id, work.link_id, work.page_token)
+        report = services().pull.pull(work.clinic_id, work.link_id, work.page_token, full=work.full)
     except RetryLater as exc:
-        if (busy := _retry(work, exc)) is not None:
+        if (busy := _retry(work, exc, request, queue)) is not None:
             return busy
         report = PullReport(skipped=DEFERRED)
+    except Exception:
+        if (lost := _dead_letter(work, "internal", request, queue)) is None:
+            raise
+        log.exception("pull failed on its last attempt", extra={"linkId": work.link_id})
+        return lost
     return ok(
         {
             "events": report.events,

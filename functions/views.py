@@ -34,4 +34,6 @@ def link_view(link: SyncLink) -> dict[str, Any]:
         "channelExpiresAt": _iso(link.channel.expires_at) if link.channel else None,
         "conflicts": link.conflicts,
         "calendarShown": link.calendar_shown,
+        # Tasks that failed every attempt and are not healed yet (the drift check heals them).
+        "pendingFailures": link.pending_failures,
     }

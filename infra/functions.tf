@@ -124,6 +124,17 @@ locals {
       secrets         = ["oauth-client-secret", "token-encryption-key"]
       enqueues        = ["push", "pull"]
     }
+    resync_link = {
+      # Only enqueues a backfill (and a full pull of a two-way link).
+      description     = "Clinic app: queue a whole backfill of a link, and a full pull of a two-way link."
+      invoker         = "clinic_app"
+      memory          = "512Mi"
+      timeout_seconds = 30
+      concurrency     = 20
+      max_instances   = 10
+      secrets         = []
+      enqueues        = ["push", "pull"]
+    }
     renew_channels = {
       # One run at a time: two overlapping renewals would race on the same channels.
       description     = "Cloud Scheduler: replace watch channels that expire soon and restart missing ones."
@@ -145,6 +156,17 @@ locals {
       max_instances   = 1
       secrets         = []
       enqueues        = ["pull"]
+    }
+    drift_check = {
+      # One Calendar list per one-way link and a query per link; repairs are push tasks. One run at a time.
+      description     = "Cloud Scheduler: find and repair what differs between the clinic and each linked calendar."
+      invoker         = "scheduler"
+      memory          = "512Mi"
+      timeout_seconds = 540
+      concurrency     = 1
+      max_instances   = 1
+      secrets         = ["oauth-client-secret", "token-encryption-key"]
+      enqueues        = ["push", "pull"]
     }
     on_appointment_written = {
       # Fans one write out into push tasks: quick. Eventarc retries (with backoff) what it cannot deliver.
@@ -171,6 +193,8 @@ locals {
     TASKS_LOCATION               = google_cloud_tasks_queue.push.location
     PUSH_QUEUE                   = google_cloud_tasks_queue.push.name
     PULL_QUEUE                   = google_cloud_tasks_queue.pull.name
+    PUSH_MAX_ATTEMPTS            = tostring(local.queue_max_attempts.push)
+    PULL_MAX_ATTEMPTS            = tostring(local.queue_max_attempts.pull)
     TASKS_SERVICE_ACCOUNT        = google_service_account.invoker["tasks"].email
     CALENDAR_NAME                = var.calendar_name
     RETURN_URL_HOSTS             = join(",", var.return_url_hosts)

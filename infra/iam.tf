@@ -36,7 +36,7 @@ locals {
     scheduler = {
       account_id   = "calendar-sync-scheduler"
       display_name = "Cloud Scheduler caller of the upkeep functions"
-      description  = "OIDC identity of Cloud Scheduler requests to renew_channels and reconcile_links."
+      description  = "OIDC identity of Cloud Scheduler requests to renew_channels, reconcile_links and drift_check."
     }
   }
 }

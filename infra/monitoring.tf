@@ -90,7 +90,7 @@ locals {
       threshold     = 0
       period        = local.monitoring_alignment_period
       alert         = "Calendar sync: tasks dropped after their last attempt"
-      documentation = "A push or pull task failed all its attempts and Cloud Tasks dropped it. The log line (`jsonPayload.event=\"dead_letter\"`) names the link; reconciliation repairs a pull, and a push is redone by the next write of the appointment or a redo of the link."
+      documentation = "A push or pull task failed all its attempts and Cloud Tasks dropped it. The log line (`jsonPayload.event=\"dead_letter\"`) names the link; the worker kept a dead letter under it (clinics/{c}/syncLinks/{l}/deadLetters, counted in the link's pendingFailures) and the next drift_check repairs it once Google answers again (resync_link does it at once). A count that does not go down means Google still refuses: look at the link's lastError."
     }
     needs_reconnect = {
       description   = "Links that lost their Google grant and wait for their user to link again."

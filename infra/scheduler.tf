@@ -12,6 +12,12 @@ locals {
       schedule    = var.reconcile_interval_minutes == 60 ? "0 * * * *" : "*/${var.reconcile_interval_minutes} * * * *"
       description = "Enqueue a pull of every active two-way link, catching missed notifications."
     }
+    # Pushes that failed every attempt, events changed or deleted in a one-way calendar, writes whose push
+    # never ran: compare and repair. Costs one Calendar call and two Firestore reads per quiet link.
+    drift_check = {
+      schedule    = var.drift_check_schedule
+      description = "Find and repair what differs between the clinic's agendas and the linked calendars."
+    }
   }
 }
 

@@ -10,6 +10,16 @@
 # Queue names are the defaults of shared/config.py (PUSH_QUEUE / PULL_QUEUE are set from them anyway).
 # Cloud Tasks keeps a deleted queue's name reserved for about a week: do not rename lightly.
 
+locals {
+  # Attempts per task, the first one included. The workers read the same numbers (PUSH_MAX_ATTEMPTS and
+  # PULL_MAX_ATTEMPTS, functions.tf) to tell a task's last attempt, on which a failure becomes a dead
+  # letter (recorded on the link and logged for monitoring.tf) instead of being dropped without a trace.
+  queue_max_attempts = {
+    push = 10
+    pull = 10
+  }
+}
+
 resource "google_cloud_tasks_queue" "push" {
   name     = "push"
   location = var.region
@@ -24,7 +34,7 @@ resource "google_cloud_tasks_queue" "push" {
   # Bounded: 10 attempts, 2 s doubling to 64 s then growing linearly, ~12 minutes in all. Only
   # max_attempts is set: with max_retry_duration too, Cloud Tasks retries until BOTH are reached.
   retry_config {
-    max_attempts  = 10
+    max_attempts  = local.queue_max_attempts.push
     min_backoff   = "2s"
     max_backoff   = "600s"
     max_doublings = 5
@@ -51,7 +61,7 @@ resource "google_cloud_tasks_queue" "pull" {
   # 10 attempts, 10 s doubling to 160 s then linear up to 10 min, ~38 minutes in all; a pull that still
   # fails is caught by the next reconciliation anyway.
   retry_config {
-    max_attempts  = 10
+    max_attempts  = local.queue_max_attempts.pull
     min_backoff   = "10s"
     max_backoff   = "600s"
     max_doublings = 4

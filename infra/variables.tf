@@ -126,6 +126,12 @@ variable "renew_channels_schedule" {
   description = "Cron schedule of renew_channels (hourly by default, off the hour to spread load)."
 }
 
+variable "drift_check_schedule" {
+  type        = string
+  default     = "*/30 * * * *"
+  description = "Cron schedule of drift_check (every 30 minutes by default): how long a lost push may stay lost."
+}
+
 variable "scheduler_time_zone" {
   type        = string
   default     = "Etc/UTC"

@@ -24,6 +24,7 @@ from shared.ports import (
     Notifier,
     OAuthClient,
     OAuthStates,
+    Repairs,
     SealedGrants,
     Secrets,
     SyncRecords,
@@ -36,6 +37,7 @@ from shared.services.channels import ChannelService
 from shared.services.linking import LinkingService
 from shared.services.pull import PullService
 from shared.services.push import PushService
+from shared.services.repair import RepairService
 from shared.services.tasks import Tasks
 
 
@@ -96,6 +98,12 @@ class Services:
         from shared.adapters.firestore.sealed_grants import FirestoreSealedGrants
 
         return FirestoreSealedGrants(self.db, cache_seconds=self.settings.cache_seconds)
+
+    @cached_property
+    def repairs(self) -> Repairs:
+        from shared.adapters.firestore.repairs import FirestoreRepairs
+
+        return FirestoreRepairs(self.db)
 
     @cached_property
     def records(self) -> SyncRecords:
@@ -216,7 +224,22 @@ class Services:
             links=self.links,
             records=self.records,
             status=self.status,
+            repairs=self.repairs,
             access=self.access,
+            tasks=self.tasks,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def repair(self) -> RepairService:
+        return RepairService(
+            settings=self.settings,
+            directory=self.directory,
+            links=self.links,
+            records=self.records,
+            repairs=self.repairs,
+            access=self.access,
+            linking=self.linking,
             tasks=self.tasks,
             clock=self.clock,
         )

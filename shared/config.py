@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     tasks_location: str = Field("europe-west1", validation_alias=_env("TASKS_LOCATION"))
     push_queue: str = Field("push", validation_alias=_env("PUSH_QUEUE"))
     pull_queue: str = Field("pull", validation_alias=_env("PULL_QUEUE"))
+    # The queues' max_attempts (infra/tasks.tf): a worker on a task's last attempt records what it loses.
+    push_max_attempts: PositiveInt = Field(10, validation_alias=_env("PUSH_MAX_ATTEMPTS"))
+    pull_max_attempts: PositiveInt = Field(10, validation_alias=_env("PULL_MAX_ATTEMPTS"))
     tasks_service_account: str | None = Field(None, validation_alias=_env("TASKS_SERVICE_ACCOUNT"))
     calendar_name: str = Field("DASI eCLINIC", validation_alias=_env("CALENDAR_NAME"))
     backfill_days: PositiveInt = Field(365, validation_alias=_env("BACKFILL_DAYS"))
@@ -170,6 +173,10 @@ class Settings(BaseSettings):
         """The function that a queue's tasks are delivered to."""
         worker = {self.push_queue: "push_worker", self.pull_queue: "pull_worker"}[queue]
         return f"{self.functions_base_url}/{worker}"
+
+    def max_attempts(self, queue: str) -> int:
+        """How many attempts the queue gives a task, the first one included."""
+        return {self.push_queue: self.push_max_attempts, self.pull_queue: self.pull_max_attempts}[queue]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

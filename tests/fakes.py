@@ -18,6 +18,7 @@ from shared.domain.errors import Conflict, ExpiredState, NotFound
 from shared.domain.event_link import EventLink, series_of_instance_id
 from shared.domain.link import Channel, FullSyncProgress, SyncLink, link_keys
 from shared.domain.planner import Delete, Insert, Patch, PushAction
+from shared.domain.repair import DeadLetter
 from shared.ports import (
     AlreadyExists,
     EventPage,
@@ -103,6 +104,7 @@ class MemoryDirectory:
         return self.appointments.get((clinic_id, appointment_id))
 
     def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
+        appointment = replace(appointment, updated_at=datetime.now(UTC))  # the server's time, as updatedAt
         key = (appointment.clinic_id, appointment.id)
         stored = self.appointments.get(key)
         if stored is not None:
@@ -121,6 +123,7 @@ class MemoryDirectory:
                 location=typed.location,
                 all_day=typed.all_day,
                 origin=appointment.origin or stored.origin,
+                updated_at=appointment.updated_at,
             )
         self.appointments[key] = appointment
         self.pull_writes.append((appointment.id, source_link_id))
@@ -134,6 +137,13 @@ class MemoryDirectory:
     ) -> list[Appointment]:
         found = self.appointments_starting(clinic_id, professional_id, since, until)
         return [a for a in found if a.status is AppointmentStatus.SCHEDULED]
+
+    def appointments_changed_since(self, clinic_id: str, since: datetime) -> list[Appointment]:
+        return [
+            a
+            for (c, _), a in self.appointments.items()
+            if c == clinic_id and a.updated_at is not None and a.updated_at >= since
+        ]
 
     def appointments_starting(
         self, clinic_id: str, professional_id: str, since: datetime, until: datetime
@@ -163,6 +173,8 @@ class MemoryStore:
     calendars: dict[tuple[str, str], KnownCalendar] = field(default_factory=dict)
     # Keyed like Firestore's clinics/{c}/calendars/{calendarId}/eventLinks/{apptId}.
     event_links: dict[tuple[str, str | None, str], EventLink] = field(default_factory=dict)
+    # Keyed like clinics/{c}/syncLinks/{l}/deadLetters/{key}: (link id, key).
+    dead_letters: dict[tuple[str, str], DeadLetter] = field(default_factory=dict)
     channels: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def ports(self) -> dict[str, Any]:
@@ -175,6 +187,7 @@ class MemoryStore:
             "channel_index": MemoryChannelIndex(self),
             "states": MemoryOAuthStates(self),
             "accounts": MemoryAccountCalendars(self),
+            "repairs": MemoryRepairs(self),
         }
 
     def update(self, link: SyncLink, **changes: Any) -> None:
@@ -376,6 +389,34 @@ class MemorySyncStatus:
 
     def save_health(self, link: SyncLink, health: Mapping[str, Any]) -> None:
         self.store.update(link, health=dict(health))
+
+
+@dataclass
+class MemoryRepairs:
+    """Repairs."""
+
+    store: MemoryStore
+
+    def add_dead_letter(self, link: SyncLink, letter: DeadLetter, error: dict[str, Any]) -> bool:
+        new = (link.id, letter.key) not in self.store.dead_letters
+        self.store.dead_letters[(link.id, letter.key)] = letter
+        current = self.store.links[link.id]
+        self.store.update(link, last_error=dict(error), pending_failures=current.pending_failures + int(new))
+        return new
+
+    def remove_dead_letters(self, link: SyncLink, keys: Sequence[str]) -> int:
+        removed = [k for k in dict.fromkeys(keys) if self.store.dead_letters.pop((link.id, k), None)]
+        if removed:
+            current = self.store.links[link.id]
+            self.store.update(link, pending_failures=current.pending_failures - len(removed))
+        return len(removed)
+
+    def dead_letters(self, link: SyncLink) -> list[DeadLetter]:
+        found = [letter for (link_id, _), letter in self.store.dead_letters.items() if link_id == link.id]
+        return sorted(found, key=lambda letter: letter.at)
+
+    def save_drift_check(self, link: SyncLink, sync_token: str | None, checked_at: datetime) -> None:
+        self.store.update(link, drift_sync_token=sync_token, drift_checked_at=checked_at)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, fields
 
 from infra.local.identity import IDENTITY_KEY_VARIABLE
-from infra.local.terraform_grants import FunctionGrant, tasks_service_account
+from infra.local.terraform_grants import FunctionGrant, max_attempts_environment, tasks_service_account
 from shared.config import SECRET_OAUTH_CLIENT_SECRET, SECRET_TOKEN_KEYS, SECRET_WEBHOOK_KEY
 
 HOST = "127.0.0.1"
@@ -115,6 +115,8 @@ def functions_environment(ports: LocalPorts, project: str = PROJECT_ID) -> dict[
         "RETURN_URL_HOSTS": "127.0.0.1,localhost",
         # The identity the tasks' OIDC tokens name, as Terraform sets it (infra/functions.tf).
         "TASKS_SERVICE_ACCOUNT": tasks_service_account(project),
+        # Each queue's attempts, as Terraform tells the workers (a task's last attempt makes a dead letter).
+        **max_attempts_environment(),
         secret_variable(SECRET_OAUTH_CLIENT_SECRET): OAUTH_CLIENT_SECRET,
         secret_variable(SECRET_TOKEN_KEYS): LOCAL_TOKEN_KEYS,
         secret_variable(SECRET_WEBHOOK_KEY): LOCAL_WEBHOOK_TOKEN_KEY,

@@ -35,7 +35,7 @@ from infra.local.emulators import FIRESTORE_RULES, FirestoreEmulator, TasksEmula
 from infra.local.environment import HOST, PROJECT_ID, LocalPorts, functions_environment
 from infra.local.identity import IDENTITY_KEY_VARIABLE, bearer, new_key, write_key
 from infra.local.processes import DEFAULT_LOG_DIR, REPO_ROOT, ChildProcess, StartupError, port_open
-from infra.local.terraform_grants import eventarc_service_account, function_grants
+from infra.local.terraform_grants import eventarc_service_account, function_grants, queue_max_attempts
 from shared.config import Settings
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class LocalStack:
         log_dir: Path | str | None = None,
         project: str = PROJECT_ID,
         demo_data: bool = True,
-        tasks_max_retries: int = 3,
+        tasks_max_retries: int | None = None,
     ) -> None:
         self.ports = ports or LocalPorts.from_env()
         self.log_dir = Path(log_dir) if log_dir is not None else DEFAULT_LOG_DIR
@@ -74,6 +74,11 @@ class LocalStack:
         self.firestore = FirestoreEmulator(
             self.ports.firestore, project, log_dir=self.log_dir, rules=FIRESTORE_RULES
         )
+        if tasks_max_retries is None:
+            # As many attempts as the most generous queue in Terraform: a task of a queue with fewer ends on
+            # its own last attempt, where its worker answers 200 with a dead letter (the emulator bounds every
+            # queue alike, and retries every 0.1 s instead of backing off).
+            tasks_max_retries = max(queue_max_attempts().values()) - 1
         self.tasks = TasksEmulator(
             self.ports.tasks,
             self.queues,

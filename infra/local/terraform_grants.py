@@ -10,7 +10,8 @@ From `local.functions` (infra/functions.tf) and the resources it feeds:
 - `invoker`: who may call it (`public`, or one identity: the clinic backend's, the Cloud Tasks, Cloud
   Scheduler or Eventarc account); locally the functions' front door checks the caller's token against it;
 - `concurrency`: requests one instance serves at once (THREADS in the cloud and here);
-- `local.runtime_env`: the environment variables every function is given.
+- `local.runtime_env`: the environment variables every function is given;
+- `local.queue_max_attempts` (infra/tasks.tf): each queue's attempts, which the workers are told too.
 """
 
 from __future__ import annotations
@@ -80,7 +81,14 @@ def reference(value: Any, prefix: str) -> str | None:
 
 
 def resolve(value: Any) -> Any:
-    """A literal as it is; `${local.X}` and `${var.X}` (its default) resolved; anything else unchanged."""
+    """A literal as it is; `${local.X}`, `${local.X.KEY}` (a key of a map local) and `${var.X}` (its default)
+    resolved; anything else unchanged."""
+    keyed = re.fullmatch(r"\$\{local\.(\w+)\.(\w+)\}", str(value))
+    if keyed is not None:
+        mapping = resolve("${local." + keyed.group(1) + "}")
+        if not isinstance(mapping, dict) or keyed.group(2) not in mapping:
+            raise TerraformError(f"{value} names no key of a map local")
+        return resolve(mapping[keyed.group(2)])
     if (name := reference(value, "local")) is not None:
         if name not in locals_():
             raise TerraformError(f"local.{name} is used but never defined")
@@ -193,6 +201,27 @@ def runtime_environment_names() -> frozenset[str]:
     if not isinstance(env, dict):
         raise TerraformError("local.runtime_env is not a map")
     return frozenset(env) | {"THREADS"}
+
+
+def queue_max_attempts() -> dict[str, int]:
+    """Each queue's max_attempts (local.queue_max_attempts, infra/tasks.tf), by queue name."""
+    attempts = resolve("${local.queue_max_attempts}")
+    if not isinstance(attempts, dict):
+        raise TerraformError("local.queue_max_attempts is not a map")
+    return {str(queue): int(value) for queue, value in attempts.items()}
+
+
+def max_attempts_environment() -> dict[str, str]:
+    """PUSH_MAX_ATTEMPTS and PULL_MAX_ATTEMPTS as Terraform sets them (local.runtime_env, from the same local)."""
+    attempts = queue_max_attempts()
+    env = resolve("${local.runtime_env}")
+    found: dict[str, str] = {}
+    for name in ("PUSH_MAX_ATTEMPTS", "PULL_MAX_ATTEMPTS"):
+        match = re.fullmatch(r"\$\{tostring\(local\.queue_max_attempts\.(\w+)\)\}", str(env.get(name)))
+        if match is None or match.group(1) not in attempts:
+            raise TerraformError(f"{name} is not set from local.queue_max_attempts")
+        found[name] = str(attempts[match.group(1)])
+    return found
 
 
 def tasks_service_account(project: str) -> str:

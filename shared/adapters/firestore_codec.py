@@ -24,6 +24,7 @@ from shared.domain.clinic import (
 from shared.domain.errors import InvalidRequest
 from shared.domain.event_link import EventLink
 from shared.domain.link import Channel, FullSyncProgress, LinkStatus, SyncLink
+from shared.domain.repair import DeadLetter, LostWork
 
 # Set on appointments written by a pull, naming the link whose calendar the change came from (with a
 # new `at` on every pull write, so that a later clinic edit, which leaves it as it was, is told apart).
@@ -116,6 +117,7 @@ def appointment_from(clinic_id: str, appointment_id: str, doc: Mapping[str, Any]
         origin=_origin(doc.get("origin")),
         location=parsed.location or None,
         all_day=parsed.allDay is True,
+        updated_at=aware(doc.get("updatedAt")),
     )
 
 
@@ -236,6 +238,9 @@ def link_to(link: SyncLink) -> dict[str, Any]:
         "fullSync": full_sync_to(link.full_sync),
         "health": link.health,
         "calendarShown": link.calendar_shown,
+        "pendingFailures": link.pending_failures,
+        "driftSyncToken": link.drift_sync_token,
+        "driftCheckedAt": link.drift_checked_at,
     }
 
 
@@ -296,6 +301,9 @@ def link_from(doc: Mapping[str, Any]) -> SyncLink:
         full_sync=full_sync_from(doc.get("fullSync")),
         health=doc.get("health"),
         calendar_shown=doc.get("calendarShown"),
+        pending_failures=max(0, int(doc.get("pendingFailures") or 0)),
+        drift_sync_token=doc.get("driftSyncToken"),
+        drift_checked_at=aware(doc.get("driftCheckedAt")),
     )
 
 
@@ -318,4 +326,24 @@ def event_link_from(doc: Mapping[str, Any]) -> EventLink:
         content_hash=doc.get("contentHash"),
         deleted=bool(doc.get("deleted")),
         synced_at=aware(doc.get("syncedAt")),
+    )
+
+
+def dead_letter_to(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "kind": letter.kind.value,
+        "appointmentId": letter.appointment_id,
+        "code": letter.code,
+        "attempts": letter.attempts,
+        "at": letter.at,
+    }
+
+
+def dead_letter_from(doc: Mapping[str, Any]) -> DeadLetter:
+    return DeadLetter(
+        kind=LostWork(doc["kind"]),
+        appointment_id=doc.get("appointmentId"),
+        code=str(doc.get("code") or ""),
+        attempts=int(doc.get("attempts") or 0),
+        at=aware(doc.get("at")) or datetime.fromtimestamp(0, UTC),
     )

@@ -88,6 +88,8 @@ class Appointment:
     location: str | None = None
     # An all-day block made in Google: start and end are local midnights of the centre (end exclusive).
     all_day: bool = False
+    # When the clinic app last wrote it (its `updatedAt`): what the drift check looks for changes by.
+    updated_at: datetime | None = None
 
     @property
     def is_live(self) -> bool:

@@ -95,6 +95,11 @@ class SyncLink:
     # Google's stable account id (`sub`): an account's e-mail can change, its `sub` never does. None on
     # links made before it was kept.
     google_sub: str | None = None
+    # Dead letters not healed yet (tasks that failed their queue's last attempt), and the drift check's own
+    # checkpoint: the sync token of its listing of the calendar and when it last looked at the clinic.
+    pending_failures: int = 0
+    drift_sync_token: str | None = None
+    drift_checked_at: datetime | None = None
 
     @property
     def holds_keys(self) -> bool:

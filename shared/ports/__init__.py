@@ -14,6 +14,7 @@ from shared.ports.google import *  # noqa: F403 - Google's side whole: its ports
 from shared.ports.links import Links, SealedGrants
 from shared.ports.notices import Notice, Notifier
 from shared.ports.oauth_states import HeldConsent, OAuthState, OAuthStates
+from shared.ports.repairs import Repairs
 from shared.ports.runtime import Clock, Secrets, TaskQueue, TokenCipher
 from shared.ports.sync_records import SyncRecords
 from shared.ports.sync_status import SyncStatus
@@ -32,6 +33,7 @@ __all__ = [
     "Notifier",
     "OAuthState",
     "OAuthStates",
+    "Repairs",
     "SealedGrants",
     "Secrets",
     "SyncRecords",

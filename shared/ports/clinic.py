@@ -33,6 +33,11 @@ class ClinicDirectory(Protocol):
         malformed documents are left out."""
         ...
 
+    def appointments_changed_since(self, clinic_id: str, since: datetime) -> list[Appointment]:
+        """The clinic's appointments written at or after `since` (their `updatedAt`), whatever their status
+        and agenda; documents without `updatedAt` and malformed ones are left out."""
+        ...
+
     def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
         """Write a change that came from a linked Google calendar, marked with that link (syncSource)."""
         ...

@@ -478,10 +478,7 @@ class LinkingService:
         """End a link: stop its channel, revoke and forget its grant; the Google calendar and its events
         stay. The disable is a move of the stored link, so an activation finishing meanwhile cannot undo
         it, and the channel stopped is the one stored."""
-        user = self._user(clinic_id, user_id)
-        link = self._link(clinic_id, link_id)
-        if link.user_id != user.id and not user.is_master:
-            raise NotFound("link not found", code="link_not_found")  # never reveal someone else's link
+        self.owned_link(clinic_id, user_id, link_id)
         now = self.clock.now()
         before: list[SyncLink] = []
 
@@ -505,7 +502,7 @@ class LinkingService:
             self.accounts.remember_calendar(
                 link.clinic_id, account_keys(link)[0], KnownCalendar(link.calendar_id, last_pull)
             )
-        log.info("link disabled", extra={"linkId": link.id, "by": user.id})
+        log.info("link disabled", extra={"linkId": link.id, "by": user_id})
         return ended
 
     def _revoke_grant(self, link: SyncLink) -> None:
@@ -513,6 +510,14 @@ class LinkingService:
         sealed = self.grants.encrypted_token(link.id)
         if sealed is not None:
             self._revoke(self.cipher.decrypt(sealed, context=link.id))
+
+    def owned_link(self, clinic_id: str, user_id: str, link_id: str) -> SyncLink:
+        """A link its owner or a master of its clinic may act on (disable, resync); NotFound otherwise."""
+        user = self._user(clinic_id, user_id)
+        link = self._link(clinic_id, link_id)
+        if link.user_id != user.id and not user.is_master:
+            raise NotFound("link not found", code="link_not_found")  # never reveal someone else's link
+        return link
 
     def visible_links(self, clinic_id: str, user_id: str) -> list[SyncLink]:
         """A user's own links; every link of the clinic for a master."""

@@ -31,6 +31,7 @@ from shared.domain.event_link import (
 )
 from shared.domain.link import FullSyncProgress, SyncLink
 from shared.domain.pull_planner import Create, PullDecision, Remember, decide_pull, is_new
+from shared.domain.repair import LostWork, letter_key
 from shared.ports import (
     ClinicDirectory,
     Clock,
@@ -93,9 +94,12 @@ class PullService:
     tasks: Tasks
     clock: Clock
 
-    def pull(self, clinic_id: str, link_id: str, continuing: str | None = None) -> PullReport:
+    def pull(
+        self, clinic_id: str, link_id: str, continuing: str | None = None, *, full: bool = False
+    ) -> PullReport:
         """Apply every change of the link's calendar since the last pull (`continuing`: the page token of
-        the full sync's part this task was queued for)."""
+        the full sync's part this task was queued for; `full`: the whole calendar, as after an expired sync
+        token, asked for by resync_link or the drift check)."""
         opened = self.access.open(clinic_id, link_id, Need.TWO_WAY)
         if isinstance(opened, Skipped):
             noted = self.access.error_of(opened)
@@ -104,7 +108,7 @@ class PullService:
             return PullReport(skipped=opened.reason)
         if continuing is None and self._under_way(opened.link):
             return PullReport(skipped=FULL_SYNC_UNDER_WAY)
-        done = self.access.run(opened.link, lambda: self._pull(opened))
+        done = self.access.run(opened.link, lambda: self._pull(opened, full=full))
         if isinstance(done, Skipped):
             return PullReport(skipped=done.reason)
         report, token, progress = done
@@ -118,6 +122,7 @@ class PullService:
             )
             return replace(report, continued=True)
         self.status.save_pull(link, token, self.clock.now(), report.conflicts)
+        self.push.heal(link, [letter_key(LostWork.PULL)])
         log.info(
             "pulled",
             extra={
@@ -136,10 +141,13 @@ class PullService:
             return False
         return self.clock.now() - progress.saved_at < FULL_SYNC_TASK_LIFETIME
 
-    def _pull(self, opened: Opened) -> tuple[PullReport, str | None, FullSyncProgress | None]:
-        """What this task applied, and either the new sync token or where the full sync goes on."""
+    def _pull(
+        self, opened: Opened, *, full: bool = False
+    ) -> tuple[PullReport, str | None, FullSyncProgress | None]:
+        """What this task applied, and either the new sync token or where the full sync goes on (`full`:
+        set the sync token aside and list the calendar whole)."""
         link = opened.link
-        if link.full_sync is None and link.sync_token:
+        if not full and link.full_sync is None and link.sync_token:
             try:
                 items, token = self._changes(opened, link.sync_token)
             except SyncTokenExpired:

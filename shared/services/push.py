@@ -20,6 +20,7 @@ from shared.domain.clinic import Appointment, AppointmentChange, Center, Clinic
 from shared.domain.errors import DomainError
 from shared.domain.event import EventContent, desired_event, privacy_key
 from shared.domain.event_link import EventLink, event_id_of
+from shared.domain.link import SyncLink
 from shared.domain.planner import (
     GiveUp,
     Nothing,
@@ -35,7 +36,17 @@ from shared.domain.planner import (
     refresh_refused,
     refreshed,
 )
-from shared.ports import ClinicDirectory, Clock, GoogleError, Links, PushOutcome, SyncRecords, SyncStatus
+from shared.domain.repair import LostWork, letter_key
+from shared.ports import (
+    ClinicDirectory,
+    Clock,
+    GoogleError,
+    Links,
+    PushOutcome,
+    Repairs,
+    SyncRecords,
+    SyncStatus,
+)
 from shared.services.access import (
     Access,
     LoseAccess,
@@ -75,6 +86,7 @@ class PushService:
     links: Links
     records: SyncRecords
     status: SyncStatus
+    repairs: Repairs
     access: Access
     tasks: Tasks
     clock: Clock
@@ -186,6 +198,7 @@ class PushService:
             # Every event now shows the clinic's current choices (a hash that changed was patched).
             self.status.save_pushed_privacy(link, privacy)
         log.info("backfill done", extra={"linkId": link_id, "appointments": len(ids), "pushed": total.done})
+        self.heal(link, [letter_key(LostWork.BACKFILL)])
         return total
 
     # --- scheduled upkeep --------------------------------------------------------------------------
@@ -271,6 +284,10 @@ class PushService:
         self._record(opened, results)
         if held is not None:
             self.access.mark(link, held)
+        settled = [k for k, a in plans.items() if isinstance(a, Nothing)] + [
+            r.appointment_id for r in results
+        ]
+        self.heal(link, [letter_key(LostWork.PUSH, appointment_id) for appointment_id in settled])
         if retry_later is not None:
             raise retry_later
         return PushReport(done=len(results), unchanged=unchanged, failed=failed)
@@ -293,6 +310,15 @@ class PushService:
                 return GiveUp(failed=False), again
             return refresh_refused(step, again.refusal), again
         return refreshed(step, etag), verdict
+
+    def heal(self, link: SyncLink, keys: list[str]) -> int:
+        """Remove the dead letters of work now done (read only when the link holds some)."""
+        if not link.pending_failures or not keys:
+            return 0
+        healed = self.repairs.remove_dead_letters(link, keys)
+        if healed:
+            log.info("dead letters healed", extra={"linkId": link.id, "healed": healed})
+        return healed
 
     def _record(self, opened: Opened, results: list[EventLink]) -> None:
         if not results:

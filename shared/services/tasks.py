@@ -33,6 +33,8 @@ DAILY_QUOTA_WINDOW = timedelta(hours=1)
 MAX_DEFERRALS = 30
 # Notifications of one link within this many seconds share one pull task.
 PULL_COALESCE_SECONDS = 1.0
+# Resyncs of one link asked for within this many seconds are one backfill (and one full pull).
+RESYNC_WINDOW_SECONDS = 60.0
 
 
 class RetryLater(Exception):
@@ -65,6 +67,7 @@ class PullReason(StrEnum):
     RECONCILE = "reconcile"
     QUOTA = "quota"
     PAGE = "page"
+    RESYNC = "resync"  # a full pull asked for (resync_link) or a lost pull healed (the drift check)
 
 
 @dataclass(frozen=True)
@@ -99,11 +102,15 @@ class PullWork:
     clinic_id: str
     link_id: str
     page_token: str | None = None
+    # A full sync: the sync token is set aside and the calendar is listed whole.
+    full: bool = False
 
     def payload(self) -> dict[str, Any]:
-        body = {"clinicId": self.clinic_id, "linkId": self.link_id}
+        body: dict[str, Any] = {"clinicId": self.clinic_id, "linkId": self.link_id}
         if self.page_token:
             body["pageToken"] = self.page_token
+        if self.full:
+            body["full"] = True
         return body
 
 
@@ -127,7 +134,12 @@ def push_work(payload: Mapping[str, Any]) -> PushWork:
 
 def pull_work(payload: Mapping[str, Any]) -> PullWork:
     page_token = payload.get("pageToken")
-    return PullWork(str(payload["clinicId"]), str(payload["linkId"]), str(page_token) if page_token else None)
+    return PullWork(
+        str(payload["clinicId"]),
+        str(payload["linkId"]),
+        str(page_token) if page_token else None,
+        bool(payload.get("full")),
+    )
 
 
 @dataclass
@@ -157,6 +169,32 @@ class Tasks:
         bucket = math.floor(self.clock.now().timestamp() / window_seconds)
         name = "backfill-privacy-" + _digest(f"{link.id}/{privacy}/{bucket}")
         return self.queue.enqueue(self.settings.push_queue, name, PushWork(link.clinic_id, link.id).payload())
+
+    def resync(self, link: SyncLink, window_seconds: float = RESYNC_WINDOW_SECONDS) -> list[str]:
+        """A whole backfill of the link and, for a two-way link, a full pull: one of each per link and window
+        (a second request within it queues nothing more). Answers what was queued."""
+        queued: list[str] = []
+        if self.backfill_again(link, window_seconds):
+            queued.append("backfill")
+        if link.bidirectional and self.pull_full(link.clinic_id, link.id, window_seconds):
+            queued.append("pull")
+        return queued
+
+    def backfill_again(self, link: SyncLink, window_seconds: float = RESYNC_WINDOW_SECONDS) -> bool:
+        """A backfill of a link already active (resync, or a lost backfill healed): one per link and window."""
+        bucket = math.floor(self.clock.now().timestamp() / window_seconds)
+        work = PushWork(link.clinic_id, link.id)
+        return self.queue.enqueue(self.settings.push_queue, f"resync-{link.id}-{bucket}", work.payload())
+
+    def pull_full(self, clinic_id: str, link_id: str, window_seconds: float = RESYNC_WINDOW_SECONDS) -> bool:
+        """A full pull of a two-way link: one per link and window."""
+        return self._pull(PullWork(clinic_id, link_id, full=True), PullReason.RESYNC, window_seconds)
+
+    def repair(self, clinic_id: str, link_id: str, appointment_id: str, check: str) -> bool:
+        """A push the drift check found wanting: one per link, appointment and check."""
+        name = "push-repair-" + _digest(f"{link_id}/{appointment_id}/{check}")
+        work = PushWork(clinic_id, link_id, appointment_id)
+        return self.queue.enqueue(self.settings.push_queue, name, work.payload())
 
     def pull_on_notification(self, clinic_id: str, link_id: str) -> bool:
         """A pull that runs at the end of the coalescing window, so that it sees the whole burst."""

@@ -25,6 +25,7 @@ from tests.bench import (
     backfill,
     calls_per_change,
     drain,
+    drift_check,
     full_sync,
     incremental_pull,
     series_pull,
@@ -47,6 +48,7 @@ FIGURES = {
         "full sync of a calendar of 10,000 events with 50 ms latency",
         "<= 1.1 reads per event; a checkpoint per page; each task < timeout",
     ),
+    "drift": ("drift check with nothing changed over 100 links", "<= 1 Calendar call, <= 2 reads per link"),
     "stack": ("local-stack figures: propagation, webhook, cold start", "see targets"),
 }
 ORDER = [
@@ -61,6 +63,7 @@ ORDER = [
     "series_instance_edit",
     "full_sync",
     "upkeep",
+    "drift_check",
     "cold_start",
     "webhook",
 ]
@@ -98,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] {key} took {time.monotonic() - step:.0f} s", file=sys.stderr, flush=True)
         rows.extend(got)
 
-    in_process = [f for f in ("calls", "backfill", "pull", "series", "full_sync", "drain") if f in chosen]
+    in_process = [
+        f for f in ("calls", "backfill", "pull", "series", "full_sync", "drift", "drain") if f in chosen
+    ]
     env: Environment | None = start_environment(log_dir) if in_process else None
     try:
         prepared: drain.Prepared | None = None
@@ -125,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             if "full_sync" in chosen:
                 run("full_sync", lambda: full_sync.measure(ready_env, args.full))
                 run("full_sync", lambda: full_sync.measure_upkeep(ready_env, args.full))
+            if "drift" in chosen:
+                run("drift", lambda: drift_check.measure(ready_env, args.full))
         if prepared is not None:
             ready = prepared
             run("drain", lambda: drain.measure(ready))

@@ -49,7 +49,14 @@ class QueueConfig:
     def from_terraform(cls, queue: str = "push", infra: Path = REPO_ROOT / "infra") -> QueueConfig:
         """The deployed queue's settings: infra/tasks.tf, with variables at their defaults."""
         with (infra / "tasks.tf").open() as source:
-            resources = hcl2.load(source)["resource"]
+            parsed = hcl2.load(source)
+        resources = parsed["resource"]
+        # max_attempts comes from local.queue_max_attempts (the workers are told the same numbers).
+        attempts = {
+            key.strip('"'): count
+            for block in parsed.get("locals", [])
+            for key, count in (block.get("queue_max_attempts") or {}).items()
+        }
         with (infra / "variables.tf").open() as source:
             variables = {
                 name.strip('"'): body.get("default")
@@ -67,6 +74,8 @@ class QueueConfig:
         def value(raw: Any) -> Any:
             if isinstance(raw, str) and raw.startswith("${var."):
                 return variables[raw[len("${var.") : -1]]
+            if isinstance(raw, str) and raw.startswith("${local.queue_max_attempts."):
+                return attempts[raw[len("${local.queue_max_attempts.") : -1]]
             return raw
 
         def seconds(raw: str) -> float:
@@ -75,7 +84,7 @@ class QueueConfig:
         return cls(
             max_dispatches_per_second=float(value(rate["max_dispatches_per_second"])),
             max_concurrent_dispatches=int(value(rate["max_concurrent_dispatches"])),
-            max_attempts=int(retry["max_attempts"]),
+            max_attempts=int(value(retry["max_attempts"])),
             min_backoff=seconds(retry["min_backoff"]),
             max_backoff=seconds(retry["max_backoff"]),
             max_doublings=int(retry["max_doublings"]),

@@ -118,6 +118,8 @@ class Sync:
             "status": "scheduled",
             "patientName": "Ana López",
             **fields,
+            # The clinic app stamps every write (docs/firestore-contract.md): the drift check reads by it.
+            "updatedAt": firestore_lib.SERVER_TIMESTAMP,
         }
         ref.set(data)
         after = ref.get()

@@ -3,14 +3,17 @@
 Random operations on both sides (clinic writes; moves, cancellations and creations in Google on two-way
 links; links disabled and redone; grants revoked; access tokens expired; sync tokens invalidated; channels
 expired) run while faults are injected everywhere: Google answers 5xx, 429 and 403 rateLimitExceeded, slowly
-or not at all; CloudEvents and tasks are duplicated, reordered and delayed; notifications and pull tasks are
-dropped. Then the faults stop, the queues drain (reconciliation recovering what was dropped), and the
-calendars must equal the clinic: one event per live appointment, none for the rest, no loop. Before the
-run, the two-way user's Google account was linked at a second clinic, which wrote an event with a
-patient's name there: at the end it is still that clinic's, and nothing of it reached the demo clinic.
+or not at all, and for a while answers every Calendar call 500, longer than a task's retry budget; CloudEvents
+and tasks are duplicated, reordered and delayed; notifications, pull tasks, CloudEvents of clinic writes and
+scheduler runs are dropped; push tasks are dropped too, as Cloud Tasks drops a task after its last attempt:
+the worker keeps a dead letter. Then the faults stop, the queues drain (reconciliation and the drift check
+recovering what was dropped), and the calendars must equal the clinic: one event per live appointment, none
+for the rest, no loop, no dead letter left. Before the run, the two-way user's Google account was linked at
+a second clinic, which wrote an event with a patient's name there: at the end it is still that clinic's, and
+nothing of it reached the demo clinic.
 
-Eventarc and Cloud Tasks deliver at least once, so CloudEvents and push tasks are never dropped here;
-Google's notifications are best effort, so they are, and reconciliation must make up for them.
+A CloudEvent of a deleted document is never dropped here: a deleted document leaves no `updatedAt` for the
+drift check to find, so only a resync heals its loss (README, "Reliability").
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from shared.adapters.firestore_codec import appointment_change
 from shared.domain.errors import DomainError
 from shared.domain.event import PROP_APPOINTMENT
 from shared.domain.link import LinkStatus
-from shared.services.tasks import RetryLater
+from shared.services.tasks import RetryLater, pull_work, push_work
 from tests.integration.conftest import FUNCTIONS_URL, Sync
 
 # Another clinic (privacy `full`) where the two-way user's Google account was linked before.
@@ -52,6 +55,14 @@ GOOGLE_FAULTS = [
 
 
 QUIESCE_SECONDS = 240
+# Google's outage: every Calendar call answered 500 for this share of the run (at least OUTAGE_MIN_OPS), from
+# a third of the way in; tasks retried meanwhile spend their whole budget and become dead letters.
+OUTAGE_SHARE = 0.1
+OUTAGE_MIN_OPS = 150
+OUTAGE_FAULTS = [
+    {"route": "/calendar/v3/", "rate": 1.0, "status": 500},
+    {"route": "/batch/", "rate": 1.0, "status": 500},
+]
 # A progress line every this many operations (SOAK_PROGRESS overrides it).
 PROGRESS_EVERY = 500
 MADRID = ZoneInfo("Europe/Madrid")
@@ -64,12 +75,14 @@ class Figures:
     duplicates: int = 0
     lost: int = 0
     diverged: int = 0
+    dead_letters: int = 0  # tasks lost on their last attempt (dropped, or past the retry budget)
+    unhealed: int = 0  # dead letters still pending on the links at the end
     details: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         return (
             f"ops={self.ops} faults={self.faults} duplicates={self.duplicates} lost={self.lost} "
-            f"diverged={self.diverged}"
+            f"diverged={self.diverged} dead_letters={self.dead_letters} unhealed={self.unhealed}"
         )
 
 
@@ -126,6 +139,7 @@ class Soak:
         self.delayed_tasks: list[tuple[str, dict[str, Any]]] = []
         self.faulty = True
         self.counter = 0
+        self.attempts: dict[str, int] = {}  # by task: how often it was tried (Cloud Tasks' retry count + 1)
         # The clinic's appointments as last written, by the soak or by a pull: a write picks its
         # appointment here instead of reading the whole collection, so each operation costs the same
         # however many appointments there are.
@@ -150,7 +164,10 @@ class Soak:
             after = ref.get()
             old = before.to_dict() if before.exists else None
             self.model[appointment.id] = after.to_dict() or {}
-            self.deliver(lambda: self.sync.trigger(appointment.id, old, after.to_dict(), after.update_time))
+            self.deliver(
+                lambda: self.sync.trigger(appointment.id, old, after.to_dict(), after.update_time),
+                droppable=True,
+            )
 
         def written_all(appointments: Any, source_link_id: str) -> None:
             for appointment in appointments:
@@ -223,8 +240,11 @@ class Soak:
         self.write(appointment_id, data)
 
     def write(self, appointment_id: str, data: dict[str, Any]) -> None:
+        data.pop("updatedAt", None)  # stamped anew by the write
         self.sync.appointment(
-            appointment_id, self.deliver, **{k: v for k, v in data.items() if v is not None}
+            appointment_id,
+            lambda event: self.deliver(event, droppable=True),
+            **{k: v for k, v in data.items() if v is not None},
         )
         self.model[appointment_id] = self.sync.doc(f"clinics/demo/appointments/{appointment_id}") or {}
 
@@ -232,12 +252,15 @@ class Soak:
         self.sync.delete_appointment(appointment_id, self.deliver)
         self.model.pop(appointment_id, None)
 
-    def deliver(self, event: Callable[[], object]) -> None:
-        """A CloudEvent: delivered now, later (reordered), or twice."""
+    def deliver(self, event: Callable[[], object], *, droppable: bool = False) -> None:
+        """A CloudEvent: delivered now, later (reordered), twice, or (a write's, `droppable`) never."""
         if not self.faulty:
             event()
             return
         roll = self.rng.random()
+        if droppable and roll < 0.05:
+            self.figures.faults += 1  # Eventarc gave up on it: the drift check must find the write
+            return
         if roll < 0.2:
             self.pending_events.append(event)
             self.figures.faults += 1
@@ -340,12 +363,18 @@ class Soak:
                 if queue == "pull" and roll < 0.15:
                     self.figures.faults += 1  # a dropped pull: reconciliation must make up for it
                     continue
+                if queue == "push" and roll < 0.15:
+                    self.figures.faults += 1  # dropped after its last attempt: a dead letter
+                    self.lose(queue, payload)
+                    continue
                 if roll > 0.92:
                     self.run_task(queue, payload)
                     self.figures.faults += 1
             self.run_task(queue, payload)
 
     def run_task(self, queue: str, payload: dict[str, Any]) -> None:
+        key = f"{queue}:{sorted(payload.items())}"
+        self.attempts[key] = self.attempts.get(key, 0) + 1
         try:
             if queue == "pull":
                 self.sync.services.pull.pull(payload["clinicId"], payload["linkId"], payload.get("pageToken"))
@@ -356,7 +385,38 @@ class Soak:
                     payload["clinicId"], payload["linkId"], [payload["appointmentId"]]
                 )
         except RetryLater:
+            if self.attempts[key] >= self.sync.services.settings.max_attempts(queue):
+                self.lose(queue, payload)  # its last attempt failed: the worker keeps a dead letter
+                return
             self.delayed_tasks.append((queue, payload))  # Cloud Tasks retries it, later
+        self.attempts.pop(key, None)
+
+    def lose(self, queue: str, payload: dict[str, Any]) -> None:
+        """What push_worker and pull_worker do on a task's last attempt: a dead letter on its link."""
+        work: Any = pull_work(payload) if queue == "pull" else push_work(payload)
+        attempts = self.attempts.pop(f"{queue}:{sorted(payload.items())}", 0)
+        tried = max(attempts, self.sync.services.settings.max_attempts(queue))
+        if self.sync.services.repair.dead_letter(work, "retry_later", tried):
+            self.figures.dead_letters += 1
+
+    def scheduled(self) -> None:
+        """A Cloud Scheduler run: the drift check, the reconciliation or the upkeep; some never run."""
+        if self.rng.random() < 0.3:
+            self.figures.faults += 1
+            return
+        job = self.rng.choice(["drift", "reconcile", "renew"])
+        if job == "drift":
+            self.sync.services.repair.drift_check()
+        elif job == "reconcile":
+            self.sync.services.channels.reconcile(1e-6)
+        else:
+            self.sync.services.channels.renew()
+
+    def outage(self, starting: bool) -> None:
+        """Google answers every Calendar call 500 (starting), or goes back to the run's usual faults."""
+        self.admin("faults", {})
+        for rule in OUTAGE_FAULTS if starting else GOOGLE_FAULTS:
+            self.admin("faults", rule)
 
     def quiesce(self) -> None:
         """Faults off; every CloudEvent delivered; upkeep and reconciliation; queues drained."""
@@ -379,6 +439,7 @@ class Soak:
             self.sync.services.channels.renew()
             self.sync.services.linking.retry_activations()
             self.sync.services.channels.reconcile(1e-6)
+            self.sync.services.repair.drift_check()
             self.drain(deadline)
             if all(
                 self.link_of(u) is not None and self.link_of(u).status is LinkStatus.ACTIVE for u in USERS
@@ -387,6 +448,7 @@ class Soak:
             assert time.monotonic() < deadline, "links did not become active"
             time.sleep(2)
         self.sync.services.channels.reconcile(1e-6)
+        self.sync.services.repair.drift_check()
         self.drain(deadline)
 
     def drain(self, deadline: float | None = None) -> None:
@@ -468,10 +530,14 @@ class Soak:
         self.model = self.appointments()  # the demo clinic's own, and what the first pulls wrote
         every = int(os.environ.get("SOAK_PROGRESS", PROGRESS_EVERY))
         started = time.monotonic()
+        outage_from = operations // 3
+        outage_until = outage_from + max(OUTAGE_MIN_OPS, int(operations * OUTAGE_SHARE))
         for _ in range(operations):
             self.figures.ops += 1
             if self.figures.ops % every == 0:
                 self.progress(operations, started)
+            if self.figures.ops in (outage_from, outage_until):
+                self.outage(starting=self.figures.ops == outage_from)
             roll = self.rng.random()
             try:
                 if roll < 0.55:
@@ -482,6 +548,8 @@ class Soak:
                     self.disturb()
                 elif roll < 0.9:
                     self.ensure_linked(self.rng.choice(sorted(USERS)))
+                elif roll < 0.92:
+                    self.scheduled()
                 else:
                     self.run_some_tasks()
             except (
@@ -568,6 +636,10 @@ class Soak:
                 self.figures.lost += 1
                 recorded = self.sync.services.records.event_link(link, appointment_id)
                 self.figures.details.append(f"{user}: live {appointment_id} not in the calendar; {recorded}")
+            if link.pending_failures:
+                self.figures.unhealed += link.pending_failures
+                letters = self.sync.services.repairs.dead_letters(link)
+                self.figures.details.append(f"{user}: unhealed dead letters {[d.key for d in letters]}")
 
     def no_loop(self) -> tuple[int, int]:
         """After convergence, one more round of notifications and pulls writes nothing anywhere."""

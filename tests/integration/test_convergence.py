@@ -17,7 +17,9 @@ def soak(sync: Sync, seed: int, operations: int, made_in_google: float = 0.0) ->
         figures = run.run(operations)
         loop = run.no_loop()
     print(f"\nsoak seed={seed} {figures.line()} loop_writes={loop[0]} loop_docs={loop[1]}")
-    assert (figures.duplicates, figures.lost, figures.diverged) == (0, 0, 0), figures.details[:20]
+    assert (figures.duplicates, figures.lost, figures.diverged, figures.unhealed) == (0, 0, 0, 0), (
+        figures.details[:20]
+    )
     assert loop == (0, 0), "a quiet round after convergence wrote something"
     return run
 

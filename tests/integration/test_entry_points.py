@@ -21,6 +21,7 @@ from werkzeug.test import EnvironBuilder
 
 from infra.local.bridge import build_event
 from infra.local.environment import TASKS_LOCATION
+from shared.bootstrap import services
 from shared.domain.event_link import event_id
 from tests.integration.functions_app import (
     HTTP_FUNCTIONS,
@@ -35,7 +36,7 @@ from tests.integration.functions_app import (
 # Method each HTTP function takes; every other method is refused with 405.
 METHODS = {name: "POST" for name in HTTP_FUNCTIONS} | {"oauth_callback": "GET", "list_links": "GET"}
 # The POST functions that read a body (the webhook and the scheduler targets never read theirs).
-BODY_FUNCTIONS = ["approve_link", "disable_link", "oauth_start", "pull_worker", "push_worker"]
+BODY_FUNCTIONS = ["approve_link", "disable_link", "oauth_start", "pull_worker", "push_worker", "resync_link"]
 
 # A valid body of each POST function that takes one (renew_channels and reconcile_links take none).
 VALID_BODIES: dict[str, dict[str, Any]] = {
@@ -49,6 +50,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     },
     "disable_link": {"clinicId": "demo", "userId": "pautrave", "linkId": "no-such-link"},
     "complete_link": {"clinicId": "demo", "userId": "pautrave", "linkId": "no-such-link", "code": "c0de"},
+    "resync_link": {"clinicId": "demo", "userId": "pautrave", "linkId": "no-such-link"},
     "push_worker": {"clinicId": "demo", "linkId": "no-such-link", "appointmentId": "a1"},
     "pull_worker": {"clinicId": "demo", "linkId": "no-such-link"},
 }
@@ -58,8 +60,9 @@ WRONG_TYPES: dict[str, list[tuple[str, Any]]] = {
     "approve_link": [("decision", 1), ("decision", True), ("linkId", 7)],
     "disable_link": [("userId", 42), ("linkId", {"id": "x"})],
     "complete_link": [("code", 7), ("linkId", None)],
+    "resync_link": [("userId", 42), ("linkId", ["x"])],
     "push_worker": [("backfill", 0), ("backfill", "yes"), ("appointmentId", 3)],
-    "pull_worker": [("linkId", None), ("clinicId", 1.5)],
+    "pull_worker": [("linkId", None), ("clinicId", 1.5), ("full", "yes")],
 }
 
 
@@ -476,6 +479,85 @@ def test_pull_worker_defers_a_pull_refused_for_quota(functions: Deployed) -> Non
     # Answered, not retried: a new pull task runs once the quota's minute has passed.
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["skipped"] == "deferred: Google quota"
+
+
+def test_push_worker_keeps_a_dead_letter_on_the_queues_last_attempt_and_a_later_push_heals_it(
+    functions: Deployed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    link = functions.active_link()
+    appointment(functions, "a1")
+    task = {"clinicId": "demo", "linkId": link["id"], "appointmentId": "a1"}
+    faults = f"{functions.google.url}/_fake/faults"
+    requests.post(
+        faults, json={"route": "calendar.events.insert", "status": 500}, timeout=10
+    ).raise_for_status()
+    last = services().settings.push_max_attempts - 1
+    try:
+        earlier = functions.post("push_worker", task, headers={"X-CloudTasks-TaskRetryCount": str(last - 1)})
+        capsys.readouterr()
+        final = functions.post("push_worker", task, headers={"X-CloudTasks-TaskRetryCount": str(last)})
+    finally:
+        requests.post(faults, json={}, timeout=10).raise_for_status()
+
+    assert_error(earlier, 503, "retry_later")  # Cloud Tasks retries
+    assert (final.status_code, final.get_json()) == (200, {"deadLetter": True, "attempts": last + 1})
+    # The line infra/monitoring.tf's dead_letters metric counts.
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    [line] = [entry for entry in lines if entry.get("event") == "dead_letter"]
+    assert (line["severity"], line["queue"], line["linkId"]) == ("ERROR", "push", link["id"])
+    stored = functions.doc(f"clinics/demo/syncLinks/{link['id']}")
+    assert stored is not None and stored["pendingFailures"] == 1 and stored["status"] == "active"
+    assert stored["lastError"]["code"] == "dead_letter"
+    letter = functions.doc(f"clinics/demo/syncLinks/{link['id']}/deadLetters/push-a1")
+    assert letter is not None and (letter["kind"], letter["attempts"]) == ("push", last + 1)
+    listed = functions.get("list_links", {"clinicId": "demo", "userId": "pautrave"}).get_json()["links"]
+    assert listed[0]["pendingFailures"] == 1
+
+    healed = functions.post("push_worker", task)
+    assert healed.get_json()["done"] == 1
+    stored = functions.doc(f"clinics/demo/syncLinks/{link['id']}")
+    assert stored is not None and stored["pendingFailures"] == 0
+    assert functions.doc(f"clinics/demo/syncLinks/{link['id']}/deadLetters/push-a1") is None
+
+
+def test_resync_link_queues_a_backfill_and_a_full_pull(functions: Deployed) -> None:
+    link = functions.active_link()
+    functions.receiver.clear()
+    body = {"clinicId": "demo", "userId": "pautrave", "linkId": link["id"]}
+
+    response = functions.post("resync_link", body)
+
+    assert response.status_code == 202, response.get_data(as_text=True)
+    assert response.get_json()["queued"] == ["backfill", "pull"]
+    assert response.get_json()["link"]["id"] == link["id"]
+    # Both tasks run at once, in whichever order the queues deliver them.
+    delivered = {
+        (d.path, json.dumps(d.json(), sort_keys=True)) for d in functions.receiver.deliveries(wait=3)
+    }
+    ids = {"clinicId": "demo", "linkId": link["id"]}
+    assert ("/push_worker", json.dumps({**ids, "backfill": True}, sort_keys=True)) in delivered
+    assert ("/pull_worker", json.dumps({**ids, "full": True}, sort_keys=True)) in delivered
+    assert functions.post("resync_link", body).get_json()["queued"] == []  # within the minute: nothing more
+    assert_error(functions.post("resync_link", {**body, "userId": "marina"}), 404, "link_not_found")
+    functions.post("disable_link", body)
+    refused = assert_error(functions.post("resync_link", body), 409, "link_not_active")
+    assert "activa" in refused["message"]
+
+
+def test_pull_worker_takes_a_full_pull(functions: Deployed) -> None:
+    link = functions.active_link()
+    response = functions.post("pull_worker", {"clinicId": "demo", "linkId": link["id"], "full": True})
+    assert response.status_code == 200 and response.get_json()["skipped"] is None
+
+
+def test_drift_check_reports_what_it_checked(functions: Deployed) -> None:
+    link = functions.active_link()
+    functions.receiver.clear()
+    response = functions.post("drift_check")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json() == {"links": 1, "repaired": 0, "backfills": 0, "pulls": 0, "skipped": 0}
+    stored = functions.doc(f"clinics/demo/syncLinks/{link['id']}")
+    assert stored is not None and stored["driftCheckedAt"] is not None
 
 
 # --- renew_channels and reconcile_links ----------------------------------------------------------------

@@ -47,7 +47,7 @@ from tests.integration.functions_app import HTTP_FUNCTIONS, Deployed
 OPENAPI = REPO_ROOT / "openapi" / "openapi.yaml"
 DOCUMENT: dict[str, Any] = yaml.safe_load(Path(OPENAPI).read_text())
 GET_FUNCTIONS = {"oauth_callback", "list_links"}
-INTERNAL = {"push_worker", "pull_worker", "renew_channels", "reconcile_links"}
+INTERNAL = {"push_worker", "pull_worker", "renew_channels", "reconcile_links", "drift_check"}
 
 # The request models behind each documented request body or query.
 BODIES: dict[str, type[BaseModel]] = {

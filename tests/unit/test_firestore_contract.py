@@ -97,6 +97,7 @@ FULL = {
         "location": "Sala 2",
         "allDay": False,
         "syncSource": {"linkId": "link-1", "at": NOW},
+        "updatedAt": NOW,
     },
 }
 READERS: dict[str, Callable[[Mapping[str, Any]], object]] = {
@@ -141,7 +142,8 @@ def test_what_a_pull_writes_is_declared_ours_and_nothing_is_left_planned() -> No
     appointment = schemas.schema("appointment")
     assert not appointment.get("x-planned")
     made_in_google = codec.appointment_from("c", "a1", FULL["appointment"])
-    written = set(codec.pulled_fields(made_in_google)) | {codec.SYNC_SOURCE}
+    # The adapter stamps the syncSource marker and updatedAt (the server's time) beside these fields.
+    written = set(codec.pulled_fields(made_in_google)) | {codec.SYNC_SOURCE, "updatedAt"}
     assert written == set(appointment["x-written-by-us"])
     for name in ("allDay", "notes", "location", "title"):
         assert "written by a pull" in appointment["properties"][name]["description"].lower()

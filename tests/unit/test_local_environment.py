@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 from infra.local.environment import LocalPorts, function_environment, functions_environment, secret_variable
 from infra.local.identity import IDENTITY_KEY_VARIABLE
@@ -96,3 +97,21 @@ def test_each_function_gets_only_its_granted_secrets_and_never_the_callers_key()
         assert env["PATH"] == "/bin" and env["THREADS"] == str(grant.concurrency)
         seen.add(frozenset(secrets))
     assert frozenset() in seen and len(seen) > 2, "the grants differ between functions"
+
+
+def test_the_workers_and_the_tasks_emulator_get_the_queues_attempts_from_terraform(tmp_path: Path) -> None:
+    from infra.local.stack import LocalStack
+    from infra.local.terraform_grants import first, queue_max_attempts, resolve, resources
+
+    attempts = queue_max_attempts()
+    for name, body in resources("google_cloud_tasks_queue").items():
+        assert resolve(first(body["retry_config"])["max_attempts"]) == attempts[name], name
+    settings = Settings.from_env(functions_environment(LocalPorts.free()))
+    assert (settings.max_attempts("push"), settings.max_attempts("pull")) == (
+        attempts["push"],
+        attempts["pull"],
+    )
+    # The emulator retries as often as the most generous queue; a task of a queue with fewer attempts ends
+    # on its own last one, where its worker answers 200 with a dead letter.
+    stack = LocalStack(LocalPorts.free(), log_dir=tmp_path, demo_data=False)
+    assert stack.tasks.max_retries == max(attempts.values()) - 1

@@ -13,6 +13,7 @@ from shared.adapters.firestore.channel_index import FirestoreChannelIndex
 from shared.adapters.firestore.directory import FirestoreDirectory
 from shared.adapters.firestore.links import FirestoreLinks
 from shared.adapters.firestore.oauth_states import FirestoreOAuthStates
+from shared.adapters.firestore.repairs import FirestoreRepairs
 from shared.adapters.firestore.sealed_grants import FirestoreSealedGrants
 from shared.adapters.firestore.sync_records import FirestoreSyncRecords
 from shared.adapters.firestore.sync_status import FirestoreSyncStatus
@@ -51,6 +52,7 @@ IMPLEMENTATIONS: list[tuple[type, list[type[Any]]]] = [
     (shared.ports.SyncRecords, [fakes.MemorySyncRecords, FirestoreSyncRecords]),
     (shared.ports.SyncStatus, [fakes.MemorySyncStatus, FirestoreSyncStatus]),
     (shared.ports.ChannelIndex, [fakes.MemoryChannelIndex, FirestoreChannelIndex]),
+    (shared.ports.Repairs, [fakes.MemoryRepairs, FirestoreRepairs]),
     (shared.ports.OAuthStates, [fakes.MemoryOAuthStates, FirestoreOAuthStates]),
     (shared.ports.AccountCalendars, [fakes.MemoryAccountCalendars, FirestoreAccountCalendars]),
     (shared.ports.ClinicDirectory, [fakes.MemoryDirectory, FirestoreDirectory]),
@@ -75,7 +77,16 @@ def test_the_memory_store_offers_a_fake_of_every_storage_port_build_services_tak
     from shared.bootstrap import Services
 
     ports = fakes.MemoryStore().ports()
-    assert set(ports) == {"links", "grants", "records", "status", "channel_index", "states", "accounts"}
+    assert set(ports) == {
+        "links",
+        "grants",
+        "records",
+        "status",
+        "channel_index",
+        "states",
+        "accounts",
+        "repairs",
+    }
     for name, fake in ports.items():
         assert name in vars(Services), name
         wanted = inspect.signature(vars(Services)[name].func).return_annotation

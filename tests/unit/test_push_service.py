@@ -21,9 +21,9 @@ START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def active_link(
-    world: World, user: str = "pautrave", email: str = "pau@gmail.com"
+    world: World, user: str = "pautrave", email: str = "pau@gmail.com", two_way: bool = True
 ) -> tuple[SyncLink, MemoryCalendar]:
-    link, url = world.services.linking.start("demo", "centro-b", user, None, True, None)
+    link, url = world.services.linking.start("demo", "centro-b", user, None, two_way, None)
     world.consent("code-" + user, email)
     held = world.services.linking.complete(url.split("state=")[1], "code-" + user, None)
     assert held.code

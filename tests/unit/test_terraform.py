@@ -44,9 +44,16 @@ PLATFORM_ENV = {
 }
 
 # Called by Cloud Tasks, Cloud Scheduler or Eventarc: never by anyone else.
-WORKERS = {"push_worker", "pull_worker", "renew_channels", "reconcile_links", "on_appointment_written"}
+WORKERS = {
+    "push_worker",
+    "pull_worker",
+    "renew_channels",
+    "reconcile_links",
+    "drift_check",
+    "on_appointment_written",
+}
 # Called by the clinic app's backend with its service account.
-CLINIC_FACING = {"oauth_start", "complete_link", "approve_link", "disable_link", "list_links"}
+CLINIC_FACING = {"oauth_start", "complete_link", "approve_link", "disable_link", "resync_link", "list_links"}
 # Google's OAuth redirect and Google's push notifications carry no identity: the code authenticates them.
 PUBLIC = {"oauth_callback", "calendar_webhook"}
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
@@ -279,7 +286,8 @@ def test_queues_retry_with_bounded_backoff_under_calendar_quota() -> None:
     total_rate = 0.0
     for name, body in resources("google_cloud_tasks_queue").items():
         retry = first(body["retry_config"])
-        assert 1 < retry["max_attempts"] <= 20, f"queue {name}: attempts must be bounded"
+        attempts = resolve(retry["max_attempts"])
+        assert isinstance(attempts, int) and 1 < attempts <= 20, f"queue {name}: attempts must be bounded"
         assert "min_backoff" in retry and "max_backoff" in retry, f"queue {name}: set min and max backoff"
         rate = resolve(first(body["rate_limits"])["max_dispatches_per_second"])
         assert isinstance(rate, int | float), f"queue {name}: cannot read max_dispatches_per_second"
@@ -391,7 +399,7 @@ def test_scheduled_functions_are_called_with_oidc() -> None:
     specs = function_specs()
     jobs = resources("google_cloud_scheduler_job")["job"]
     scheduled = instances(jobs)
-    assert set(scheduled) == {"renew_channels", "reconcile_links"}
+    assert set(scheduled) == {"renew_channels", "reconcile_links", "drift_check"}
     for name in scheduled:
         assert specs[name]["invoker"] == "scheduler", (
             f"{name} is scheduled but not invokable by the scheduler"
@@ -412,7 +420,11 @@ def test_tasks_and_scheduler_have_separate_identities_each_for_its_own_functions
         for account in (tasks, scheduler, eventarc)
     }
     assert callable_by[tasks] == {"push_worker", "pull_worker"}
-    assert callable_by[scheduler] == set(tf.scheduled_functions()) == {"renew_channels", "reconcile_links"}
+    assert (
+        callable_by[scheduler]
+        == set(tf.scheduled_functions())
+        == {"renew_channels", "reconcile_links", "drift_check"}
+    )
     assert callable_by[eventarc] == {"on_appointment_written"}
     # The queues' workers are exactly the functions the tasks' account may call.
     settings = config.Settings()

@@ -124,6 +124,18 @@ def register(app: Flask, console: Console) -> None:
             flash(g.texts.error(exc.code, exc.message), "error")
         return redirect(safe_next(request.form.get("next"), url_for("profile")))
 
+    @app.post("/links/<link_id>/resync")
+    @signed_in
+    def resync(link_id: str) -> Response:
+        user, _ = acting(console)
+        assert user is not None
+        try:
+            functions.resync(user.id, link_id)
+            flash(g.texts("resync_queued"), "ok")
+        except FunctionError as exc:
+            flash(g.texts.error(exc.code, exc.message), "error")
+        return redirect(safe_next(request.form.get("next"), url_for("health")))
+
     # --- the master's notifications ----------------------------------------------------------------
     @app.get("/notifications")
     @signed_in

@@ -24,7 +24,7 @@ class FunctionError(Exception):
 
 
 class Functions:
-    """oauth_start, complete_link, approve_link, disable_link and list_links of one functions base URL."""
+    """oauth_start, complete_link, approve_link, disable_link, resync_link and list_links of one functions base URL."""
 
     def __init__(
         self, base_url: str, clinic_id: str, identity: Callable[[str], dict[str, str]] | None = None
@@ -75,6 +75,11 @@ class Functions:
     def disable(self, user_id: str, link_id: str) -> dict[str, Any]:
         body = {"clinicId": self.clinic_id, "userId": user_id, "linkId": link_id}
         return dict(self._call("POST", "disable_link", json=body)["link"])
+
+    def resync(self, user_id: str, link_id: str) -> list[str]:
+        """resync_link: what was queued (`backfill`, and `pull` for a two-way link)."""
+        body = {"clinicId": self.clinic_id, "userId": user_id, "linkId": link_id}
+        return list(self._call("POST", "resync_link", json=body)["queued"])
 
     def links(self, user_id: str) -> list[dict[str, Any]]:
         """list_links: the user's own links (a master's: every link of the clinic)."""

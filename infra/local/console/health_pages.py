@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, g, jsonify, render_template
+from flask import Flask, g, jsonify, render_template, url_for
 from werkzeug.wrappers import Response
 
 from infra.local.console.context import Console, stamp, zone_of
@@ -62,6 +62,9 @@ def register(app: Flask, console: Console) -> None:
                     "health": _held(texts, held, zone),
                     "lastError": f"{error.get('code', '')}: {error.get('message', '')}" if error else "—",
                     "conflicts": link.conflicts,
+                    "pendingFailures": link.pending_failures,
+                    # The resync button's form (resync_link); only an active link can be synced again.
+                    "resyncUrl": url_for("resync", link_id=link.id) if link.status.value == "active" else "",
                     "lastConflictAt": stamp(document.get("lastConflictAt"), zone) if link.conflicts else "",
                 }
             )

@@ -71,6 +71,15 @@ class FirestoreDirectory:
             if appointment.status is AppointmentStatus.SCHEDULED
         ]
 
+    def appointments_changed_since(self, clinic_id: str, since: datetime) -> list[Appointment]:
+        # One field's range: served by its automatic single-field index, no composite index needed.
+        query = (
+            self._clinic(clinic_id)
+            .collection("appointments")
+            .where(filter=FieldFilter("updatedAt", ">=", since))
+        )
+        return _readable(clinic_id, query)
+
     def appointments_starting(
         self, clinic_id: str, professional_id: str, since: datetime, until: datetime
     ) -> list[Appointment]:
@@ -82,13 +91,7 @@ class FirestoreDirectory:
             .where(filter=FieldFilter("start", ">=", since))
             .where(filter=FieldFilter("start", "<", until))
         )
-        found = []
-        for snapshot in query.stream():
-            try:
-                found.append(codec.appointment_from(clinic_id, snapshot.id, snapshot.to_dict() or {}))
-            except Exception:  # noqa: S112 - a malformed appointment must not stop the others
-                continue
-        return found
+        return _readable(clinic_id, query)
 
     def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
         self.write_appointments([appointment], source_link_id)
@@ -102,6 +105,19 @@ class FirestoreDirectory:
                 fields[codec.SYNC_SOURCE] = {"linkId": source_link_id, "at": firestore.SERVER_TIMESTAMP}
                 # A field Google no longer has (a description removed there) goes rather than holding a null.
                 fields = {k: firestore.DELETE_FIELD if v is None else v for k, v in fields.items()}
+                # Stamped as the clinic app stamps its own writes: another link's drift check must see it.
+                fields["updatedAt"] = firestore.SERVER_TIMESTAMP
                 ref = self._clinic(appointment.clinic_id).collection("appointments").document(appointment.id)
                 batch.set(ref, fields, merge=True)
             batch.commit()
+
+
+def _readable(clinic_id: str, query: firestore.Query) -> list[Appointment]:
+    """The appointments a query finds; a malformed one must not stop the others."""
+    found = []
+    for snapshot in query.stream():
+        try:
+            found.append(codec.appointment_from(clinic_id, snapshot.id, snapshot.to_dict() or {}))
+        except Exception:  # noqa: S112 - a malformed appointment must not stop the others
+            continue
+    return found

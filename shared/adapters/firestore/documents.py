@@ -6,6 +6,8 @@ Layout (see README, "Data"):
                                                       what we last wrote to a Google calendar for an
                                                       appointment: kept per calendar, not per link, so
                                                       that a redo in the same account inherits it
+  clinics/{c}/syncLinks/{l}/deadLetters/{key}         a task that failed its queue's last attempt, until
+                                                      healed; counted in the link's pendingFailures
   oauthStates/{state}                                 single-use consent state; `expiresAt` is a TTL field
   oauthConsents/{linkId}                              a consent held until its one-time code is redeemed
                                                       (the code's SHA-256, the sealed token); `expiresAt`
@@ -30,6 +32,7 @@ CLINICS = "clinics"
 LINKS = "syncLinks"
 CALENDARS = "calendars"
 EVENT_LINKS = "eventLinks"
+DEAD_LETTERS = "deadLetters"
 STATES = "oauthStates"
 CONSENTS = "oauthConsents"
 KEYS = "linkKeys"
@@ -54,6 +57,10 @@ def links_with_status(db: firestore.Client, status: str) -> list[SyncLink]:
 
 def account_calendar(db: firestore.Client, clinic_id: str, account: str) -> firestore.DocumentReference:
     return db.collection(CLINICS).document(clinic_id).collection(ACCOUNTS).document(account)
+
+
+def dead_letters(db: firestore.Client, sync_link: SyncLink) -> firestore.CollectionReference:
+    return link(db, sync_link.clinic_id, sync_link.id).collection(DEAD_LETTERS)
 
 
 def event_links(db: firestore.Client, sync_link: SyncLink) -> firestore.CollectionReference:

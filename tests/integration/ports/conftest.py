@@ -20,6 +20,7 @@ from shared.adapters.firestore.channel_index import FirestoreChannelIndex
 from shared.adapters.firestore.directory import FirestoreDirectory
 from shared.adapters.firestore.links import FirestoreLinks
 from shared.adapters.firestore.oauth_states import FirestoreOAuthStates
+from shared.adapters.firestore.repairs import FirestoreRepairs
 from shared.adapters.firestore.sealed_grants import FirestoreSealedGrants
 from shared.adapters.firestore.sync_records import FirestoreSyncRecords
 from shared.adapters.firestore.sync_status import FirestoreSyncStatus
@@ -32,6 +33,7 @@ from shared.ports import (
     ClinicDirectory,
     Links,
     OAuthStates,
+    Repairs,
     SealedGrants,
     SyncRecords,
     SyncStatus,
@@ -42,6 +44,7 @@ from tests.fakes import (
     MemoryDirectory,
     MemoryLinks,
     MemoryOAuthStates,
+    MemoryRepairs,
     MemorySealedGrants,
     MemoryStore,
     MemorySyncRecords,
@@ -73,6 +76,7 @@ class Backend:
     channel_index: ChannelIndex
     states: OAuthStates
     accounts: AccountCalendars
+    repairs: Repairs
     directory: ClinicDirectory
     agenda: AgendaReader
     documents: ClinicDocuments
@@ -96,6 +100,7 @@ def _memory() -> Backend:
         channel_index=MemoryChannelIndex(store),
         states=MemoryOAuthStates(store),
         accounts=MemoryAccountCalendars(store),
+        repairs=MemoryRepairs(store),
         directory=directory,
         agenda=directory,
         documents=documents,
@@ -138,6 +143,7 @@ def _firestore(db: firestore_lib.Client) -> Backend:
         channel_index=FirestoreChannelIndex(db, cache_seconds=CACHE_SECONDS),
         states=FirestoreOAuthStates(db),
         accounts=FirestoreAccountCalendars(db),
+        repairs=FirestoreRepairs(db),
         directory=directory,
         agenda=directory,
         documents=documents,
@@ -160,6 +166,8 @@ def appointment_document(a: Appointment) -> dict[str, Any]:
         doc["title"] = a.title
     if a.origin:
         doc["origin"] = {"calendarId": a.origin.calendar_id, "eventId": a.origin.event_id}
+    if a.updated_at:
+        doc["updatedAt"] = a.updated_at
     return doc
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -120,10 +120,17 @@ def test_the_agenda_reader_shows_cancelled_appointments_too(clinic: Backend) -> 
     ]
 
 
+def written_now(found: Appointment | None) -> Appointment:
+    """A pull's write read back: stamped with updatedAt (the server's time, now), as the clinic stamps its own."""
+    assert found is not None and found.updated_at is not None
+    assert abs(found.updated_at - datetime.now(UTC)) < timedelta(minutes=1)
+    return replace(found, updated_at=None)
+
+
 def test_write_appointment_creates_an_appointment_made_in_google(clinic: Backend) -> None:
     made = appointment("g1", 3, patient_name=None, title="Café", origin=EventOrigin("cal-1", "ev-1"))
     clinic.directory.write_appointment(made, "l1")
-    assert clinic.directory.appointment("demo", "g1") == made
+    assert written_now(clinic.directory.appointment("demo", "g1")) == made
 
 
 def test_write_appointment_keeps_what_a_pull_does_not_write(clinic: Backend) -> None:
@@ -131,7 +138,7 @@ def test_write_appointment_keeps_what_a_pull_does_not_write(clinic: Backend) -> 
     clinic.documents.appointment(booked)
     moved = appointment("a1", 2, status=AppointmentStatus.CANCELLED, patient_name=None)
     clinic.directory.write_appointment(moved, "l1")
-    assert clinic.directory.appointment("demo", "a1") == replace(
+    assert written_now(clinic.directory.appointment("demo", "a1")) == replace(
         booked, start=moved.start, end=moved.end, status=AppointmentStatus.CANCELLED
     )
 
@@ -145,10 +152,10 @@ def test_write_appointment_brings_what_was_typed_in_google_and_clears_what_was_r
     )
     block = replace(made, all_day=True, start=T0, end=T0 + timedelta(days=2))
     clinic.directory.write_appointments([block, appointment("g2", 4, patient_name=None, origin=origin)], "l1")
-    assert clinic.directory.appointment("demo", "g1") == block
+    assert written_now(clinic.directory.appointment("demo", "g1")) == block
     cleared = replace(block, notes=None, location=None, all_day=False)
     clinic.directory.write_appointment(cleared, "l1")
-    assert clinic.directory.appointment("demo", "g1") == cleared
+    assert written_now(clinic.directory.appointment("demo", "g1")) == cleared
 
 
 # --- what only the Firestore adapter can meet: documents the clinic app wrote badly, and its markers -------
@@ -180,3 +187,27 @@ def test_a_pull_write_is_marked_with_its_link_every_time(firestore: firestore_li
     assert first["linkId"] == second["linkId"] == "l1"
     # A new value on every write: the trigger tells the pull's own write from a later clinic edit by it.
     assert second["at"] > first["at"]
+
+
+def test_appointments_changed_since_are_those_the_clinic_wrote_since_whatever_their_status_and_agenda(
+    clinic: Backend,
+) -> None:
+    written = {
+        "before": appointment("before", 1, updated_at=T0 - timedelta(minutes=1)),
+        "at": appointment("at", 2, updated_at=T0),
+        "after-cancelled": appointment(
+            "after-cancelled", -50, status=AppointmentStatus.CANCELLED, updated_at=T0 + timedelta(hours=1)
+        ),
+        "unstamped": appointment("unstamped", 3),
+        "other-professional": appointment("other-professional", 4, professional_id="jordi", updated_at=T0),
+    }
+    for a in written.values():
+        clinic.documents.appointment(a)
+    clinic.documents.appointment(replace(written["at"], clinic_id="other"))
+    found = clinic.directory.appointments_changed_since("demo", T0)
+    assert sorted(found, key=lambda a: a.id) == [
+        written["after-cancelled"],
+        written["at"],
+        written["other-professional"],
+    ]
+    assert clinic.directory.appointments_changed_since("demo", T0 + timedelta(hours=2)) == []

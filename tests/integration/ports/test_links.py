@@ -112,7 +112,7 @@ def test_links_awaiting_activation_are_approved_pending_links_whose_activation_w
     assert sorted(li.id for li in backend.links.links_awaiting_activation()) == ["waits", "waits-elsewhere"]
 
 
-def test_active_two_way_links_are_those_of_every_clinic(backend: Backend) -> None:
+def test_active_links_and_active_two_way_links_are_those_of_every_clinic(backend: Backend) -> None:
     for link in (
         a_link("here"),
         a_link("there", clinic_id="other"),

@@ -86,7 +86,8 @@
 
   // --- sync health ----------------------------------------------------------------------------------
   var COLUMNS = ["id", "user", "professional", "center", "status", "googleEmail", "bidirectional",
-                 "lastPushAt", "lastPullAt", "channelExpiresAt", "health", "lastError", "conflicts"];
+                 "lastPushAt", "lastPullAt", "channelExpiresAt", "health", "lastError", "conflicts",
+                 "pendingFailures", "actions"];
 
   function drawLinks(data) {
     var body = document.getElementById("links-body");
@@ -111,6 +112,21 @@
         } else if (column === "id") {
           cell.append(make("code", null, link.id.slice(0, 8)));
           cell.title = link.id;
+        } else if (column === "actions") {
+          if (link.resyncUrl) {
+            // A plain form post: the console's route calls resync_link and comes back here.
+            var form = make("form");
+            form.method = "post";
+            form.action = link.resyncUrl;
+            var next = make("input");
+            next.type = "hidden";
+            next.name = "next";
+            next.value = window.location.pathname;
+            var button = make("button", "resync", body.dataset.resync);
+            button.type = "submit";
+            form.append(next, button);
+            cell.append(form);
+          }
         } else if (column === "conflicts") {
           cell.textContent = link.conflicts + (link.lastConflictAt ? " (" + link.lastConflictAt + ")" : "");
         } else {
