@@ -167,7 +167,7 @@ def pull_worker(request: flask.Request) -> Reply:
     work = tasks.pull_work(json_body(request, PullTask).model_dump())
     queue = services().settings.pull_queue
     try:
-        report = services().pull.pull(work.clinic_id, work.link_id, work.page_token, full=work.full)
+        report = services().pull.run(work)
     except RetryLater as exc:
         if (busy := _retry(work, exc, request, queue)) is not None:
             return busy

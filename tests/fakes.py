@@ -68,6 +68,16 @@ class RecordingQueue:
         return tasks
 
 
+def run_task(services: Any, queue: str, payload: Mapping[str, Any]) -> object:
+    """Carry out one queued task as its worker does (push_worker or pull_worker): the payload read back by
+    `tasks.push_work` or `tasks.pull_work`, handed to the service's `run`. Answers the service's report."""
+    from shared.services.tasks import pull_work, push_work
+
+    if queue == services.settings.pull_queue:
+        return services.pull.run(pull_work(payload))
+    return services.push.run(push_work(payload))
+
+
 class RecordingNotifier:
     def __init__(self) -> None:
         self.notices: list[Notice] = []
@@ -517,7 +527,8 @@ class MemoryCalendar:
     clock: FixedClock = field(default_factory=FixedClock)
     calendars: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
-    fail_next: list[GoogleError] = field(default_factory=list)
+    # The next calls' failures, in order (None: that call answers).
+    fail_next: list[GoogleError | None] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
     # Events per page of a list (None: one page); and what each list call asked for.
     page_size: int | None = None
@@ -528,8 +539,8 @@ class MemoryCalendar:
 
     def _maybe_fail(self, call: str) -> None:
         self.calls.append(call)
-        if self.fail_next:
-            raise self.fail_next.pop(0)
+        if self.fail_next and (failure := self.fail_next.pop(0)) is not None:
+            raise failure
 
     def create_calendar(self, summary: str, time_zone: str) -> str:
         self._maybe_fail("calendars.insert")

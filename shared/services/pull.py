@@ -43,15 +43,9 @@ from shared.ports import (
 )
 from shared.services.access import Access, Need, Opened, Skipped
 from shared.services.push import PushService
-from shared.services.tasks import Tasks
+from shared.services.tasks import PullWork, Tasks
 
 log = logging.getLogger(__name__)
-
-# A full sync checkpointed less than this long ago has a task going on with it (pull_worker's timeout in
-# infra/functions.tf, and a minute for Cloud Tasks to deliver the next part): other pulls leave it alone
-# rather than list the same pages twice; an older checkpoint lost its task, and the next pull resumes it.
-FULL_SYNC_TASK_LIFETIME = timedelta(seconds=300 + 60)
-FULL_SYNC_UNDER_WAY = "full sync under way"
 
 
 @dataclass(frozen=True)
@@ -94,20 +88,22 @@ class PullService:
     tasks: Tasks
     clock: Clock
 
-    def pull(
-        self, clinic_id: str, link_id: str, continuing: str | None = None, *, full: bool = False
-    ) -> PullReport:
-        """Apply every change of the link's calendar since the last pull (`continuing`: the page token of
-        the full sync's part this task was queued for; `full`: the whole calendar, as after an expired sync
-        token, asked for by resync_link or the drift check)."""
+    def run(self, work: PullWork) -> PullReport:
+        """Carry out one pull task. A task queued for the next part of a full sync (its `page_token`) goes on
+        from the link's checkpoint like any other pull: whichever pull of the link comes next resumes the
+        full sync, so a part lost on its queue, or a first part retried after its checkpoint, loses
+        nothing (two pulls at once list the same pages, and apply them idempotently)."""
+        return self.pull(work.clinic_id, work.link_id, full=work.full)
+
+    def pull(self, clinic_id: str, link_id: str, *, full: bool = False) -> PullReport:
+        """Apply every change of the link's calendar since the last pull (`full`: the whole calendar, as
+        after an expired sync token, asked for by resync_link or the drift check)."""
         opened = self.access.open(clinic_id, link_id, Need.TWO_WAY)
         if isinstance(opened, Skipped):
             noted = self.access.error_of(opened)
             if noted is not None:
                 self.status.save_error(*noted)
             return PullReport(skipped=opened.reason)
-        if continuing is None and self._under_way(opened.link):
-            return PullReport(skipped=FULL_SYNC_UNDER_WAY)
         done = self.access.run(opened.link, lambda: self._pull(opened, full=full))
         if isinstance(done, Skipped):
             return PullReport(skipped=done.reason)
@@ -133,13 +129,6 @@ class PullService:
             },
         )
         return report
-
-    def _under_way(self, link: SyncLink) -> bool:
-        """Whether another task is applying the link's full sync now (see FULL_SYNC_TASK_LIFETIME)."""
-        progress = link.full_sync
-        if progress is None or progress.saved_at is None:
-            return False
-        return self.clock.now() - progress.saved_at < FULL_SYNC_TASK_LIFETIME
 
     def _pull(
         self, opened: Opened, *, full: bool = False

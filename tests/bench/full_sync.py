@@ -75,17 +75,16 @@ def measure(env: Environment, _full: bool) -> list[Row]:
     total = PullReport()
     tasks: list[float] = []
     clock = Stopwatch()
-    page_token: str | None = None
     while True:
         task = Stopwatch()
-        report = services.pull.pull(clinic.id, link.id, page_token)
+        report = services.pull.pull(clinic.id, link.id)
         tasks.append(task.seconds)
         total += report
         queued = queue.take()
         if not report.continued:
             break
         [(_queue, payload)] = queued  # exactly the next part, nothing else
-        page_token = payload["pageToken"]
+        assert payload["pageToken"]
     seconds = clock.seconds
     env.google.admin("faults", {})
     ops = env.ops.snapshot()

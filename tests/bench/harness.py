@@ -31,6 +31,7 @@ from shared.bootstrap import Services, build_services
 from shared.config import GoogleEndpoints, Settings
 from shared.domain.link import SyncLink
 from tests.bench.firestore_ops import CountingClient, FirestoreOps
+from tests.fakes import run_task
 
 KEYRING = new_keyring("bench-1")
 # Nothing listens here: watch notifications of two-way links go nowhere during in-process figures.
@@ -266,12 +267,7 @@ def run_tasks(services: Services, queue: Any) -> int:
     while queue.tasks:
         for queue_name, payload in queue.take():
             ran += 1
-            if queue_name == "pull":
-                services.pull.pull(payload["clinicId"], payload["linkId"], payload.get("pageToken"))
-            elif payload.get("backfill"):
-                services.push.backfill(payload["clinicId"], payload["linkId"])
-            else:
-                services.push.push(payload["clinicId"], payload["linkId"], [payload["appointmentId"]])
+            run_task(services, queue_name, payload)
     return ran
 
 

@@ -27,7 +27,7 @@ from shared.bootstrap import Services, build_services
 from shared.config import GoogleEndpoints, Settings
 from shared.services.linking import CallbackResult
 from tests.conftest import FirestoreEmulatorHandle
-from tests.fakes import RecordingQueue
+from tests.fakes import RecordingQueue, run_task
 from tests.integration.functions_app import Deployed, TaskReceiver, deployed
 
 KEYRING = new_keyring("it-1")
@@ -143,14 +143,7 @@ class Sync:
         while self.queue.tasks:
             for queue, payload in self.queue.take():
                 self.ran.append(payload)
-                if queue == "pull":
-                    self.services.pull.pull(payload["clinicId"], payload["linkId"], payload.get("pageToken"))
-                elif payload.get("backfill"):
-                    self.services.push.backfill(payload["clinicId"], payload["linkId"])
-                else:
-                    self.services.push.push(
-                        payload["clinicId"], payload["linkId"], [payload["appointmentId"]]
-                    )
+                run_task(self.services, queue, payload)
 
     # --- Google's side, as the user sees it ---------------------------------------------------------
     def as_user(self, email: str) -> Resource:

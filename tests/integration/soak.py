@@ -38,6 +38,7 @@ from shared.domain.errors import DomainError
 from shared.domain.event import PROP_APPOINTMENT
 from shared.domain.link import LinkStatus
 from shared.services.tasks import RetryLater, pull_work, push_work
+from tests.fakes import run_task
 from tests.integration.conftest import FUNCTIONS_URL, Sync
 
 # Another clinic (privacy `full`) where the two-way user's Google account was linked before.
@@ -148,7 +149,9 @@ class Soak:
         # The share of Google edits on the two-way link that are series, all-day events and copies (none
         # unless a run asks for them, so that a seed replays the same operations as before).
         self.made_in_google = 0.0
-        self.receiver = WebhookReceiver(sync, self.rng, self.figures)
+        # The notifications' drops draw from a generator of their own: they arrive on another thread, at
+        # times the run does not control, and must not shift the operations a seed replays.
+        self.receiver = WebhookReceiver(sync, random.Random(f"webhook-{seed}"), self.figures)
         self.other_calendar: str | None = None  # the calendar another clinic made in a shared account
         self._fire_on_pull_writes()
 
@@ -376,14 +379,7 @@ class Soak:
         key = f"{queue}:{sorted(payload.items())}"
         self.attempts[key] = self.attempts.get(key, 0) + 1
         try:
-            if queue == "pull":
-                self.sync.services.pull.pull(payload["clinicId"], payload["linkId"], payload.get("pageToken"))
-            elif payload.get("backfill"):
-                self.sync.services.push.backfill(payload["clinicId"], payload["linkId"])
-            else:
-                self.sync.services.push.push(
-                    payload["clinicId"], payload["linkId"], [payload["appointmentId"]]
-                )
+            run_task(self.sync.services, queue, payload)
         except RetryLater:
             if self.attempts[key] >= self.sync.services.settings.max_attempts(queue):
                 self.lose(queue, payload)  # its last attempt failed: the worker keeps a dead letter

@@ -3,19 +3,17 @@ queued, a crash resumed from the checkpoint, the page's event links read togethe
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shared.domain.link import SyncLink
 from shared.ports import SyncTokenExpired, Transient
-from shared.services.pull import FULL_SYNC_TASK_LIFETIME, FULL_SYNC_UNDER_WAY, PullReport
+from shared.services.pull import PullReport
 from shared.services.tasks import RetryLater
-from tests.fakes import MemoryCalendar
+from tests.fakes import MemoryCalendar, run_task
 from tests.unit.conftest import World
 from tests.unit.test_push_service import active_link, put
 
@@ -49,7 +47,9 @@ def pull_tasks(world: World) -> list[str]:
 def go_on(world: World, link: SyncLink) -> PullReport:
     """Run the next part of the full sync as Cloud Tasks delivers it: the queued task's payload."""
     [(_queue, payload)] = world.queue.take()
-    return world.services.pull.pull(payload["clinicId"], payload["linkId"], payload.get("pageToken"))
+    report = run_task(world.services, world.services.settings.pull_queue, payload)
+    assert isinstance(report, PullReport)
+    return report
 
 
 def test_a_full_sync_applies_two_pages_per_task_checkpoints_each_and_queues_the_next(world: World) -> None:
@@ -93,11 +93,11 @@ def test_a_crash_mid_way_resumes_from_the_last_page_applied(world: World) -> Non
     assert checkpoint is not None
     google.fail_next = [Transient("backend", 503, "backendError")]  # the third page's list dies
     with pytest.raises(RetryLater):
-        pulls.pull("demo", link.id, checkpoint.page_token)
+        pulls.pull("demo", link.id)
     assert world.store.links[link.id].full_sync == checkpoint  # nothing lost, nothing moved on
 
     google.listed.clear()
-    pulls.pull("demo", link.id, checkpoint.page_token)  # Cloud Tasks' retry of the same task
+    pulls.pull("demo", link.id)  # Cloud Tasks' retry of the same task
     assert google.listed[0]["pageToken"] == checkpoint.page_token  # not from zero
     world.queue.tasks.pop(next(iter(world.queue.tasks)))  # the part that failed, done by its retry
     go_on(world, link)
@@ -118,18 +118,36 @@ def test_an_expired_sync_token_starts_a_checkpointed_full_sync(world: World) -> 
     assert all(c["syncToken"] is None for c in google.listed)
 
 
-def test_other_pulls_leave_a_full_sync_under_way_alone_until_its_task_is_lost(world: World) -> None:
+def test_a_part_lost_on_its_queue_costs_nothing_the_next_pull_resumes_from_the_checkpoint(
+    world: World,
+) -> None:
     link, google = calendar_of(world)
+    assert world.services.pull.pull("demo", link.id).continued  # pages 1 and 2
+    checkpoint = world.store.links[link.id].full_sync
+    assert checkpoint is not None
+    world.queue.take()  # the next part is lost (its last attempt failed, or it was never delivered)
+    # A notification's pull (or the reconciliation's) goes on with the full sync at once, from the page
+    # checkpointed: nothing is listed twice, and nothing waits for a task that will never come.
     assert world.services.pull.pull("demo", link.id).continued
-    listed = len(google.listed)
-    # A notification (or the reconciliation) meanwhile: the part queued will list those pages.
-    assert world.services.pull.pull("demo", link.id).skipped == FULL_SYNC_UNDER_WAY
-    assert len(google.listed) == listed
-    # Its task died (the queue gave up): once a task's lifetime has passed, any pull resumes it.
-    world.queue.take()
-    world.clock.advance(seconds=FULL_SYNC_TASK_LIFETIME.total_seconds())
-    assert world.services.pull.pull("demo", link.id).continued
-    assert google.listed[listed]["pageToken"] is not None
+    assert google.listed[2]["pageToken"] == checkpoint.page_token
+    go_on(world, link)
+    done = world.store.links[link.id]
+    assert done.full_sync is None and done.sync_token is not None
+    assert len(google.listed) == 5  # five pages, each listed once
+
+
+def test_a_first_part_retried_after_its_checkpoint_goes_on_from_it(world: World) -> None:
+    """The first task of a full sync (no page token in its payload) applies page 1, checkpoints, and dies on
+    page 2: Cloud Tasks' retry of that same task resumes from page 2 instead of standing aside."""
+    link, google = calendar_of(world)
+    google.fail_next = [None, Transient("backend", 503, "backendError")]
+    with pytest.raises(RetryLater):
+        world.services.pull.pull("demo", link.id)
+    checkpoint = world.store.links[link.id].full_sync
+    assert checkpoint is not None and checkpoint.pages == 1
+    google.listed.clear()
+    assert world.services.pull.pull("demo", link.id).continued  # the retry: pages 2 and 3
+    assert google.listed[0]["pageToken"] == checkpoint.page_token
 
 
 class CountingRecords:
@@ -203,11 +221,3 @@ def test_a_rate_limit_still_waits_a_minute_and_marks_nothing(world: World) -> No
         world.services.pull.pull("demo", link.id)
     assert refused.value.defer_seconds == 60
     assert world.store.links[link.id].health is None
-
-
-def test_a_full_sync_task_lives_as_long_as_pull_worker_may_run_and_a_minute() -> None:
-    functions = (Path(__file__).parents[2] / "infra" / "functions.tf").read_text()
-    pull_worker = functions[functions.index("pull_worker = {") :]
-    timeout = re.search(r"timeout_seconds\s*=\s*(\d+)", pull_worker)
-    assert timeout is not None
-    assert FULL_SYNC_TASK_LIFETIME.total_seconds() == int(timeout.group(1)) + 60

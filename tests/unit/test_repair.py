@@ -25,7 +25,7 @@ from shared.domain.repair import (
 from shared.ports import Transient
 from shared.services.repair import DriftReport
 from shared.services.tasks import PullWork, PushWork, RetryLater, pull_work, push_work
-from tests.fakes import MemoryCalendar
+from tests.fakes import MemoryCalendar, run_task
 from tests.unit import test_push_service as pushing
 from tests.unit.conftest import World
 
@@ -146,12 +146,9 @@ def run_tasks(world: World) -> list[str]:
             if queue == world.services.settings.push_queue:
                 work = push_work(payload)
                 kinds.append("backfill" if work.backfill else "push")
-                world.services.push.run(work)
             else:
                 kinds.append("pull")
-                world.services.pull.pull(
-                    payload["clinicId"], payload["linkId"], full=bool(payload.get("full"))
-                )
+            run_task(world.services, queue, payload)
     return kinds
 
 
