@@ -628,14 +628,35 @@ class Soak:
                     if series is not None:
                         diverged_series.add(series)
                     self.figures.details.append(f"{user}: {appointment_id} at {start} != {doc['start']}")
-            for appointment_id in live.keys() - shown.keys():
+            for appointment_id in sorted(live.keys() - shown.keys()):
                 self.figures.lost += 1
-                recorded = self.sync.services.records.event_link(link, appointment_id)
-                self.figures.details.append(f"{user}: live {appointment_id} not in the calendar; {recorded}")
+                self.figures.details.append(
+                    self.why_not_shown(user, link, appointment_id, live[appointment_id])
+                )
             if link.pending_failures:
                 self.figures.unhealed += link.pending_failures
                 letters = self.sync.services.repairs.dead_letters(link)
                 self.figures.details.append(f"{user}: unhealed dead letters {[d.key for d in letters]}")
+
+    def why_not_shown(self, user: str, link: Any, appointment_id: str, doc: dict[str, Any]) -> str:
+        """What a live appointment missing from the calendar is, and what Google holds at its event."""
+        recorded = self.sync.services.records.event_link(link, appointment_id)
+        event_id = recorded.event_id if recorded is not None else None
+        event: Any = None
+        if event_id is not None:
+            try:
+                got = (
+                    self.user_api(USERS[user][0]).events().get(calendarId=link.calendar_id, eventId=event_id)
+                )
+                event = {
+                    k: v
+                    for k, v in got.execute().items()
+                    if k in ("status", "transparency", "recurringEventId", "start", "end", "recurrence")
+                }
+            except Exception as exc:  # what Google answers is the detail
+                event = type(exc).__name__
+        fields = {k: doc.get(k) for k in ("start", "end", "allDay", "origin", "title")}
+        return f"{user}: live {appointment_id} not in the calendar; {fields}; {recorded}; Google: {event}"
 
     def no_loop(self) -> tuple[int, int]:
         """After convergence, one more round of notifications and pulls writes nothing anywhere."""

@@ -17,6 +17,8 @@ def soak(sync: Sync, seed: int, operations: int, made_in_google: float = 0.0) ->
         figures = run.run(operations)
         loop = run.no_loop()
     print(f"\nsoak seed={seed} {figures.line()} loop_writes={loop[0]} loop_docs={loop[1]}")
+    for detail in figures.details:
+        print(f"soak detail: {detail}")
     assert (figures.duplicates, figures.lost, figures.diverged, figures.unhealed) == (0, 0, 0, 0), (
         figures.details[:20]
     )
@@ -68,6 +70,11 @@ def test_short_soak_with_series_all_day_events_and_copies_converges(sync: Sync) 
 @pytest.mark.soak
 @pytest.mark.timeout(3600)
 def test_long_soak_converges(sync: Sync) -> None:
+    """Every operation of both short soaks: a third of the Google edits are series, instances, "this and
+    following", all-day events and copies (SOAK_MADE_IN_GOOGLE sets the share)."""
     soak(
-        sync, seed=int(os.environ.get("SOAK_SEED", "11")), operations=int(os.environ.get("SOAK_OPS", "10000"))
+        sync,
+        seed=int(os.environ.get("SOAK_SEED", "11")),
+        operations=int(os.environ.get("SOAK_OPS", "10000")),
+        made_in_google=float(os.environ.get("SOAK_MADE_IN_GOOGLE", "0.35")),
     )
