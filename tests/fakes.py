@@ -320,17 +320,6 @@ class MemorySyncRecords:
         found = {a: self.store.event_links.get(self._key(link, a)) for a in appointment_ids}
         return {a: e for a, e in found.items() if e is not None}
 
-    def event_link_by_event(self, link: SyncLink, event_id: str) -> EventLink | None:
-        clinic_id, calendar_id, _ = self._key(link, event_id)
-        return next(
-            (
-                e
-                for (*key, _), e in self.store.event_links.items()
-                if key == [clinic_id, calendar_id] and e.event_id == event_id
-            ),
-            None,
-        )
-
     def event_links_of_series(self, link: SyncLink, series_id: str) -> list[EventLink]:
         clinic_id, calendar_id, _ = self._key(link, series_id)
         return [

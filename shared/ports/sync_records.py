@@ -24,10 +24,6 @@ class SyncRecords(Protocol):
         """The recorded event links of these appointments (those that have one), read together."""
         ...
 
-    def event_link_by_event(self, link: SyncLink, event_id: str) -> EventLink | None:
-        """The event link of the calendar's event `event_id`, or None."""
-        ...
-
     def event_links_of_series(self, link: SyncLink, series_id: str) -> list[EventLink]:
         """The event links of the recurring series' instances in the calendar (ids `{series_id}_...`)."""
         ...

@@ -147,11 +147,8 @@ class RepairService:
             events, token = listed
             ours = [a for e in events if (a := appointment_id_of(dict(e), link.clinic_id)) is not None]
             recorded = self.records.event_links_for(link, ours) if ours else {}
-            deleted = {
-                event_id: known
-                for event_id in cancelled_ids(events)
-                if (known := self.records.event_link_by_event(link, event_id)) is not None
-            }
+            cancelled = cancelled_ids(events)
+            deleted = self.records.event_links_by_events(link, cancelled) if cancelled else {}
             corrections = calendar_drift(events, link.clinic_id, recorded, deleted)
         stale = self._stale(link, opened, now, changed, {c.appointment_id for c in corrections})
         plan = plan_drift(corrections=corrections, stale=stale, letters=letters, two_way=link.bidirectional)

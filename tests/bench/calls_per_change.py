@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from tests.bench.harness import Clinic, Environment, link_agenda, run_tasks, trigger
+from tests.bench.harness import Environment, link_fresh_clinic, run_tasks, trigger
 from tests.bench.report import Row
-from tests.fakes import RecordingQueue
 
 WARM_UP = 3
 
@@ -32,14 +31,8 @@ FULL = Sizes(steady=200, burst_appointments=50)
 
 def measure(env: Environment, full: bool) -> list[Row]:
     sizes = FULL if full else QUICK
-    env.google.reset()
-    queue = RecordingQueue()
-    services = env.services(queue)
-    db = env.client()
-    clinic = Clinic(db, "bench-calls")
-    clinic.write()
-    link = link_agenda(services, env.google, clinic, 0, "calls@gmail.com")
-    run_tasks(services, queue)  # the (empty) backfill
+    linked = link_fresh_clinic(env, "bench-calls", "calls@gmail.com", bidirectional=False)
+    services, queue, clinic, db = linked.services, linked.queue, linked.clinic, linked.clinic.db
 
     # Steady: creates, then moves, one write per appointment before its task runs.
     before = env.google.counts()
@@ -64,7 +57,6 @@ def measure(env: Environment, full: bool) -> list[Row]:
     run_tasks(services, queue)
     burst_changes = sizes.burst_appointments * sizes.burst_writes
     burst_calls = env.google.calendar_calls(before)
-    assert link.calendar_id
 
     steady = steady_calls / changes
     burst = burst_calls / burst_changes

@@ -18,7 +18,15 @@ from typing import Any
 
 from infra.local.processes import REPO_ROOT
 from shared.services.pull import PullReport
-from tests.bench.harness import DAY0, Clinic, Environment, Stopwatch, link_agenda, run_tasks
+from tests.bench.harness import (
+    DAY0,
+    Clinic,
+    Environment,
+    Stopwatch,
+    link_agenda,
+    link_fresh_clinic,
+    run_tasks,
+)
 from tests.bench.incremental_pull import LATENCY_MS, insert_events
 from tests.bench.report import Row
 from tests.fakes import RecordingQueue
@@ -52,16 +60,9 @@ def _event(index: int) -> dict[str, Any]:
 
 
 def measure(env: Environment, _full: bool) -> list[Row]:
-    env.google.reset()
-    queue = RecordingQueue()
-    services = env.services(queue)
-    clinic = Clinic(env.client(), "bench-full-sync")
-    clinic.write()
-    email = "fullsync@gmail.com"
-    link = link_agenda(services, env.google, clinic, 0, email, bidirectional=True)
-    run_tasks(services, queue)
-    assert link.calendar_id
-    insert_events(env.google, env.google.ui_token(email), link.calendar_id, EVENTS, _event)
+    linked = link_fresh_clinic(env, "bench-full-sync", "fullsync@gmail.com")
+    services, queue, clinic, link = linked.services, linked.queue, linked.clinic, linked.link
+    insert_events(env.google, env.google.ui_token(linked.email), linked.calendar_id, EVENTS, _event)
     # Google no longer honours the link's token (410): its next pull is a full sync, and what the calendar
     # held before is no new appointment.
     current = services.links.get(clinic.id, link.id)

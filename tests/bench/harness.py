@@ -31,7 +31,7 @@ from shared.bootstrap import Services, build_services
 from shared.config import GoogleEndpoints, Settings
 from shared.domain.link import SyncLink
 from tests.bench.firestore_ops import CountingClient, FirestoreOps
-from tests.fakes import run_task
+from tests.fakes import RecordingQueue, run_task
 
 KEYRING = new_keyring("bench-1")
 # Nothing listens here: watch notifications of two-way links go nowhere during in-process figures.
@@ -269,6 +269,34 @@ def run_tasks(services: Services, queue: Any) -> int:
             ran += 1
             run_task(services, queue_name, payload)
     return ran
+
+
+@dataclass(frozen=True)
+class Linked:
+    """One agenda linked on a fresh fake Google: the services, their task queue, the clinic and its link."""
+
+    services: Services
+    queue: RecordingQueue
+    clinic: Clinic
+    link: SyncLink
+    calendar_id: str
+    email: str
+
+
+def link_fresh_clinic(
+    env: Environment, clinic_id: str, email: str, *, bidirectional: bool = True, counted: bool = True
+) -> Linked:
+    """The fake Google reset, clinic `clinic_id` written with one agenda, its user's link active (consented as
+    `email`) and the tasks its activation queued run (the empty backfill): where a figure of one link starts."""
+    env.google.reset()
+    queue = RecordingQueue()
+    services = env.services(queue, counted=counted)
+    clinic = Clinic(env.client(), clinic_id)
+    clinic.write()
+    link = link_agenda(services, env.google, clinic, 0, email, bidirectional=bidirectional)
+    run_tasks(services, queue)
+    assert link.calendar_id
+    return Linked(services, queue, clinic, link, link.calendar_id, email)
 
 
 class Stopwatch:

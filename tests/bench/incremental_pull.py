@@ -16,9 +16,8 @@ from datetime import timedelta
 from typing import Any
 
 from shared.services.access import Need, Opened
-from tests.bench.harness import DAY0, Clinic, Environment, FakeGoogle, Stopwatch, link_agenda, run_tasks
+from tests.bench.harness import DAY0, Environment, FakeGoogle, Stopwatch, link_fresh_clinic
 from tests.bench.report import Row
-from tests.fakes import RecordingQueue
 
 LATENCY_MS = 50
 BATCH = 1000
@@ -74,17 +73,10 @@ def insert_events(
 
 def measure(env: Environment, full: bool) -> list[Row]:
     sizes = FULL if full else QUICK
-    env.google.reset()
-    queue = RecordingQueue()
-    services = env.services(queue, counted=False)
-    clinic = Clinic(env.client(), "bench-pull")
-    clinic.write()
-    email = "pull@gmail.com"
-    link = link_agenda(services, env.google, clinic, 0, email, bidirectional=True)
-    run_tasks(services, queue)
-    assert link.calendar_id
-    token = env.google.ui_token(email)
-    insert_events(env.google, token, link.calendar_id, sizes.events)
+    linked = link_fresh_clinic(env, "bench-pull", "pull@gmail.com", counted=False)
+    services, clinic, link, calendar_id = linked.services, linked.clinic, linked.link, linked.calendar_id
+    token = env.google.ui_token(linked.email)
+    insert_events(env.google, token, calendar_id, sizes.events)
 
     # The link has pulled before: its sync token stands for the calendar as it is now.
     opened = services.access.open_link(link, Need.GRANT)
@@ -92,7 +84,7 @@ def measure(env: Environment, full: bool) -> list[Row]:
     gateway = opened.gateway
     page_token: str | None = None
     while True:
-        page = gateway.list_events(link.calendar_id, sync_token=None, time_min=None, page_token=page_token)
+        page = gateway.list_events(calendar_id, sync_token=None, time_min=None, page_token=page_token)
         if not page.next_page_token:
             break
         page_token = page.next_page_token
@@ -102,7 +94,7 @@ def measure(env: Environment, full: bool) -> list[Row]:
 
     # The user moves one event in Google.
     headers = {"Authorization": f"Bearer {token}"}
-    events_url = f"{env.google.url}/calendar/v3/calendars/{link.calendar_id}/events"
+    events_url = f"{env.google.url}/calendar/v3/calendars/{calendar_id}/events"
     first = env.google.session.get(events_url, params={"maxResults": 1}, headers=headers).json()["items"][0]
     moved = _event(sizes.events + 1)
     env.google.session.patch(

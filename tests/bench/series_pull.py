@@ -13,9 +13,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.bench.harness import Clinic, Environment, link_agenda, run_tasks
+from tests.bench.harness import Environment, link_fresh_clinic
 from tests.bench.report import Row
-from tests.fakes import RecordingQueue
 
 INSTANCES = 52
 MADRID = ZoneInfo("Europe/Madrid")
@@ -30,21 +29,14 @@ def _calendar_calls(after: Mapping[str, int], before: Mapping[str, int]) -> dict
 
 
 def measure(env: Environment, full: bool) -> list[Row]:
-    env.google.reset()
-    queue = RecordingQueue()
-    services = env.services(queue)
-    clinic = Clinic(env.client(), "bench-series")
-    clinic.write()
-    email = "series@gmail.com"
-    link = link_agenda(services, env.google, clinic, 0, email, bidirectional=True)
-    run_tasks(services, queue)
-    assert link.calendar_id
+    linked = link_fresh_clinic(env, "bench-series", "series@gmail.com")
+    services, clinic, link = linked.services, linked.clinic, linked.link
     services.pull.pull(clinic.id, link.id)  # the baseline
 
     # The user makes a weekly series in Google Calendar.
-    token = env.google.ui_token(email)
+    token = env.google.ui_token(linked.email)
     headers = {"Authorization": f"Bearer {token}"}
-    events_url = f"{env.google.url}/calendar/v3/calendars/{link.calendar_id}/events"
+    events_url = f"{env.google.url}/calendar/v3/calendars/{linked.calendar_id}/events"
     first = datetime.combine(datetime.now(MADRID).date() + timedelta(days=1), time(9), MADRID)
     body = {
         "summary": "Pilates",

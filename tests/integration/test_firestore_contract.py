@@ -8,12 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 from google.cloud import firestore as firestore_lib
 
+from shared.adapters.firestore.channel_index import FirestoreChannelIndex
 from shared.adapters.firestore.directory import FirestoreDirectory
 from shared.adapters.firestore.links import FirestoreLinks
 from shared.adapters.firestore.notifier import FirestoreNotifier
+from shared.adapters.firestore.repairs import FirestoreRepairs
+from shared.adapters.firestore.sync_records import FirestoreSyncRecords
 from shared.adapters.firestore.sync_status import FirestoreSyncStatus
 from shared.domain.clinic import Appointment, AppointmentStatus, EventOrigin
-from shared.domain.link import FullSyncProgress
+from shared.domain.event_link import EventLink
+from shared.domain.link import Channel, FullSyncProgress, LinkStatus
+from shared.domain.repair import DeadLetter, LostWork
 from tests import firestore_schemas as schemas
 from tests.examples import PENDING_LINK, every_notice
 
@@ -91,6 +96,41 @@ def test_links_as_stored_fit(firestore: firestore_lib.Client) -> None:
     assert not schemas.errors("sync-link", document)
     assert document["conflicts"] == 2 and "lastConflictAt" in document
     assert document["fullSync"] is None and document["health"] is None
+
+
+def test_links_fit_after_every_partial_write_of_the_adapters(firestore: firestore_lib.Client) -> None:
+    """The writes that update some fields of a link (not the whole document) leave a document that fits."""
+    link = replace(PENDING_LINK, status=LinkStatus.ACTIVE, calendar_id="cal-1", activated_at=START)
+    FirestoreLinks(firestore).save(link)
+    error = {"code": "rateLimitExceeded", "message": "slow down", "at": START.isoformat()}
+    FirestoreSyncStatus(firestore).save_error(link, error)
+    FirestoreSyncStatus(firestore).save_pushed_privacy(link, "initials+notes")
+    channels = FirestoreChannelIndex(firestore)
+    channels.save_channel(replace(link, channel=Channel("ch-1", "res-1", START + timedelta(days=7))), None)
+    channels.save_calendar_shown(link, "hidden")
+    repairs = FirestoreRepairs(firestore)
+    letter = DeadLetter(LostWork.PUSH, "a1", "backendError", 5, START)
+    repairs.add_dead_letter(link, letter, {**error, "code": "dead_letter"})
+    repairs.save_drift_check(link, "drift-token", START)
+    FirestoreSyncStatus(firestore).save_health(
+        link, {**error, "code": "daily_quota_exceeded", "until": START.isoformat()}
+    )
+    FirestoreSyncRecords(firestore).record_event_links(link, [EventLink("a1", "ev-1", '"1"', "hash")], START)
+
+    document = read(firestore, f"clinics/demo/syncLinks/{link.id}")
+    assert not schemas.errors("sync-link", document)
+    assert document["pushedPrivacy"] == "initials+notes" and document["calendarShown"] == "hidden"
+    assert document["channel"]["id"] == "ch-1" and document["channelExpiresAt"] is not None  # type: ignore[index]
+    assert document["pendingFailures"] == 1 and document["lastError"]["code"] == "dead_letter"  # type: ignore[index]
+    assert document["driftSyncToken"] == "drift-token" and document["driftCheckedAt"] is not None
+    assert document["lastPushAt"] is not None and document["health"] is None
+    # The dead letter holds what docs/firestore-contract.md says it does.
+    letters = [
+        s.to_dict() for s in firestore.collection(f"clinics/demo/syncLinks/{link.id}/deadLetters").stream()
+    ]
+    assert [set(d or {}) for d in letters] == [{"kind", "appointmentId", "code", "attempts", "at"}]
+    assert repairs.remove_dead_letters(link, [letter.key]) == 1
+    assert read(firestore, f"clinics/demo/syncLinks/{link.id}")["pendingFailures"] == 0
 
 
 def test_notifications_and_emails_fit(firestore: firestore_lib.Client) -> None:

@@ -213,3 +213,9 @@ def test_the_contract_document_names_every_schema() -> None:
         assert f"schemas/{name}.schema.json" in contract
     for name in ("allDay", "notes", "location", "syncSource", "origin"):
         assert f"`{name}`" in contract
+
+
+def test_the_contract_document_names_every_field_of_a_sync_link() -> None:
+    contract = (ROOT / "docs/firestore-contract.md").read_text()
+    missing = [name for name in schemas.schema("sync-link")["properties"] if f"`{name}`" not in contract]
+    assert not missing, f"docs/firestore-contract.md does not name {missing}"

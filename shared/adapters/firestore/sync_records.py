@@ -37,12 +37,6 @@ class FirestoreSyncRecords:
         found = (codec.event_link_from(s.to_dict() or {}) for s in self.db.get_all(refs) if s.exists)
         return {event_link.appointment_id: event_link for event_link in found}
 
-    def event_link_by_event(self, link: SyncLink, event_id: str) -> EventLink | None:
-        query = (
-            documents.event_links(self.db, link).where(filter=FieldFilter("eventId", "==", event_id)).limit(1)
-        )
-        return next((codec.event_link_from(s.to_dict() or {}) for s in query.stream()), None)
-
     def event_links_of_series(self, link: SyncLink, series_id: str) -> list[EventLink]:
         # Instance ids are the series id, "_" and the original start (Google's form): a range of ids.
         prefix = f"{series_id}_"

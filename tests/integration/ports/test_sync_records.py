@@ -82,14 +82,6 @@ def test_more_event_links_than_one_write_batch_holds_are_all_recorded(backend: B
     assert backend.links.get("demo", "l1") == replace(link, last_push_at=PUSHED)
 
 
-def test_event_link_by_event_finds_the_calendars_event(backend: Backend) -> None:
-    link = a_link("l1")
-    backend.links.save(link)
-    backend.records.record_event_links(link, [event("a1", "ev-x"), event("a2", "ev-y")], PUSHED)
-    assert backend.records.event_link_by_event(link, "ev-y") == replace(event("a2", "ev-y"), synced_at=PUSHED)
-    assert backend.records.event_link_by_event(link, "ev-unknown") is None
-
-
 def test_event_links_of_series_are_its_instances_only(backend: Backend) -> None:
     link = a_link("l1")
     backend.links.save(link)
@@ -111,9 +103,9 @@ def test_event_links_are_kept_per_calendar_not_per_link(backend: Backend) -> Non
         backend.links.save(link)
     backend.records.record_event_links(first, [event("a1", "ev-1")], PUSHED)
     assert backend.records.event_link(redo, "a1") == replace(event("a1", "ev-1"), synced_at=PUSHED)
-    assert backend.records.event_link_by_event(redo, "ev-1") is not None
+    assert backend.records.event_links_by_events(redo, ["ev-1"]).keys() == {"ev-1"}
     assert backend.records.event_link(elsewhere, "a1") is None
-    assert backend.records.event_link_by_event(elsewhere, "ev-1") is None
+    assert backend.records.event_links_by_events(elsewhere, ["ev-1"]) == {}
     assert backend.records.event_links_for(other_clinic, ["a1"]) == {}
 
 
