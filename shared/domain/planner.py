@@ -82,12 +82,7 @@ def plan_push(desired: EventContent | None, event_id: str, recorded: EventLink |
         assert recorded is not None
         return Delete(recorded.event_id, recorded.etag, made_in_google(recorded.appointment_id))
     if not present:
-        if series_of_instance_id(event_id) is not None:
-            # An instance made in Google whose event went (deleted there, or its series cut or deleted), and the
-            # clinic keeps it: Google takes no insert under an instance's id (ids are base32hex, no "_"), so it
-            # comes back as an event of its own, under the appointment's derived id.
-            return Insert(derived_event_id(desired.clinic_id, desired.appointment_id), desired)
-        return Insert(event_id, desired)
+        return _insert(event_id, desired)
     assert recorded is not None
     if recorded.content_hash == desired.content_hash:
         return Nothing("event already up to date")
@@ -95,6 +90,16 @@ def plan_push(desired: EventContent | None, event_id: str, recorded: EventLink |
         # Pulled, never written: mark it first; `after_push` follows with the times if they differ.
         return Patch(recorded.event_id, desired, recorded.etag, mark_only=True)
     return Patch(recorded.event_id, desired, recorded.etag)
+
+
+def _insert(event_id: str, desired: EventContent) -> Insert:
+    """The insert that shows `desired` again where its event is missing. An instance made in Google whose
+    event went (deleted there, or its series cut, retimed or deleted) and that the clinic keeps comes back
+    as an event of its own, under the appointment's derived id: Google takes no insert under an instance's
+    id (ids are base32hex, no "_")."""
+    if series_of_instance_id(event_id) is not None:
+        return Insert(derived_event_id(desired.clinic_id, desired.appointment_id), desired)
+    return Insert(event_id, desired)
 
 
 # --- after Google answered ----------------------------------------------------------------------------
@@ -153,7 +158,9 @@ def after_push(
     if isinstance(action, Delete) and refusal is Refusal.MISSING:
         return Record(EventLink(appointment_id, action.event_id, None, None, deleted=True))
     if isinstance(action, Patch) and refusal is Refusal.MISSING:
-        return Retry(Insert(action.event_id, action.content))
+        # Gone from Google since we recorded it (an instance may have gone with its series, cut or retimed,
+        # before a pull could say so): the clinic keeps the appointment, so it is shown again.
+        return Retry(_insert(action.event_id, action.content))
     if isinstance(action, (Patch, Delete)) and refusal is Refusal.CHANGED:
         # The clinic is the source of truth: write again over whatever changed it.
         return Refresh(action)

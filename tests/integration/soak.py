@@ -654,9 +654,24 @@ class Soak:
                     if k in ("status", "transparency", "recurringEventId", "start", "end", "recurrence")
                 }
             except Exception as exc:  # what Google answers is the detail
-                event = type(exc).__name__
+                event = f"{type(exc).__name__} {getattr(getattr(exc, 'resp', None), 'status', '')}"
         fields = {k: doc.get(k) for k in ("start", "end", "allDay", "origin", "title")}
-        return f"{user}: live {appointment_id} not in the calendar; {fields}; {recorded}; Google: {event}"
+        return (
+            f"{user}: live {appointment_id} not in the calendar {link.calendar_id}; {fields}; {recorded}; "
+            f"Google: {event}; its series: {self.series_record(link.calendar_id, event_id)}"
+        )
+
+    def series_record(self, calendar_id: str, event_id: str | None) -> Any:
+        """What the fake holds of an instance's series and its exceptions (tombstones too)."""
+        if event_id is None or "_" not in event_id:
+            return None
+        series = event_id.split("_", 1)[0]
+        state = requests.get(f"{self.sync.google.url}/_fake/state", timeout=30).json()
+        return [
+            {k: event.get(k) for k in ("id", "status", "start", "recurrence")}
+            for event in state["events"]
+            if event["calendarId"] == calendar_id and str(event["id"]).startswith(series)
+        ]
 
     def no_loop(self) -> tuple[int, int]:
         """After convergence, one more round of notifications and pulls writes nothing anywhere."""
