@@ -230,7 +230,10 @@ class PullService:
         # A series that changed as a whole (made, retimed, cut by "this and following") may have lost
         # instances that no list names any more: its instances are read once, and what went is cancelled.
         to_check = set(tally.series_to_check())
-        if new_day:
+        if new_day or tally.new_instances:
+            # A new series may be the second half of one cut by "this and following", whose first half no
+            # list names when none of its remaining instances is a plain one (each deleted or changed
+            # alone): every series brought in before is read again, as on the first pull of a day.
             to_check |= self.records.series_of_instances(link)
         reshaped = [
             item
@@ -368,6 +371,8 @@ class _Tally:
     series_seen: dict[str, int] = field(default_factory=dict)
     series_whole: set[str] = field(default_factory=set)
     series_live: set[str] = field(default_factory=set)
+    # An instance became an appointment (a new series, or an instance that entered the horizon).
+    new_instances: bool = False
 
     def add(self, event: dict[str, Any], appointment_id: str, decision: PullDecision) -> None:
         if decision.write is not None:
@@ -394,6 +399,7 @@ class _Tally:
             )
             if isinstance(decision.action, Create) or unchanged:
                 self.series_whole.add(series_id)
+            self.new_instances |= isinstance(decision.action, Create)
 
     def series_to_check(self) -> list[str]:
         """Series with a live instance that changed as a whole (two or more instances listed, or one new or

@@ -168,6 +168,31 @@ def test_this_and_following_reshapes_exactly_the_following_appointments(sync: Sy
     assert sorted(doc["start"] for doc in new.values()) == [morning(d) for d in (4, 5, 6)]
 
 
+def test_this_and_following_from_the_first_live_instance_cancels_the_rest(sync: Sync) -> None:
+    """The series' first instance was deleted, then "this and following" from the second: the series keeps no
+    live instance, so no list names it again; its appointments from the second on are cancelled all the same,
+    and the new series' instances come in."""
+    link = pushed_link(sync)
+    series = make_series(sync, link.calendar_id, "RRULE:FREQ=DAILY;COUNT=4", morning(2))
+    sync.services.pull.pull("demo", link.id)
+    shown = instances(sync, link.calendar_id, series["id"])
+    events = sync.as_user(EMAIL).events()
+    events.delete(calendarId=link.calendar_id, eventId=shown[0]["id"]).execute()
+    sync.services.pull.pull("demo", link.id)
+    answer = requests.post(
+        f"{sync.google.url}/_fake/calendars/{link.calendar_id}/events/{shown[1]['id']}/split",
+        json={"changes": {"summary": "Yoga"}},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    following = answer.json()["following"]["id"]
+    sync.services.pull.pull("demo", link.id)
+    after = made_in_google(sync)
+    assert [after[i["id"]]["status"] for i in shown] == ["cancelled"] * 4
+    new = {k: v for k, v in live(after).items() if k.startswith(following)}
+    assert sorted(doc["start"] for doc in new.values()) == [morning(d) for d in (3, 4, 5)]
+
+
 def test_a_change_to_the_whole_series_reaches_each_appointment(sync: Sync) -> None:
     link = pushed_link(sync)
     series = make_series(sync, link.calendar_id, "RRULE:FREQ=WEEKLY;COUNT=4", morning(2))
