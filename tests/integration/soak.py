@@ -627,7 +627,13 @@ class Soak:
                         self.figures.diverged += 1
                     if series is not None:
                         diverged_series.add(series)
-                    self.figures.details.append(f"{user}: {appointment_id} at {start} != {doc['start']}")
+                    recorded = self.sync.services.records.event_link(link, appointment_id)
+                    self.figures.details.append(
+                        f"{user}: {appointment_id} at {start} != {doc['start']}; event {copies[0]['id']} "
+                        f"updated {copies[0].get('updated')}; appointment updated {doc.get('updatedAt')} "
+                        f"allDay {doc.get('allDay')} by {doc.get('syncSource')}; {recorded}; "
+                        f"link error {link.last_error} pending {link.pending_failures}"
+                    )
             for appointment_id in sorted(live.keys() - shown.keys()):
                 self.figures.lost += 1
                 self.figures.details.append(
