@@ -261,21 +261,28 @@ class Access:
 
     def lose(self, link: SyncLink, verdict: LoseAccess) -> SyncLink:
         """Google refused the grant: the link needs reconnecting; tell its user and the masters, once."""
-        current = self.links.get(link.clinic_id, link.id) or link
-        if current.status is LinkStatus.NEEDS_RECONNECT:
-            return current
         now = self.clock.now()
         changes = {"reason": verdict.reason} if verdict.reason else {}
-        try:
-            lost = current.moved(
-                LinkStatus.NEEDS_RECONNECT,
-                now,
-                last_error={"code": verdict.code, "message": verdict.message, "at": now.isoformat()},
-                **changes,
-            )
-        except Conflict:
-            return current  # already ended: nothing to surface
-        self.links.save(lost)
+
+        def lost_from(current: SyncLink) -> SyncLink | None:
+            if current.status is LinkStatus.NEEDS_RECONNECT:
+                return None
+            try:
+                return current.moved(
+                    LinkStatus.NEEDS_RECONNECT,
+                    now,
+                    last_error={"code": verdict.code, "message": verdict.message, "at": now.isoformat()},
+                    **changes,
+                )
+            except Conflict:
+                return None  # already ended: nothing to surface
+
+        # Decided on the link as stored, in one transaction: a dead letter counted or a sync token saved
+        # meanwhile by another task is kept, not overwritten by an older copy.
+        stored, moved = self.links.move(link.clinic_id, link.id, lost_from)
+        if not moved or stored is None:
+            return stored or link
+        lost = stored
         log.warning("google access lost", extra={"linkId": link.id, "clinicId": link.clinic_id})
         recipients = {m.id: m for m in self.directory.masters(link.clinic_id)}
         owner = self.directory.user(link.clinic_id, link.user_id)
