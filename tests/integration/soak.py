@@ -23,6 +23,7 @@ import random
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -78,6 +79,8 @@ class Figures:
     diverged: int = 0
     dead_letters: int = 0  # tasks lost on their last attempt (dropped, or past the retry budget)
     unhealed: int = 0  # dead letters still pending on the links at the end
+    # How often each kind of disturbance and of edit made in Google ran: what a run covered.
+    kinds: Counter[str] = field(default_factory=Counter)
     details: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -324,23 +327,31 @@ class Soak:
         roll = self.rng.random()
         user = self.rng.choice(sorted(USERS))
         if roll < 0.25:
+            kind = "disable"
             link = self.link_of(user)
             if link is not None:
                 self.sync.services.linking.disable("demo", user, link.id)
         elif roll < 0.4:
+            kind = "revoke"
             self.admin("revoke", {"email": USERS[user][0]})
         elif roll < 0.6:
+            kind = "expire_tokens"
             self.admin("tokens/expire", {"email": USERS[user][0]})
         elif roll < 0.8:
+            kind = "invalidate_sync_tokens"
             self.admin("sync-tokens/invalidate", {})
         elif roll < 0.9:
+            kind = "expire_channels"
             self.admin("channels/expire", {})
         elif roll < 0.95:
+            kind = "delete_calendar"
             self.delete_calendar(user)
         else:
             # A Workspace administrator blocks the app for this account (lifted when the soak quiesces).
+            kind = "admin_block"
             self.admin("refresh-failure", {"email": USERS[user][0], "error": "admin_policy_enforced"})
             self.admin("tokens/expire", {"email": USERS[user][0]})
+        self.figures.kinds[kind] += 1
         self.figures.faults += 1
 
     def delete_calendar(self, user: str) -> None:
@@ -724,17 +735,24 @@ class MadeInGoogle:
         ours = [e for e in self.events if (e.get("extendedProperties") or {}).get("private")]
         roll = rng.random()
         if roll < 0.25 or not series:
+            kind = "new_series"
             self.new_series()
         elif roll < 0.45:
+            kind = "instance_edit"
             self.instance_edit(rng.choice(series))
         elif roll < 0.55:
+            kind = "this_and_following"
             self.this_and_following(rng.choice(series))
         elif roll < 0.65:
+            kind = "whole_series"
             self.whole_series(rng.choice(series))
         elif roll < 0.85 or not ours:
+            kind = "all_day"
             self.all_day(rng.choice(all_day) if all_day and rng.random() < 0.4 else None)
         else:
+            kind = "copy"
             self.copy(rng.choice(ours))
+        self.soak.figures.kinds[kind] += 1
 
     def _start(self) -> datetime:
         rng = self.soak.rng

@@ -17,6 +17,7 @@ def soak(sync: Sync, seed: int, operations: int, made_in_google: float = 0.0) ->
         figures = run.run(operations)
         loop = run.no_loop()
     print(f"\nsoak seed={seed} {figures.line()} loop_writes={loop[0]} loop_docs={loop[1]}")
+    print(f"soak covered: {dict(sorted(figures.kinds.items()))}")
     for detail in figures.details:
         print(f"soak detail: {detail}")
     assert (figures.duplicates, figures.lost, figures.diverged, figures.unhealed) == (0, 0, 0, 0), (
