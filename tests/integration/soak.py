@@ -37,6 +37,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from shared.adapters.firestore_codec import appointment_change
 from shared.domain.errors import DomainError
 from shared.domain.event import PROP_APPOINTMENT
+from shared.domain.event_link import appointment_id_for_event
 from shared.domain.link import LinkStatus
 from shared.services.tasks import RetryLater, pull_work, push_work
 from tests.fakes import run_task
@@ -618,7 +619,7 @@ class Soak:
                     )
                 if appointment_id is None:
                     self.figures.lost += 1  # made in Google, never became an appointment
-                    self.figures.details.append(f"{user}: event {event['id']} has no appointment")
+                    self.figures.details.append(self.why_no_appointment(user, link, event))
                     continue
                 shown.setdefault(appointment_id, []).append(event)
             for appointment_id, copies in shown.items():
@@ -676,6 +677,18 @@ class Soak:
         return (
             f"{user}: live {appointment_id} not in the calendar {link.calendar_id}; {fields}; {recorded}; "
             f"Google: {event}; its series: {self.series_record(link.calendar_id, event_id)}"
+        )
+
+    def why_no_appointment(self, user: str, link: Any, event: dict[str, Any]) -> str:
+        """What an event made in Google that has no appointment is, and what we know of it."""
+        event_id = str(event["id"])
+        recorded = self.sync.services.records.event_links_by_events(link, [event_id]).get(event_id)
+        own = appointment_id_for_event(link.calendar_id, event_id)
+        shown = {k: event.get(k) for k in ("created", "updated", "transparency", "start", "end")}
+        return (
+            f"{user}: event {event_id} has no appointment; {shown}; recorded {recorded}; its own id {own}: "
+            f"{self.sync.doc(f'clinics/demo/appointments/{own}')}; link {link.id} last pull "
+            f"{link.last_pull_at} adopt since {link.adopt_since} activated {link.activated_at}"
         )
 
     def series_record(self, calendar_id: str, event_id: str | None) -> Any:
