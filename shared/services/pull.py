@@ -184,14 +184,45 @@ class PullService:
         # nothing older of the user's; a redo carries the previous link's last pull).
         since = link.last_pull_at or link.adopt_since or link.activated_at
         # The horizon moves on with the days: the first pull of a day (the scheduled reconcile at the
-        # latest) reads the series already brought in for the instances that entered it.
+        # latest) lists what entered it since the last pull, and reads the series already brought in.
         today = self.clock.now().date()
         new_day = link.last_pull_at is not None and link.last_pull_at.date() < today
-        report, push_back = self._apply(opened, items, baseline=baseline, since=since, new_day=new_day)
+        entered: list[dict[str, Any]] = []
+        if new_day:
+            assert link.last_pull_at is not None
+            entered = self._entered(opened, link.last_pull_at)
+            fresh = {str(i.get("id")) for i in entered}
+            items = [i for i in items if str(i.get("id")) not in fresh]
+        report, push_back = self._apply(
+            opened, items, baseline=baseline, since=since, new_day=new_day, entered=entered
+        )
         if push_back:
             # The link, its clinic and its gateway are in hand: no need to read or open them again.
             self.push.push_appointments(opened, push_back)
         return report
+
+    def _entered(self, opened: Opened, last_pull_at: datetime) -> list[dict[str, Any]]:
+        """The instances that entered the sync's horizon since the last pull: a series none of whose
+        instances was within it before (made far ahead) has no instance brought in to be read again."""
+        link = opened.link
+        assert link.calendar_id
+        ahead = timedelta(days=self.settings.backfill_days)
+        found: list[dict[str, Any]] = []
+        page_token: str | None = None
+        while True:
+            page = opened.gateway.list_events(
+                link.calendar_id,
+                sync_token=None,
+                time_min=last_pull_at + ahead,
+                time_max=self.clock.now() + ahead,
+                page_token=page_token,
+            )
+            found.extend(
+                i for i in page.items if series_id_of(i) is not None and i.get("status") != "cancelled"
+            )
+            if not page.next_page_token:
+                return found
+            page_token = page.next_page_token
 
     def _changes(self, opened: Opened, sync_token: str) -> tuple[list[dict[str, Any]], str | None]:
         """Every change since the sync token, following every page; the new sync token comes with the last."""
@@ -216,6 +247,7 @@ class PullService:
         baseline: bool,
         since: datetime | None,
         new_day: bool = False,
+        entered: list[dict[str, Any]] | None = None,
     ) -> tuple[PullReport, list[str]]:
         link = opened.link
         centers: dict[str, Center | None] = {}
@@ -227,6 +259,10 @@ class PullService:
 
         tally = _Tally()
         self._decide_each(opened, items, center_of, tally, baseline=baseline, since=since)
+        if entered:
+            # Instances that entered the horizon are new, however long ago their series was made.
+            self._decide_each(opened, entered, center_of, tally, baseline=False, since=since)
+            items = items + entered
         # A series that changed as a whole (made, retimed, cut by "this and following") may have lost
         # instances that no list names any more: its instances are read once, and what went is cancelled.
         to_check = set(tally.series_to_check())

@@ -116,6 +116,27 @@ def test_instances_beyond_the_horizon_come_as_time_advances_and_never_twice(sync
     assert {k: every[k] for k in first} == first  # the first ones untouched, none imported twice
 
 
+def test_a_series_made_wholly_beyond_the_horizon_comes_in_as_it_enters(sync: Sync) -> None:
+    """No instance was within the horizon at its first pull, so none was brought in to be read again: the
+    first pull of a later day lists what entered the horizon since the last pull."""
+    link = pushed_link(sync)
+    pull = sync.services.pull
+    pull.settings = pull.settings.model_copy(update={"backfill_days": 5})
+    series = make_series(sync, link.calendar_id, "RRULE:FREQ=DAILY;COUNT=3", morning(7))
+    pull.pull("demo", link.id)
+    assert made_in_google(sync) == {}
+    # Two days later, with the horizon moved on past the series' last instance (a longer horizon stands in
+    # for the days gone by): what entered comes in, and the series with it.
+    pull.settings = pull.settings.model_copy(update={"backfill_days": 10})
+    link = sync.services.links.get("demo", link.id)
+    assert link is not None
+    sync.services.status.save_pull(link, link.sync_token, datetime.now(UTC) - timedelta(days=2), 0)
+    pull.pull("demo", link.id)
+    every = made_in_google(sync)
+    assert sorted(every) == sorted(i["id"] for i in instances(sync, link.calendar_id, series["id"]))
+    assert sorted(doc["start"] for doc in every.values()) == [morning(d) for d in (7, 8, 9)]
+
+
 def test_an_instance_changed_or_deleted_in_google_changes_only_its_appointment(sync: Sync) -> None:
     link = pushed_link(sync)
     series = make_series(sync, link.calendar_id, "RRULE:FREQ=DAILY;COUNT=5", morning(2))
