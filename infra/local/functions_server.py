@@ -9,6 +9,10 @@ the Terraform invokers and routes `/{function_name}` to the function at `/`.
 Each function gets functions-framework's own app (`create_app`), exactly as its Cloud Functions instance
 would, so requests are parsed and CloudEvents decoded by the same code as in the cloud. `build_app` mounts
 every function in one WSGI app instead, for the in-process tests.
+
+`--extra NAME:LIKE:SOURCE` also serves the function NAME of another source file exactly as the function LIKE
+is served (same kind, grants, threads, server, front door): the bench compares `calendar_webhook` with a
+function that does nothing this way, so that the only difference between the two is the code.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +38,7 @@ from werkzeug.wrappers import Request, Response
 from infra.local.environment import function_environment
 from infra.local.front_door import FrontDoor
 from infra.local.identity import IDENTITY_KEY_VARIABLE, key_from_env
-from infra.local.terraform_grants import function_grants
+from infra.local.terraform_grants import FunctionGrant, function_grants
 from shared import logs
 
 if TYPE_CHECKING:
@@ -52,6 +57,40 @@ def entry_points() -> dict[str, str]:
     import main
 
     return dict(main.ENTRY_POINTS)
+
+
+@dataclass(frozen=True)
+class ExtraFunction:
+    """A function outside main.py, served at `/{name}` as the entry point `like` is served."""
+
+    name: str  # its target in `source`, and its path at the front door
+    like: str  # the entry point whose kind, grants and server it gets
+    source: Path
+
+    def argument(self) -> str:
+        """Its `--extra` argument (`NAME:LIKE:SOURCE`; the source last, as a path may hold a colon)."""
+        return f"{self.name}:{self.like}:{self.source}"
+
+    @classmethod
+    def parse(cls, argument: str) -> ExtraFunction:
+        name, like, source = argument.split(":", 2)
+        if not (name and like and source):
+            raise ValueError(f"an extra function is NAME:LIKE:SOURCE, not {argument!r}")
+        return cls(name, like, Path(source))
+
+
+def with_extras(
+    grants: Mapping[str, FunctionGrant], extras: Sequence[ExtraFunction]
+) -> dict[str, FunctionGrant]:
+    """`grants` and each extra function's: those of the function it is served like, under its own name."""
+    found = dict(grants)
+    for extra in extras:
+        if extra.name in found:
+            raise ValueError(f"an extra function may not take the name of {extra.name!r}")
+        if extra.like not in grants:
+            raise ValueError(f"extra function {extra.name!r}: no function {extra.like!r} to serve it like")
+        found[extra.name] = replace(grants[extra.like], name=extra.name)
+    return found
 
 
 def build_app(
@@ -111,14 +150,15 @@ def _gunicorn(app: WSGIApplication, options: Mapping[str, object]) -> None:
     Server().run()  # the arbiter stops its workers on SIGTERM/SIGINT, then exits
 
 
-def serve_function(name: str, bind: str, source: Path | str = SOURCE) -> None:
+def serve_function(name: str, bind: str, source: Path | str = SOURCE, kind: str | None = None) -> None:
     """Serve the one function `name` at `/` on `bind`, as its Cloud Functions instance does.
 
     functions-framework runs gunicorn in Cloud Functions: one worker, THREADS threads (Terraform sets
     THREADS to the function's concurrency). The app is loaded before the worker forks (the arbiter's
     copy is shared), which halves the imports of a stack of eleven functions on a small machine.
+    `kind` defaults to the entry point's in main.py.
     """
-    kind = entry_points()[name]
+    kind = kind or entry_points()[name]
     app = _at_root(functions_framework.create_app(target=name, source=str(source), signature_type=kind))
     _gunicorn(
         app,
@@ -136,8 +176,9 @@ def serve_function(name: str, bind: str, source: Path | str = SOURCE) -> None:
     )
 
 
-def serve(host: str, port: int, source: Path | str = SOURCE) -> None:
-    """Start each function in its own process with its own grants, then serve the front door on `port`.
+def serve(host: str, port: int, source: Path | str = SOURCE, extras: Sequence[ExtraFunction] = ()) -> None:
+    """Start each function (and each extra one) in its own process with its own grants, then serve the
+    front door on `port`.
 
     The front door runs on gunicorn's threaded workers (one per core, `WORKERS`). Everything started here
     is in this process's group, which the local stack stops as a whole.
@@ -146,14 +187,18 @@ def serve(host: str, port: int, source: Path | str = SOURCE) -> None:
     identity_key = key_from_env()
     if not identity_key:
         raise SystemExit(f"{IDENTITY_KEY_VARIABLE} is not set: private functions could not check callers")
-    grants = function_grants(project)
+    kinds = entry_points()
+    grants = with_extras(function_grants(project), extras)
+    sources = {name: (Path(source), kind) for name, kind in kinds.items()}
+    sources |= {extra.name: (extra.source, kinds[extra.like]) for extra in extras}
     sockets_dir = Path(tempfile.mkdtemp(prefix="functions-"))
-    sockets = {name: sockets_dir / f"{name}.sock" for name in entry_points()}
+    sockets = {name: sockets_dir / f"{name}.sock" for name in sources}
     processes = []
     for name, path in sockets.items():
         env = function_environment(os.environ, grants[name])
+        function_source, kind = sources[name]
         argv = [sys.executable, "-m", "infra.local.functions_server", "--function", name]
-        argv += ["--bind", f"unix:{path}", "--source", str(source)]
+        argv += ["--bind", f"unix:{path}", "--source", str(function_source), "--signature-type", kind]
         processes.append(subprocess.Popen(argv, env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL))
     base_url = os.environ.get("FUNCTIONS_BASE_URL", f"http://{host}:{port}")
     front = FrontDoor(grants, sockets, identity_key, base_url)
@@ -203,12 +248,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--source", default=os.environ.get("FUNCTION_SOURCE", str(SOURCE)))
     parser.add_argument("--function", help="serve only this function (one process of the stack)")
     parser.add_argument("--bind", help="with --function: where it listens, e.g. unix:/tmp/f.sock")
+    parser.add_argument("--signature-type", help="with --function: http or cloudevent (default: main.py's)")
+    parser.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        type=ExtraFunction.parse,
+        metavar="NAME:LIKE:SOURCE",
+        help="also serve the function NAME of SOURCE as the function LIKE is served",
+    )
     args = parser.parse_args(argv)
     logs.configure()
     if args.function:
-        serve_function(args.function, args.bind or f"{args.host}:{args.port}", args.source)
+        bind = args.bind or f"{args.host}:{args.port}"
+        serve_function(args.function, bind, args.source, args.signature_type)
     else:
-        serve(args.host, args.port, args.source)
+        serve(args.host, args.port, args.source, args.extra)
 
 
 if __name__ == "__main__":

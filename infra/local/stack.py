@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Self
@@ -33,6 +34,7 @@ from google.cloud import firestore
 
 from infra.local.emulators import FIRESTORE_RULES, FirestoreEmulator, TasksEmulator, queue_names
 from infra.local.environment import HOST, PROJECT_ID, LocalPorts, functions_environment
+from infra.local.functions_server import ExtraFunction, with_extras
 from infra.local.identity import IDENTITY_KEY_VARIABLE, bearer, new_key, write_key
 from infra.local.processes import DEFAULT_LOG_DIR, REPO_ROOT, ChildProcess, StartupError, port_open
 from infra.local.terraform_grants import eventarc_service_account, function_grants, queue_max_attempts
@@ -55,7 +57,10 @@ class LocalStack:
         project: str = PROJECT_ID,
         demo_data: bool = True,
         tasks_max_retries: int | None = None,
+        extra_functions: Sequence[ExtraFunction] = (),
     ) -> None:
+        """`extra_functions` are served beside main.py's, each as the function it names is (the bench's
+        reference function); the front door lists them too."""
         self.ports = ports or LocalPorts.from_env()
         self.log_dir = Path(log_dir) if log_dir is not None else DEFAULT_LOG_DIR
         self.project = project
@@ -66,7 +71,7 @@ class LocalStack:
         # Eventarc, the clinic backend) and the functions' front door get it (infra/local/identity.py).
         self.identity_key = new_key()
         callers_env = {**self.env, IDENTITY_KEY_VARIABLE: self.identity_key}
-        self.grants = function_grants(project)
+        self.grants = with_extras(function_grants(project), extra_functions)
         self.settings = Settings.from_env(self.env)
         self.queues = queue_names(
             project, self.settings.tasks_location, [self.settings.push_queue, self.settings.pull_queue]
@@ -103,6 +108,7 @@ class LocalStack:
                 HOST,
                 "--port",
                 str(self.ports.functions),
+                *(f"--extra={extra.argument()}" for extra in extra_functions),
             ],
             callers_env,
         )

@@ -29,7 +29,9 @@ _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9_-]")
 _HASH_CHARS = 32
 # Cloud Tasks refuses a task name for about an hour after the task ran; an instance remembers the names it
 # created for less than that, and answers "duplicate" for them without a round trip (a burst of webhook
-# notifications of one calendar makes one task, and one create_task call, per second).
+# notifications of one calendar makes one task, and one create_task call, per second). While a name's
+# create_task is in flight, the instance's other callers of that name wait for its outcome instead of
+# sending their own: a burst's first requests arrive together, before any create_task has answered.
 REMEMBER_SECONDS = 600.0
 REMEMBER_MAX = 10_000
 
@@ -63,23 +65,57 @@ class CloudTasksQueue:
         self._client = client if client is not None else _client(settings)
         # Names this instance created (or was refused) recently: they exist at Cloud Tasks.
         self._created: TTLCache[str, bool] = TTLCache(maxsize=REMEMBER_MAX, ttl=REMEMBER_SECONDS)
+        # Names whose create_task is in flight, each with the event set when it has answered.
+        self._in_flight: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
-    def _known(self, name: str) -> bool:
+    def _claim(self, name: str) -> threading.Event | bool:
+        """True when `name` exists; an event to wait for when another caller is creating it; else False,
+        and the caller is now the one creating it (it must call `_release`)."""
         with self._lock:
-            return name in self._created
+            if name in self._created:
+                return True
+            pending = self._in_flight.get(name)
+            if pending is not None:
+                return pending
+            self._in_flight[name] = threading.Event()
+            return False
 
-    def _remember(self, name: str) -> None:
+    def _release(self, name: str, *, exists: bool) -> None:
         with self._lock:
-            self._created[name] = True
+            if exists:
+                self._created[name] = True
+            self._in_flight.pop(name).set()
 
     def enqueue(self, queue: str, name: str, payload: Mapping[str, Any], delay_seconds: float = 0) -> bool:
         """Create the task `name` in `queue`; False when a task of that name already exists."""
-        settings, tasks = self._settings, self._tasks
+        settings = self._settings
         parent = f"projects/{settings.project_id}/locations/{settings.tasks_location}/queues/{queue}"
         full_name = f"{parent}/tasks/{task_id(name)}"
-        if self._known(full_name):
+        while True:
+            claimed = self._claim(full_name)
+            if claimed is True:
+                return False
+            if claimed is False:
+                break
+            # Another caller is creating this name: wait for it (if it failed, the name is free again).
+            claimed.wait()
+        try:
+            self._create(parent, full_name, queue, payload, delay_seconds)
+        except self._already_exists:
+            # A task of this name exists, or ran in the last hour or so: this one is a duplicate.
+            self._release(full_name, exists=True)
             return False
+        except BaseException:
+            self._release(full_name, exists=False)
+            raise
+        self._release(full_name, exists=True)
+        return True
+
+    def _create(
+        self, parent: str, full_name: str, queue: str, payload: Mapping[str, Any], delay_seconds: float
+    ) -> None:
+        settings, tasks = self._settings, self._tasks
         url = settings.worker_url(queue)
         http_request = tasks.HttpRequest(
             http_method=tasks.HttpMethod.POST,
@@ -96,14 +132,7 @@ class CloudTasksQueue:
         task = tasks.Task(name=full_name, http_request=http_request)
         if delay_seconds > 0:
             task.schedule_time = datetime.now(UTC) + timedelta(seconds=delay_seconds)
-        try:
-            self._client.create_task(parent=parent, task=task)
-        except self._already_exists:
-            # A task of this name exists, or ran in the last hour or so: this one is a duplicate.
-            self._remember(full_name)
-            return False
-        self._remember(full_name)
-        return True
+        self._client.create_task(parent=parent, task=task)
 
 
 def _client(settings: Settings) -> CloudTasksClient:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,11 +18,12 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpc
 
 import main
 from infra.local.demo_data import DEMO_DOCUMENTS
-from infra.local.environment import LocalPorts, secret_variable
-from infra.local.identity import IDENTITY_KEY_VARIABLE, mint
-from infra.local.processes import port_open
+from infra.local.environment import PROJECT_ID, LocalPorts, functions_environment, secret_variable
+from infra.local.functions_server import ExtraFunction
+from infra.local.identity import IDENTITY_KEY_VARIABLE, mint, new_key
+from infra.local.processes import ChildProcess, port_open
 from infra.local.stack import START_TIMEOUT, LocalStack
-from infra.local.terraform_grants import tasks_service_account
+from infra.local.terraform_grants import function_grants, tasks_service_account
 
 pytestmark = pytest.mark.e2e
 
@@ -178,6 +180,49 @@ def test_an_appointment_write_reaches_on_appointment_written(local_stack: LocalS
         )
 
     assert wait_for(logged), f"no 'appointment written' for {path} in {local_stack.functions.log_path}"
+
+
+# A function outside main.py that answers what its instance was given: its threads and its secrets.
+PROBE_SOURCE = """
+import os
+
+import functions_framework
+
+
+@functions_framework.http
+def probe(request):
+    return {"threads": os.environ["THREADS"], "secrets": sorted(k for k in os.environ if k.startswith("SECRET_"))}
+"""
+
+
+def test_an_extra_function_is_served_behind_the_front_door_as_the_function_it_copies(tmp_path: Path) -> None:
+    source = tmp_path / "probe.py"
+    source.write_text(PROBE_SOURCE)
+    ports = LocalPorts.free()
+    env = {**os.environ, **functions_environment(ports), IDENTITY_KEY_VARIABLE: new_key()}
+    extra = ExtraFunction("probe", like="calendar_webhook", source=source)
+    argv = [sys.executable, "-m", "infra.local.functions_server", "--port", str(ports.functions)]
+    server = ChildProcess(
+        "functions",
+        [*argv, "--extra", extra.argument()],
+        env=env,
+        log_dir=tmp_path,
+    )
+    server.start()
+    try:
+        index = f"{ports.functions_url}/"
+        server.wait_ready(lambda: requests.get(index, timeout=1).status_code == 200, START_TIMEOUT)
+        assert requests.get(index, timeout=5).json() == {"functions": sorted([*main.ENTRY_POINTS, "probe"])}
+        # Public as calendar_webhook is: no identity token, its own process with its threads and secrets.
+        answer = requests.post(f"{ports.functions_url}/probe", timeout=10)
+        assert answer.status_code == 200, answer.text
+        model = function_grants(PROJECT_ID)["calendar_webhook"]
+        assert answer.json() == {
+            "threads": str(model.concurrency),
+            "secrets": sorted(secret_variable(secret) for secret in model.secrets),
+        }
+    finally:
+        server.stop()
 
 
 def test_a_stack_starts_within_a_minute_and_stop_leaves_no_process(tmp_path: Path) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from google.api_core.exceptions import AlreadyExists
+from google.api_core.exceptions import AlreadyExists, ServiceUnavailable
 from google.cloud import tasks_v2
 
 from shared.adapters.cloud_tasks import CloudTasksQueue
@@ -192,6 +194,71 @@ def test_a_burst_of_the_same_task_name_makes_one_create_task_call() -> None:
     assert queue.enqueue("pull", "pull-notify-l2-42", {}) is False
     assert queue.enqueue("pull", "pull-notify-l2-42", {}) is False
     assert len(client.calls) == 2  # the refusal is remembered too
+
+
+class SlowTasksClient(CountingTasksClient):
+    """create_task waits until released; the first `failures` calls then fail as Cloud Tasks may."""
+
+    def __init__(self, failures: int = 0) -> None:
+        super().__init__()
+        self.attempts: list[str] = []
+        self.release = threading.Event()
+        self.failures = failures
+
+    def create_task(self, parent: str, task: tasks_v2.Task) -> tasks_v2.Task:
+        self.attempts.append(task.name)
+        assert self.release.wait(10)
+        if self.failures:
+            self.failures -= 1
+            raise ServiceUnavailable("try again")
+        return super().create_task(parent, task)
+
+
+def enqueue_together(queue: CloudTasksQueue, client: SlowTasksClient, callers: int) -> list[bool | str]:
+    """`callers` threads enqueue the same name at once; each one's answer (or its error's name)."""
+    answers: list[bool | str] = []
+
+    def call() -> None:
+        try:
+            answers.append(queue.enqueue("pull", "pull-notify-l1-42", {"linkId": "l1"}))
+        except ServiceUnavailable as exc:
+            answers.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while not client.attempts and time.monotonic() < deadline:
+        time.sleep(0.001)
+    time.sleep(0.05)  # the other callers reach the name meanwhile
+    client.release.set()
+    for thread in threads:
+        thread.join(10)
+    return answers
+
+
+def test_callers_of_a_name_being_created_wait_for_that_create_task_instead_of_sending_their_own() -> None:
+    client = SlowTasksClient()
+    queue = CloudTasksQueue(Settings(), client=client)  # type: ignore[arg-type]
+
+    answers = enqueue_together(queue, client, 20)
+
+    assert sorted(answers, key=str) == [False] * 19 + [True]
+    assert len(client.attempts) == 1
+
+
+def test_when_the_create_task_in_flight_fails_a_waiting_caller_sends_its_own() -> None:
+    client = SlowTasksClient(failures=1)
+    queue = CloudTasksQueue(Settings(), client=client)  # type: ignore[arg-type]
+
+    answers = enqueue_together(queue, client, 5)
+
+    # The failed call's caller gets the error (its notification is answered 5xx and sent again); one of the
+    # callers that waited creates the task; the rest are duplicates of it.
+    assert sorted(answers, key=str) == [False, False, False, "ServiceUnavailable", True]  # sorted as text
+    assert len(client.attempts) == 2
+    assert queue.enqueue("pull", "pull-notify-l1-42", {}) is False
+    assert len(client.attempts) == 2
 
 
 # --- a cold start imports no heavy client -----------------------------------------------------------------
