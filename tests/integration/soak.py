@@ -66,6 +66,8 @@ OUTAGE_FAULTS = [
     {"route": "/calendar/v3/", "rate": 1.0, "status": 500},
     {"route": "/batch/", "rate": 1.0, "status": 500},
 ]
+# How many operations a Workspace administrator's block of the app lasts.
+ADMIN_BLOCK_OPS = 50
 # A progress line every this many operations (SOAK_PROGRESS overrides it).
 PROGRESS_EVERY = 500
 MADRID = ZoneInfo("Europe/Madrid")
@@ -157,6 +159,7 @@ class Soak:
         # times the run does not control, and must not shift the operations a seed replays.
         self.receiver = WebhookReceiver(sync, random.Random(f"webhook-{seed}"), self.figures)
         self.other_calendar: str | None = None  # the calendar another clinic made in a shared account
+        self.blocked_until: dict[str, int] = {}  # by user: the operation at which an admin's block ends
         self._fire_on_pull_writes()
 
     def _fire_on_pull_writes(self) -> None:
@@ -280,6 +283,7 @@ class Soak:
     def google_edit(self) -> None:
         link = self.link_of("pautrave")
         if link is None or link.status is not LinkStatus.ACTIVE:
+            self.figures.kinds[f"google_edit_without_link:{link.status.value if link else None}"] += 1
             return
         api = self.user_api(USERS["pautrave"][0])
         # One day of the calendar (events are made within a day, 1 to 20 days ahead): listing the whole
@@ -348,12 +352,21 @@ class Soak:
             kind = "delete_calendar"
             self.delete_calendar(user)
         else:
-            # A Workspace administrator blocks the app for this account (lifted when the soak quiesces).
+            # A Workspace administrator blocks the app for this account, and allows it again some
+            # operations later (or when the soak quiesces): meanwhile every redo of the link is refused.
             kind = "admin_block"
             self.admin("refresh-failure", {"email": USERS[user][0], "error": "admin_policy_enforced"})
             self.admin("tokens/expire", {"email": USERS[user][0]})
+            self.blocked_until[user] = self.figures.ops + ADMIN_BLOCK_OPS
         self.figures.kinds[kind] += 1
         self.figures.faults += 1
+
+    def lift_blocks(self) -> None:
+        """The administrators who blocked the app allow it again once their block has lasted."""
+        for user, until in list(self.blocked_until.items()):
+            if self.figures.ops >= until:
+                self.admin("refresh-failure", {"email": USERS[user][0], "error": None})
+                del self.blocked_until[user]
 
     def delete_calendar(self, user: str) -> None:
         """The user deletes the link's calendar in Google Calendar: a later redo makes a new one."""
@@ -546,6 +559,7 @@ class Soak:
                 self.progress(operations, started)
             if self.figures.ops in (outage_from, outage_until):
                 self.outage(starting=self.figures.ops == outage_from)
+            self.lift_blocks()
             roll = self.rng.random()
             try:
                 if roll < 0.55:
@@ -567,6 +581,7 @@ class Soak:
             except Exception as exc:
                 if "HttpError" not in type(exc).__name__:
                     raise
+                self.figures.kinds["google_refused_the_user"] += 1  # e.g. the calendar they deleted
         self.progress(operations, started, "quiescing")
         self.quiesce()
         self.progress(operations, started, "checking")
