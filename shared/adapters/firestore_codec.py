@@ -253,6 +253,7 @@ def full_sync_to(progress: FullSyncProgress | None) -> dict[str, Any] | None:
         "timeMax": progress.time_max,
         "pages": progress.pages,
         "savedAt": progress.saved_at,
+        "startedAt": progress.started_at,
     }
 
 
@@ -265,6 +266,7 @@ def full_sync_from(doc: Mapping[str, Any] | None) -> FullSyncProgress | None:
         time_max=aware(doc["timeMax"]) or datetime.fromtimestamp(0, UTC),
         pages=int(doc.get("pages") or 0),
         saved_at=aware(doc.get("savedAt")),
+        started_at=aware(doc.get("startedAt")),
     )
 
 

@@ -51,8 +51,11 @@ class FullSyncProgress:
     time_max: datetime
     # Pages applied so far (for logs and the bench: one checkpoint per page).
     pages: int = 0
-    # When it was checkpointed: while recent, the task that goes on from it is alive.
+    # When it was last checkpointed (for people looking at the link).
     saved_at: datetime | None = None
+    # When its first page was listed: Google's sync token from its last page stands for the calendar as
+    # that first page saw it, so the link's last pull is this moment, not the last page's.
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True)

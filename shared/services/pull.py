@@ -107,7 +107,7 @@ class PullService:
         done = self.access.run(opened.link, lambda: self._pull(opened, full=full))
         if isinstance(done, Skipped):
             return PullReport(skipped=done.reason)
-        report, token, progress = done
+        report, token, progress, as_of = done
         link = opened.link
         if progress is not None:
             # The checkpoint is saved: a lost or failed follow-up is retried, or the next pull goes on.
@@ -117,7 +117,10 @@ class PullService:
                 extra={"linkId": link.id, "pages": progress.pages, "events": report.events},
             )
             return replace(report, continued=True)
-        self.status.save_pull(link, token, self.clock.now(), report.conflicts)
+        # The link's last pull is when the listing began, not now: Google's sync token stands for the calendar
+        # as the first page saw it, and a later link adopting the calendar takes events changed after this
+        # moment as new (one made in Google while a full sync's parts ran is never lost that way).
+        self.status.save_pull(link, token, as_of, report.conflicts)
         self.push.heal(link, [letter_key(LostWork.PULL)])
         log.info(
             "pulled",
@@ -132,35 +135,39 @@ class PullService:
 
     def _pull(
         self, opened: Opened, *, full: bool = False
-    ) -> tuple[PullReport, str | None, FullSyncProgress | None]:
+    ) -> tuple[PullReport, str | None, FullSyncProgress | None, datetime]:
         """What this task applied, and either the new sync token or where the full sync goes on (`full`:
-        set the sync token aside and list the calendar whole)."""
+        set the sync token aside and list the calendar whole); last, when the listing began."""
         link = opened.link
         if not full and link.full_sync is None and link.sync_token:
+            began = self.clock.now()
             try:
                 items, token = self._changes(opened, link.sync_token)
             except SyncTokenExpired:
                 # Google's answer to a sync token it no longer honours (410): start again with a full sync.
                 log.info("sync token expired; full sync", extra={"linkId": link.id})
             else:
-                return self._applied(opened, items, baseline=False), token, None
+                return self._applied(opened, items, baseline=False), token, None, began
         return self._full_sync(opened)
 
-    def _full_sync(self, opened: Opened) -> tuple[PullReport, str | None, FullSyncProgress | None]:
+    def _full_sync(self, opened: Opened) -> tuple[PullReport, str | None, FullSyncProgress | None, datetime]:
         """Apply the next pages of a full sync (from the link's checkpoint, if one was saved): the report,
-        and the new sync token once the last page is applied, or the checkpoint to go on from."""
+        and the new sync token once the last page is applied, or the checkpoint to go on from; last, when
+        its first page was listed."""
         link = opened.link
         assert link.calendar_id
         progress = link.full_sync
+        now = self.clock.now()
         if progress is None:
-            now = self.clock.now()
             time_min = now - timedelta(days=self.settings.full_sync_days_back)
             # The same horizon as the backfill: what the clinic would push, and no further.
             time_max = now + timedelta(days=self.settings.backfill_days)
-            page_token, pages = None, 0
+            page_token, pages, began = None, 0, now
         else:
             time_min, time_max = progress.time_min, progress.time_max
             page_token, pages = progress.page_token, progress.pages
+            # A checkpoint saved before its start was kept: the last pull before it, as the safe side.
+            began = progress.started_at or link.last_pull_at or link.activated_at or now
         report = PullReport()
         for _ in range(self.settings.full_sync_pages_per_task):
             page = opened.gateway.list_events(
@@ -170,12 +177,12 @@ class PullService:
             report += applied
             pages += 1
             if not page.next_page_token:
-                return report, page.next_sync_token, None
+                return report, page.next_sync_token, None, began
             page_token = page.next_page_token
-            progress = FullSyncProgress(page_token, time_min, time_max, pages, self.clock.now())
+            progress = FullSyncProgress(page_token, time_min, time_max, pages, self.clock.now(), began)
             # One checkpoint per page: a timeout or crash after it never applies this page again.
             self.status.save_full_sync(link, progress, applied.conflicts)
-        return report, None, progress
+        return report, None, progress, began
 
     def _applied(self, opened: Opened, items: list[dict[str, Any]], *, baseline: bool) -> PullReport:
         """Apply listed events, and push back what the clinic must win."""

@@ -430,8 +430,10 @@ class Soak:
             self.sync.services.repair.drift_check()
         elif job == "reconcile":
             self.sync.services.channels.reconcile(1e-6)
-        else:
+        else:  # the upkeep, as renew_channels runs it
             self.sync.services.channels.renew()
+            self.sync.services.linking.retry_activations()
+            self.sync.services.push.privacy_upkeep()
 
     def outage(self, starting: bool) -> None:
         """Google answers every Calendar call 500 (starting), or goes back to the run's usual faults."""

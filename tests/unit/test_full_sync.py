@@ -221,3 +221,22 @@ def test_a_rate_limit_still_waits_a_minute_and_marks_nothing(world: World) -> No
         world.services.pull.pull("demo", link.id)
     assert refused.value.defer_seconds == 60
     assert world.store.links[link.id].health is None
+
+
+def test_a_full_sync_ends_with_the_last_pull_set_to_when_its_first_page_was_listed(world: World) -> None:
+    """Google's sync token from the last page stands for the calendar as the first page saw it: an event
+    made in Google while the parts ran is new to a later link that adopts the calendar from this pull."""
+    link, _google = calendar_of(world)
+    began = world.clock.now()
+    assert world.services.pull.pull("demo", link.id).continued  # pages 1 and 2
+    world.clock.advance(minutes=5)
+    assert go_on(world, link).continued  # pages 3 and 4
+    world.clock.advance(minutes=5)
+    assert not go_on(world, link).continued  # page 5, and the sync token
+    done = world.store.links[link.id]
+    assert done.full_sync is None and done.last_pull_at == began
+    # An incremental pull's last pull is when its listing began too.
+    world.clock.advance(minutes=5)
+    later = world.clock.now()
+    world.services.pull.pull("demo", link.id)
+    assert world.store.links[link.id].last_pull_at == later

@@ -57,7 +57,9 @@ HEALTH = {
 def test_save_full_sync_checkpoints_adds_conflicts_and_save_pull_ends_it(backend: Backend) -> None:
     link = a_link("l1", conflicts=1, sync_token="old", last_error={"code": "quota"})
     backend.links.save(link)
-    progress = FullSyncProgress("page-3", T0 - timedelta(days=30), T0 + timedelta(days=365), 2)
+    progress = FullSyncProgress(
+        "page-3", T0 - timedelta(days=30), T0 + timedelta(days=365), 2, T0 + timedelta(minutes=1), T0
+    )
     backend.status.save_full_sync(link, progress, 2)
     assert backend.links.get("demo", "l1") == replace(link, full_sync=progress, conflicts=3)
     backend.status.save_full_sync(link, replace(progress, page_token="page-5", pages=4), 0)
