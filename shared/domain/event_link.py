@@ -31,6 +31,16 @@ class EventLink:
     synced_at: datetime | None = None
 
 
+# The ids Google takes on insert: base32hex characters (lower case a-v and digits), 5 to 1024 of them
+# (the Event resource's `id`). The ids Google forms for instances of a series are not of them.
+INSERTABLE_EVENT_ID = re.compile(r"[a-v0-9]{5,1024}")
+
+
+def insertable(event_id: str) -> bool:
+    """Whether an event can be created under this id (an instance's id, whatever its form, cannot)."""
+    return INSERTABLE_EVENT_ID.fullmatch(event_id) is not None
+
+
 def event_id(clinic_id: str, appointment_id: str) -> str:
     """A Calendar event id (base32hex, lower case, 5-1024 chars) that only this appointment has."""
     digest = hashlib.sha256(f"{clinic_id}/{appointment_id}".encode()).digest()

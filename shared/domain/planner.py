@@ -19,8 +19,8 @@ from shared.domain.event_link import (
     EventLink,
     appointment_id_for_event,
     appointment_id_of,
+    insertable,
     marked_by_another_clinic,
-    series_of_instance_id,
 )
 from shared.domain.event_link import event_id as derived_event_id
 
@@ -96,8 +96,9 @@ def _insert(event_id: str, desired: EventContent) -> Insert:
     """The insert that shows `desired` again where its event is missing. An instance made in Google whose
     event went (deleted there, or its series cut, retimed or deleted) and that the clinic keeps comes back
     as an event of its own, under the appointment's derived id: Google takes no insert under an instance's
-    id (ids are base32hex, no "_")."""
-    if series_of_instance_id(event_id) is not None:
+    id. Decided by the id's form Google takes on insert, not by the form of instance ids, which Google says
+    to treat as opaque."""
+    if not insertable(event_id):
         return Insert(derived_event_id(desired.clinic_id, desired.appointment_id), desired)
     return Insert(event_id, desired)
 

@@ -362,13 +362,21 @@ def test_an_instance_the_clinic_keeps_after_google_deleted_it_comes_back_as_an_e
     content = event_content(appointment(origin=EventOrigin(CALENDAR, instance)), CLINIC, CENTER)
     gone = EventLink("a1", instance, None, None, deleted=True)
     assert plan_push(content, instance, gone) == Insert(event_id("demo", "a1"), content)
-    assert plan_push(content, "g1", EventLink("a1", "g1", None, None, deleted=True)) == Insert("g1", content)
+    single = "gevent1"  # an id Google takes on insert
+    assert plan_push(content, single, EventLink("a1", single, None, None, deleted=True)) == Insert(
+        single, content
+    )
+    # An instance id in a form of Google's own (they are opaque) is no id to insert under either.
+    opaque = "s1-instance-3"
+    assert plan_push(content, opaque, EventLink("a1", opaque, None, None, deleted=True)) == Insert(
+        event_id("demo", "a1"), content
+    )
     # Gone before the pull said so (the series cut by "this and following", then the clinic moved it): the
     # patch of the instance finds nothing, and the insert that follows is under the derived id too.
     patch = Patch(instance, content, '"e1"')
     assert after_push("a1", patch, None, Refusal.MISSING) == Retry(Insert(event_id("demo", "a1"), content))
-    own = Patch("g1", content, '"e1"')
-    assert after_push("a1", own, None, Refusal.MISSING) == Retry(Insert("g1", content))
+    own = Patch(single, content, '"e1"')
+    assert after_push("a1", own, None, Refusal.MISSING) == Retry(Insert(single, content))
     # Its old instance, listed again cancelled (a full sync, a change to the series), no longer speaks for
     # it: the appointment stays, and so does the record of the event that shows it now.
     kept = appointment(origin=EventOrigin(CALENDAR, instance))
