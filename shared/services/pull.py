@@ -273,10 +273,11 @@ class PullService:
         # A series that changed as a whole (made, retimed, cut by "this and following") may have lost
         # instances that no list names any more: its instances are read once, and what went is cancelled.
         to_check = set(tally.series_to_check())
-        if new_day or tally.new_instances:
+        if new_day or (tally.new_instances and not baseline):
             # A new series may be the second half of one cut by "this and following", whose first half no
             # list names when none of its remaining instances is a plain one (each deleted or changed
-            # alone): every series brought in before is read again, as on the first pull of a day.
+            # alone): every series brought in before is read again, as on the first pull of a day. (A full
+            # sync's pages name every series with an instance left; their instances are read page by page.)
             to_check |= self.records.series_of_instances(link)
         reshaped = [
             item
