@@ -303,6 +303,11 @@ class MemorySealedGrants:
         return self.store.keys.get(key)
 
 
+def _series_of(event_link: EventLink) -> str | None:
+    """The series a record names, or for one made before seriesId was kept, the series its id names."""
+    return event_link.series_id or series_of_instance_id(event_link.event_id)
+
+
 @dataclass
 class MemorySyncRecords:
     """SyncRecords."""
@@ -321,19 +326,16 @@ class MemorySyncRecords:
         return {a: e for a, e in found.items() if e is not None}
 
     def event_links_of_series(self, link: SyncLink, series_id: str) -> list[EventLink]:
-        clinic_id, calendar_id, _ = self._key(link, series_id)
-        return [
-            e
-            for (*key, _), e in self.store.event_links.items()
-            if key == [clinic_id, calendar_id] and e.event_id.startswith(f"{series_id}_")
-        ]
+        # As the adapter: those that name the series, and those recorded before seriesId was kept whose
+        # id is one of its instances'.
+        return [e for e in self._calendar(link) if _series_of(e) == series_id]
 
     def series_of_instances(self, link: SyncLink) -> set[str]:
+        return {series for series in map(_series_of, self._calendar(link)) if series}
+
+    def _calendar(self, link: SyncLink) -> list[EventLink]:
         clinic_id, calendar_id, _ = self._key(link, "")
-        ids = (
-            e.event_id for (*key, _), e in self.store.event_links.items() if key == [clinic_id, calendar_id]
-        )
-        return {series for series in map(series_of_instance_id, ids) if series}
+        return [e for (*key, _), e in self.store.event_links.items() if key == [clinic_id, calendar_id]]
 
     def event_links_by_events(self, link: SyncLink, event_ids: Sequence[str]) -> dict[str, EventLink]:
         clinic_id, calendar_id, _ = self._key(link, "")

@@ -317,6 +317,7 @@ def event_link_to(event_link: EventLink, synced_at: datetime) -> dict[str, Any]:
         "contentHash": event_link.content_hash,
         "deleted": event_link.deleted,
         "syncedAt": synced_at,
+        "seriesId": event_link.series_id,
     }
 
 
@@ -328,6 +329,7 @@ def event_link_from(doc: Mapping[str, Any]) -> EventLink:
         content_hash=doc.get("contentHash"),
         deleted=bool(doc.get("deleted")),
         synced_at=aware(doc.get("syncedAt")),
+        series_id=doc.get("seriesId") or None,
     )
 
 

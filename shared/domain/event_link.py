@@ -29,6 +29,9 @@ class EventLink:
     content_hash: str | None
     deleted: bool = False
     synced_at: datetime | None = None
+    # The recurring series the event is an instance of (its `recurringEventId`; None for a single event, a
+    # series itself, or a record made before the series was kept): instance ids are opaque.
+    series_id: str | None = None
 
 
 # The ids Google takes on insert: base32hex characters (lower case a-v and digits), 5 to 1024 of them

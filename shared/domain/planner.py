@@ -21,6 +21,7 @@ from shared.domain.event_link import (
     appointment_id_of,
     insertable,
     marked_by_another_clinic,
+    series_id_of,
 )
 from shared.domain.event_link import event_id as derived_event_id
 
@@ -188,9 +189,13 @@ def _shows(event: Mapping[str, Any] | None, content: EventContent) -> bool:
 def _done(appointment_id: str, action: PushAction, event: Mapping[str, Any] | None) -> EventLink:
     etag = (event or {}).get("etag")
     if isinstance(action, Delete):
+        # Google answers a delete with no event: its series is not known here, and a deleted record is
+        # never looked for by series (an instance gone is not cancelled twice).
         return EventLink(appointment_id, action.event_id, etag, None, deleted=True)
     assert isinstance(action, (Insert, Patch))
-    return EventLink(appointment_id, action.event_id, etag, action.content.content_hash)
+    # The event Google answers names its series when it is an instance (`recurringEventId`).
+    series = series_id_of(dict(event or {}))
+    return EventLink(appointment_id, action.event_id, etag, action.content.content_hash, series_id=series)
 
 
 # --- adopting a calendar on activation ----------------------------------------------------------------
@@ -241,6 +246,12 @@ def plan_adoption(
         if known is None:
             event = dict(item.event)
             fresh.append(
-                EventLink(item.appointment_id, str(event["id"]), event.get("etag"), remote_hash(event))
+                EventLink(
+                    item.appointment_id,
+                    str(event["id"]),
+                    event.get("etag"),
+                    remote_hash(event),
+                    series_id=series_id_of(event),
+                )
             )
     return adopted, fresh

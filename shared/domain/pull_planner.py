@@ -333,17 +333,22 @@ def decide_pull(
     event_id = str(event.get("id"))
     etag = event.get("etag")
     cancelled = event.get("status") == "cancelled"
+    # The series an instance belongs to, kept on its record: its id is opaque. A cancelled instance that
+    # does not name its series keeps the one recorded.
+    series = series_id_of(event) or (recorded.series_id if recorded is not None else None)
     if isinstance(action, Ignore):
         return PullDecision(action)
     if isinstance(action, Remember):
         assert recorded is not None
+        # The record keeps its series, and takes it when it was made before the series was kept.
         if cancelled:
-            gone = None if recorded.deleted else replace(recorded, etag=None, content_hash=None, deleted=True)
-            return PullDecision(action, record=gone)
+            gone = replace(recorded, etag=None, content_hash=None, deleted=True, series_id=series)
+            return PullDecision(action, record=None if gone == recorded else gone)
+        kept = replace(recorded, etag=action.etag, series_id=series)
         return PullDecision(
             action,
             write=retexted,
-            record=None if action.etag == recorded.etag else replace(recorded, etag=action.etag),
+            record=None if kept == recorded else kept,
             retexted=retexted is not None,
         )
     if isinstance(action, PushBack):
@@ -357,6 +362,7 @@ def decide_pull(
             None if cancelled else etag,
             None if cancelled or unmarked else shown_hash(event, appointment_id, appointment),
             deleted=cancelled,
+            series_id=series,
         )
         return PullDecision(
             action, write=retexted, record=shown, push_back=True, retexted=retexted is not None
@@ -366,7 +372,7 @@ def decide_pull(
         return PullDecision(
             action,
             write=replace(appointment, status=AppointmentStatus.CANCELLED),
-            record=EventLink(appointment_id, event_id, None, None, deleted=True),
+            record=EventLink(appointment_id, event_id, None, None, deleted=True, series_id=series),
         )
     if isinstance(action, Reschedule):
         assert appointment is not None
@@ -376,7 +382,7 @@ def decide_pull(
         return PullDecision(
             action,
             write=moved,
-            record=EventLink(appointment_id, event_id, etag, content_hash),
+            record=EventLink(appointment_id, event_id, etag, content_hash, series_id=series),
             # Google also changed what the clinic owns (the title): the clinic's version goes back.
             push_back=content_hash != remote_hash(event),
         )
@@ -389,7 +395,13 @@ def decide_pull(
             action,
             write=updated,
             # Only the times of an event made in Google are ours, and they are Google's now: nothing goes back.
-            record=EventLink(appointment_id, event_id, etag, now_shown.content_hash if now_shown else None),
+            record=EventLink(
+                appointment_id,
+                event_id,
+                etag,
+                now_shown.content_hash if now_shown else None,
+                series_id=series,
+            ),
         )
     assert isinstance(action, Create)
     shape = action.shape
@@ -411,10 +423,15 @@ def decide_pull(
         as_shown = desired_event(created, link.professional_id, clinic, center_of)
         content_hash = as_shown.content_hash if as_shown is not None else None
         return PullDecision(
-            action, write=created, record=EventLink(appointment_id, event_id, etag, content_hash)
+            action,
+            write=created,
+            record=EventLink(appointment_id, event_id, etag, content_hash, series_id=series),
         )
     # No content hash: the push that follows rewrites the event as the appointment's, with our extended
     # properties, so that a later link of this calendar, or a deletion in the clinic, still finds it.
     return PullDecision(
-        action, write=created, record=EventLink(appointment_id, event_id, etag, None), push_back=True
+        action,
+        write=created,
+        record=EventLink(appointment_id, event_id, etag, None, series_id=series),
+        push_back=True,
     )

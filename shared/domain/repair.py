@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.domain.event_link import EventLink, appointment_id_of
+from shared.domain.event_link import EventLink, appointment_id_of, series_id_of
 
 
 class LostWork(StrEnum):
@@ -97,14 +97,17 @@ def calendar_drift(
         if event.get("status") == "cancelled":
             gone = deleted.get(event_id)
             if gone is not None and not gone.deleted:
-                found.append(EventLink(gone.appointment_id, event_id, None, None, deleted=True))
+                series = series_id_of(dict(event)) or gone.series_id
+                found.append(
+                    EventLink(gone.appointment_id, event_id, None, None, deleted=True, series_id=series)
+                )
             continue
         appointment_id = appointment_id_of(dict(event), clinic_id)
         if appointment_id is None:
             continue  # made in Google: not ours to keep in line
         known = recorded.get(appointment_id)
         if known is None or known.deleted or known.event_id != event_id or known.etag != etag:
-            found.append(EventLink(appointment_id, event_id, etag, None))
+            found.append(EventLink(appointment_id, event_id, etag, None, series_id=series_id_of(dict(event))))
     return found
 
 

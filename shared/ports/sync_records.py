@@ -25,11 +25,13 @@ class SyncRecords(Protocol):
         ...
 
     def event_links_of_series(self, link: SyncLink, series_id: str) -> list[EventLink]:
-        """The event links of the recurring series' instances in the calendar (ids `{series_id}_...`)."""
+        """The event links of the recurring series' instances in the calendar: those recorded with the series,
+        and those recorded before the series was kept whose id has the form `{series_id}_{start}`."""
         ...
 
     def series_of_instances(self, link: SyncLink) -> set[str]:
-        """The recurring series of which the calendar has instances recorded."""
+        """The recurring series of which the calendar has instances recorded (the series recorded, or for a
+        record made before it was kept, the one its id names)."""
 
     def event_links_by_events(self, link: SyncLink, event_ids: Sequence[str]) -> dict[str, EventLink]:
         """The event links of these events of the calendar (those recorded), by event id, read together: a

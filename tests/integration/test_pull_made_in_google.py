@@ -90,6 +90,11 @@ def test_a_series_made_in_google_becomes_one_appointment_per_instance(sync: Sync
         assert doc["start"] == datetime.fromisoformat(instance["start"]["dateTime"])
         assert doc["title"] == "Pilates" and "patientName" not in doc and doc["allDay"] is False
     assert report.applied == 5 and report.pushed_back == 0
+    # Each instance's record names its series (instance ids are opaque: the series is read from this).
+    records = sync.db.collection(f"clinics/demo/calendars/{link.calendar_id}/eventLinks").stream()
+    series_of = {(s.to_dict() or {})["eventId"]: (s.to_dict() or {}).get("seriesId") for s in records}
+    named = {event: series for event, series in series_of.items() if series is not None}
+    assert named == {instance["id"]: series["id"] for instance in shown}  # the link's own events: none
     # Pulled again (a repeated notification), nothing is imported twice.
     sync.services.pull.pull("demo", link.id)
     assert made_in_google(sync) == found

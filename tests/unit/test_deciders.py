@@ -43,6 +43,7 @@ from shared.domain.pull_planner import (
     Cancel,
     Create,
     Ignore,
+    PullDecision,
     PushBack,
     Remember,
     Reschedule,
@@ -291,12 +292,15 @@ def test_one_of_our_appointments_made_all_day_in_google_goes_back_as_a_conflict(
     assert decision.write is None
 
 
-def test_each_instance_of_a_series_is_an_appointment_up_to_the_horizon_and_is_never_rewritten() -> None:
+def instance_of_s1(instance_id: str) -> dict[str, Any]:
+    """An instance made in Google of the series s1, on 3 December at 9:00 in Madrid."""
     start = {"dateTime": "2026-12-03T09:00:00+01:00", "timeZone": "Europe/Madrid"}
     end = {"dateTime": "2026-12-03T10:00:00+01:00", "timeZone": "Europe/Madrid"}
-    instance = made(
-        id="s1_20261203T080000Z", recurringEventId="s1", originalStartTime=start, start=start, end=end
-    )
+    return made(id=instance_id, recurringEventId="s1", originalStartTime=start, start=start, end=end)
+
+
+def test_each_instance_of_a_series_is_an_appointment_up_to_the_horizon_and_is_never_rewritten() -> None:
+    instance = instance_of_s1("s1_20261203T080000Z")
     new_id = appointment_id_for_event(CALENDAR, instance["id"])
     decision = decide_pull(
         instance, new_id, None, None, LINK, CLINIC, centers, adopt_new=True, horizon=T0 + timedelta(days=5)
@@ -307,6 +311,65 @@ def test_each_instance_of_a_series_is_an_appointment_up_to_the_horizon_and_is_ne
         instance, new_id, None, None, LINK, CLINIC, centers, adopt_new=True, horizon=T0 + timedelta(days=1)
     )
     assert isinstance(beyond.action, Ignore) and beyond.write is None
+
+
+def test_every_record_of_an_instance_names_its_series_whatever_form_its_id_has() -> None:
+    # An opaque instance id: only `recurringEventId` says which series it is of.
+    instance = instance_of_s1("abcdefghij12345")
+    new_id = appointment_id_for_event(CALENDAR, instance["id"])
+
+    def pulled(
+        google: dict[str, Any], recorded: EventLink | None, current: Appointment | None
+    ) -> PullDecision:
+        horizon = T0 + timedelta(days=30)
+        return decide_pull(
+            google, new_id, recorded, current, LINK, CLINIC, centers, adopt_new=True, horizon=horizon
+        )
+
+    created = pulled(instance, None, None)
+    assert isinstance(created.action, Create) and created.record is not None
+    assert created.record.series_id == "s1"
+    moved = instance | {
+        "start": {"dateTime": "2026-12-03T11:00:00+01:00", "timeZone": "Europe/Madrid"},
+        "end": {"dateTime": "2026-12-03T12:00:00+01:00", "timeZone": "Europe/Madrid"},
+        "etag": '"g2"',
+    }
+    updated = pulled(moved, created.record, created.write)
+    assert isinstance(updated.action, Update) and updated.record is not None
+    assert updated.record.series_id == "s1"
+    # Moved in the clinic meanwhile: the clinic's times go back, and the record still names the series.
+    assert created.write is not None
+    held = replace(created.write, start=created.write.start + timedelta(days=1))
+    held = replace(held, end=held.end + timedelta(days=1))
+    clash = pulled(moved, created.record, held)
+    assert isinstance(clash.action, PushBack) and clash.record is not None
+    assert clash.record.series_id == "s1"
+    # A cancellation that does not name the series keeps the one recorded.
+    cancelled = pulled({"id": instance["id"], "status": "cancelled"}, updated.record, updated.write)
+    assert isinstance(cancelled.action, Cancel) and cancelled.record is not None
+    assert cancelled.record.series_id == "s1" and cancelled.record.deleted
+    # A record made before the series was kept takes it the next time its event is pulled unchanged.
+    assert updated.record is not None and updated.write is not None
+    before = replace(updated.record, series_id=None)
+    remembered = pulled(moved, before, updated.write)
+    assert isinstance(remembered.action, Remember)
+    assert remembered.record == replace(before, series_id="s1")
+    assert pulled(moved, updated.record, updated.write).record is None  # nothing new to record
+    # One of ours turned into an instance's appointment: the push's record keeps the series Google answers.
+    content = event_content(appointment(origin=EventOrigin(CALENDAR, instance["id"])), CLINIC, CENTER)
+    patch = Patch(instance["id"], content, '"g2"')
+    answer = content.body() | {"id": instance["id"], "etag": '"g3"', "recurringEventId": "s1"}
+    assert after_push("a1", patch, answer, None) == Record(
+        EventLink("a1", instance["id"], '"g3"', content.content_hash, series_id="s1")
+    )
+    # A series adopted on activation: the fresh records of its instances name it.
+    adopted = listed([instance], "demo", CALENDAR)
+    recorded = {new_id: EventLink(new_id, instance["id"], None, None)}
+    _, fresh = plan_adoption(adopted, {})
+    assert fresh == []  # not ours, never pulled: left to the pull
+    _, fresh = plan_adoption([replace(adopted[0], marked=True)], {})
+    assert [link.series_id for link in fresh] == ["s1"]
+    assert plan_adoption(adopted, recorded)[1] == []  # already recorded: its record is kept
 
 
 def test_what_people_type_in_google_reaches_an_appointment_made_there_but_not_ours() -> None:

@@ -96,6 +96,19 @@ def test_calendar_drift_names_what_google_holds_otherwise_than_we_recorded() -> 
     ]
 
 
+def test_calendar_drift_keeps_the_series_of_an_instance_it_records() -> None:
+    # Instances made in Google, marked as their appointments': their ids are opaque, their series named.
+    edited = ours("i1", '"9"', id="abcdefghij12345", recurringEventId="s1")
+    removed = {"id": "klmnopqrst67890", "status": "cancelled"}  # a cancellation need not name its series
+    known = replace(recorded("i2", '"7"'), event_id=removed["id"], series_id="s1")
+    before = replace(recorded("i1", '"2"'), event_id=edited["id"])  # recorded before the series was kept
+    found = calendar_drift([edited, removed], "demo", {"i1": before}, {removed["id"]: known})
+    assert found == [
+        EventLink("i1", edited["id"], '"9"', None, series_id="s1"),
+        EventLink("i2", removed["id"], None, None, deleted=True, series_id="s1"),
+    ]
+
+
 def test_the_drift_plan_repairs_corrections_stale_pushes_and_every_letter() -> None:
     letters = [
         DeadLetter(LostWork.PUSH, "lost", "retry_later", 10, T),

@@ -38,20 +38,34 @@ class FirestoreSyncRecords:
         return {event_link.appointment_id: event_link for event_link in found}
 
     def event_links_of_series(self, link: SyncLink, series_id: str) -> list[EventLink]:
-        # Instance ids are the series id, "_" and the original start (Google's form): a range of ids.
+        events = documents.event_links(self.db, link)
+        found = {
+            s.id: codec.event_link_from(s.to_dict() or {})
+            for s in events.where(filter=FieldFilter("seriesId", "==", series_id)).stream()
+        }
+        # Records made before seriesId was kept name their series only in their id, as Google formed
+        # instance ids until then (`{seriesId}_{original start}`): a range of ids.
         prefix = f"{series_id}_"
-        query = (
-            documents.event_links(self.db, link)
-            .where(filter=FieldFilter("eventId", ">=", prefix))
-            .where(filter=FieldFilter("eventId", "<", prefix + "\uffff"))
+        before = events.where(filter=FieldFilter("eventId", ">=", prefix)).where(
+            filter=FieldFilter("eventId", "<", prefix + "\uffff")
         )
-        return [codec.event_link_from(s.to_dict() or {}) for s in query.stream()]
+        for snapshot in before.stream():
+            event_link = codec.event_link_from(snapshot.to_dict() or {})
+            if event_link.series_id is None and series_of_instance_id(event_link.event_id) == series_id:
+                found.setdefault(snapshot.id, event_link)
+        return list(found.values())
 
     def series_of_instances(self, link: SyncLink) -> set[str]:
-        # Read once a day per link (see PullService): only the event ids, of every event link.
-        query = documents.event_links(self.db, link).select(["eventId"])
-        ids = (str((s.to_dict() or {}).get("eventId") or "") for s in query.stream())
-        return {series for series in map(series_of_instance_id, ids) if series}
+        # Read once a day per link (see PullService): only the series and event ids, of every event link.
+        query = documents.event_links(self.db, link).select(["seriesId", "eventId"])
+        found: set[str] = set()
+        for snapshot in query.stream():
+            doc = snapshot.to_dict() or {}
+            # A record made before seriesId was kept names its series only in its id.
+            series = doc.get("seriesId") or series_of_instance_id(str(doc.get("eventId") or ""))
+            if series:
+                found.add(str(series))
+        return found
 
     def event_links_by_events(self, link: SyncLink, event_ids: Sequence[str]) -> dict[str, EventLink]:
         # `eventId in [...]`, 30 at a time: a query is billed per document it returns (one when none), so

@@ -94,6 +94,23 @@ def test_event_links_of_series_are_its_instances_only(backend: Backend) -> None:
     assert backend.records.series_of_instances(link) == {"s1", "s10", "r1"}
 
 
+def test_event_links_of_series_are_found_by_the_series_they_name_whatever_their_ids(
+    backend: Backend,
+) -> None:
+    link = a_link("l1")
+    backend.links.save(link)
+    opaque = replace(event("a1", "abcdefghij12345"), series_id="s1")
+    before = event("a2", "s1_20261208T090000Z")  # recorded before the series was kept: its id names it
+    elsewhere = replace(event("a3", "s1_20261215T090000Z"), series_id="s2")  # its series is s2's, not s1's
+    single = event("a4", "klmnopqrst67890")
+    backend.records.record_event_links(link, [opaque, before, elsewhere, single], PUSHED)
+    found = sorted(backend.records.event_links_of_series(link, "s1"), key=lambda e: e.appointment_id)
+    assert found == [replace(opaque, synced_at=PUSHED), replace(before, synced_at=PUSHED)]
+    assert backend.records.event_links_of_series(link, "s2") == [replace(elsewhere, synced_at=PUSHED)]
+    assert backend.records.event_link(link, "a1") == replace(opaque, synced_at=PUSHED)
+    assert backend.records.series_of_instances(link) == {"s1", "s2"}
+
+
 def test_event_links_are_kept_per_calendar_not_per_link(backend: Backend) -> None:
     first = a_link("l1", calendar_id="cal-shared", status=LinkStatus.DISABLED)
     redo = a_link("l2", calendar_id="cal-shared", created_minutes=5)
