@@ -376,7 +376,9 @@ def decide_pull(
         )
     if isinstance(action, Reschedule):
         assert appointment is not None
-        moved = replace(appointment, start=action.start, end=action.end)
+        # Moved to times of a day: an all-day block shown by an event of ours (its Google event went and the
+        # clinic kept it) is no longer all-day, or its times and its flag would disagree.
+        moved = replace(appointment, start=action.start, end=action.end, all_day=False)
         now_shown = desired_event(moved, link.professional_id, clinic, center_of)
         content_hash = now_shown.content_hash if now_shown is not None else None
         return PullDecision(

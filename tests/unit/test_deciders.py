@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -290,6 +291,22 @@ def test_one_of_our_appointments_made_all_day_in_google_goes_back_as_a_conflict(
     decision = decide(whole_day, recorded_as_pushed(), appointment())
     assert isinstance(decision.action, PushBack) and decision.conflict and decision.push_back
     assert decision.write is None
+
+
+def test_an_all_day_block_of_ours_moved_to_times_of_a_day_is_no_longer_all_day() -> None:
+    """A block made from an all-day event in Google, whose event went there while the clinic kept it, is
+    shown by an event of ours: moved in Google to times of a day, it takes them and stops being all-day
+    (an all-day flag over times of a day is a range Google refuses: timeRangeEmpty)."""
+    zone = ZoneInfo("Europe/Madrid")
+    midnight = datetime(2026, 12, 3, tzinfo=zone)
+    block = appointment(start=midnight, end=midnight + timedelta(days=1), all_day=True)
+    shown = EventLink("a1", event_id("demo", "a1"), '"g1"', event_content(block, CLINIC, CENTER).content_hash)
+    moved = {"dateTime": "2026-12-03T17:00:00+01:00", "timeZone": "Europe/Madrid"}
+    until = {"dateTime": "2026-12-03T17:30:00+01:00", "timeZone": "Europe/Madrid"}
+    decision = decide(event(start=moved, end=until), shown, block)
+    assert isinstance(decision.action, Reschedule) and decision.write is not None
+    assert not decision.write.all_day
+    assert decision.write.start == datetime(2026, 12, 3, 17, tzinfo=zone)
 
 
 def instance_of_s1(instance_id: str) -> dict[str, Any]:
