@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum, StrEnum
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from shared.domain.clinic import Clinic, User
 from shared.domain.errors import Conflict, DomainError
@@ -171,6 +171,31 @@ class Opened:
     link: SyncLink
     clinic: Clinic
     gateway: CalendarGateway
+
+    def list_every_page(
+        self,
+        *,
+        sync_token: str | None,
+        time_min: datetime | None = None,
+        time_max: datetime | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Every event of the link's calendar the list names, following every page; Google's next sync
+        token comes with the last page."""
+        assert self.link.calendar_id
+        items: list[dict[str, Any]] = []
+        page_token: str | None = None
+        while True:
+            page = self.gateway.list_events(
+                self.link.calendar_id,
+                sync_token=sync_token,
+                time_min=time_min,
+                time_max=time_max,
+                page_token=page_token,
+            )
+            items.extend(page.items)
+            if not page.next_page_token:
+                return items, page.next_sync_token
+            page_token = page.next_page_token
 
 
 @dataclass(frozen=True)

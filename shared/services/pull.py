@@ -142,7 +142,8 @@ class PullService:
         if not full and link.full_sync is None and link.sync_token:
             began = self.clock.now()
             try:
-                items, token = self._changes(opened, link.sync_token)
+                # Every change since the sync token, every page; the new sync token comes with the last.
+                items, token = opened.list_every_page(sync_token=link.sync_token)
             except SyncTokenExpired:
                 # Google's answer to a sync token it no longer honours (410): start again with a full sync.
                 log.info("sync token expired; full sync", extra={"linkId": link.id})
@@ -211,40 +212,11 @@ class PullService:
     def _entered(self, opened: Opened, last_pull_at: datetime) -> list[dict[str, Any]]:
         """The instances that entered the sync's horizon since the last pull: a series none of whose
         instances was within it before (made far ahead) has no instance brought in to be read again."""
-        link = opened.link
-        assert link.calendar_id
         ahead = timedelta(days=self.settings.backfill_days)
-        found: list[dict[str, Any]] = []
-        page_token: str | None = None
-        while True:
-            page = opened.gateway.list_events(
-                link.calendar_id,
-                sync_token=None,
-                time_min=last_pull_at + ahead,
-                time_max=self.clock.now() + ahead,
-                page_token=page_token,
-            )
-            found.extend(
-                i for i in page.items if series_id_of(i) is not None and i.get("status") != "cancelled"
-            )
-            if not page.next_page_token:
-                return found
-            page_token = page.next_page_token
-
-    def _changes(self, opened: Opened, sync_token: str) -> tuple[list[dict[str, Any]], str | None]:
-        """Every change since the sync token, following every page; the new sync token comes with the last."""
-        link = opened.link
-        assert link.calendar_id
-        items: list[dict[str, Any]] = []
-        page_token: str | None = None
-        while True:
-            page = opened.gateway.list_events(
-                link.calendar_id, sync_token=sync_token, time_min=None, page_token=page_token
-            )
-            items.extend(page.items)
-            if not page.next_page_token:
-                return items, page.next_sync_token
-            page_token = page.next_page_token
+        found, _token = opened.list_every_page(
+            sync_token=None, time_min=last_pull_at + ahead, time_max=self.clock.now() + ahead
+        )
+        return [i for i in found if series_id_of(i) is not None and i.get("status") != "cancelled"]
 
     def _apply(
         self,

@@ -158,30 +158,12 @@ class RepairService:
 
     def _calendar_changes(self, opened: Opened, now: datetime) -> tuple[list[dict[str, Any]], str | None]:
         """What changed in the calendar since the last check (from now on, the first time), every page."""
+        token = opened.link.drift_sync_token
         try:
-            return self._listing(opened, opened.link.drift_sync_token, now)
+            return opened.list_every_page(sync_token=token, time_min=None if token else now)
         except SyncTokenExpired:
             # Google's answer to a sync token it no longer honours (410): list again from scratch.
-            return self._listing(opened, None, now)
-
-    @staticmethod
-    def _listing(
-        opened: Opened, sync_token: str | None, now: datetime
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        assert opened.link.calendar_id
-        items: list[dict[str, Any]] = []
-        page_token: str | None = None
-        while True:
-            page = opened.gateway.list_events(
-                opened.link.calendar_id,
-                sync_token=sync_token,
-                time_min=None if sync_token else now,
-                page_token=page_token,
-            )
-            items.extend(page.items)
-            if not page.next_page_token:
-                return items, page.next_sync_token
-            page_token = page.next_page_token
+            return opened.list_every_page(sync_token=None, time_min=now)
 
     def _stale(
         self,
