@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from shared.domain.event_link import appointment_id_for_event, event_id
+from shared.domain.link import SyncLink
 from tests.integration.conftest import Sync
 from tests.integration.test_pull import EMAIL, appointment, pushed_link
 
@@ -100,6 +101,19 @@ def test_a_series_made_in_google_becomes_one_appointment_per_instance(sync: Sync
     assert made_in_google(sync) == found
 
 
+def days_later(sync: Sync, link: SyncLink, *, days: int, backfill_days: int) -> SyncLink:
+    """The link as if its last pull was `days` ago, with the pull's horizon at `backfill_days` (a longer
+    horizon stands in for the days gone by: the test cannot move Google's clock)."""
+    pull = sync.services.pull
+    pull.settings = pull.settings.model_copy(update={"backfill_days": backfill_days})
+    stored = sync.services.links.get("demo", link.id)
+    assert stored is not None
+    sync.services.status.save_pull(stored, stored.sync_token, datetime.now(UTC) - timedelta(days=days), 0)
+    moved = sync.services.links.get("demo", link.id)
+    assert moved is not None
+    return moved
+
+
 def test_instances_beyond_the_horizon_come_as_time_advances_and_never_twice(sync: Sync) -> None:
     link = pushed_link(sync)
     pull = sync.services.pull
@@ -110,10 +124,7 @@ def test_instances_beyond_the_horizon_come_as_time_advances_and_never_twice(sync
     assert len(first) in (4, 5)  # the instances starting within 5 days from now
     assert all(doc["start"] < datetime.now(UTC) + timedelta(days=5) for doc in first.values())
     # Days later, the scheduled upkeep pulls with the horizon moved on: the next instances come.
-    pull.settings = pull.settings.model_copy(update={"backfill_days": 20})
-    link = sync.services.links.get("demo", link.id)
-    assert link is not None
-    sync.services.status.save_pull(link, link.sync_token, datetime.now(UTC) - timedelta(days=1), 0)
+    link = days_later(sync, link, days=1, backfill_days=20)
     pull.pull("demo", link.id)
     pull.pull("demo", link.id)
     every = made_in_google(sync)
@@ -132,10 +143,7 @@ def test_a_series_made_wholly_beyond_the_horizon_comes_in_as_it_enters(sync: Syn
     assert made_in_google(sync) == {}
     # Two days later, with the horizon moved on past the series' last instance (a longer horizon stands in
     # for the days gone by): what entered comes in, and the series with it.
-    pull.settings = pull.settings.model_copy(update={"backfill_days": 10})
-    link = sync.services.links.get("demo", link.id)
-    assert link is not None
-    sync.services.status.save_pull(link, link.sync_token, datetime.now(UTC) - timedelta(days=2), 0)
+    link = days_later(sync, link, days=2, backfill_days=10)
     pull.pull("demo", link.id)
     every = made_in_google(sync)
     assert sorted(every) == sorted(i["id"] for i in instances(sync, link.calendar_id, series["id"]))
