@@ -29,29 +29,18 @@ def calendar_webhook(request: flask.Request) -> Reply:
 @functions_framework.http
 @json_endpoint("POST")
 def renew_channels(request: flask.Request) -> Reply:
-    """Cloud Scheduler: replace watch channels that expire soon, start missing ones, finish activations."""
-    report = services().channels.renew()
-    activations = services().linking.retry_activations()
-    privacy = services().push.privacy_upkeep()
-    log.info(
-        "upkeep",
-        extra={
-            "renewed": report.renewed,
-            "started": report.started,
-            "failed": report.failed,
-            "activations": activations,
-            "privacyBackfills": privacy,
-        },
-    )
-    return ok(
-        {
-            "renewed": report.renewed,
-            "started": report.started,
-            "failed": report.failed,
-            "activationsRetried": activations,
-            "privacyBackfills": privacy,
-        }
-    )
+    """Cloud Scheduler: replace watch channels that expire soon, start missing ones, finish activations,
+    rewrite events whose clinic changed its privacy choices."""
+    done = services().upkeep.run()
+    figures = {
+        "renewed": done.channels.renewed,
+        "started": done.channels.started,
+        "failed": done.channels.failed,
+        "activationsRetried": done.activations,
+        "privacyBackfills": done.privacy_backfills,
+    }
+    log.info("upkeep", extra=figures)
+    return ok(figures)
 
 
 @functions_framework.http

@@ -39,6 +39,7 @@ from shared.services.pull import PullService
 from shared.services.push import PushService
 from shared.services.repair import RepairService
 from shared.services.tasks import Tasks
+from shared.services.upkeep import UpkeepService
 
 
 class _OnFirstUse:
@@ -269,6 +270,10 @@ class Services:
             clock=self.clock,
             webhook_key=functools.cache(lambda: self.secrets.get(config.SECRET_WEBHOOK_KEY)),
         )
+
+    @cached_property
+    def upkeep(self) -> UpkeepService:
+        return UpkeepService(channels=self.channels, linking=self.linking, push=self.push)
 
 
 _PARTS = {name for name, value in vars(Services).items() if isinstance(value, cached_property)}

@@ -34,7 +34,7 @@ class Notification(StrEnum):
 
 
 @dataclass(frozen=True)
-class UpkeepReport:
+class RenewReport:
     renewed: int = 0
     started: int = 0
     failed: int = 0
@@ -115,7 +115,7 @@ class ChannelService:
         return Notification.QUEUED
 
     # --- renew_channels / reconcile_links ----------------------------------------------------------
-    def renew(self) -> UpkeepReport:
+    def renew(self) -> RenewReport:
         """Replace channels that expire within the margin (new first, then stop the old); start missing ones."""
         renewed = started = failed = 0
         horizon = self.clock.now() + timedelta(seconds=self.settings.channel_renew_margin_seconds)
@@ -135,7 +135,7 @@ class ChannelService:
             renewed += 1
             # If it cannot be stopped it expires by itself soon; its notifications are ignored meanwhile.
             self._stop_at_google(opened, old.id, old.resource_id)
-        return UpkeepReport(renewed, started, failed)
+        return RenewReport(renewed, started, failed)
 
     def _check_shown(self, opened: Opened) -> None:
         """How the calendar shows in its user's list (one calendarList.get, with the renewal), kept on the

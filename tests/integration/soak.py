@@ -284,13 +284,13 @@ class Soak:
 
     def google_edit(self) -> None:
         link = self.link_of("pautrave")
-        if (link is None or link.status is not LinkStatus.ACTIVE) and "pautrave" not in self.blocked_until:
-            # People keep using Google Calendar while the link is down, but an edit that meets no link tests
-            # the adoption of a redo only: most of them come after the user linked again (as staff would,
-            # told by the console), so that the run's edits meet a live link most of the time.
-            if self.rng.random() < RELINK_BEFORE_EDIT:
-                self.ensure_linked("pautrave")
-                link = self.link_of("pautrave")
+        # People keep using Google Calendar while the link is down, but an edit that meets no link tests
+        # the adoption of a redo only: most of them come after the user linked again (as staff would, told
+        # by the console), so that the run's edits meet a live link most of the time.
+        down = link is None or link.status is not LinkStatus.ACTIVE
+        if down and "pautrave" not in self.blocked_until and self.rng.random() < RELINK_BEFORE_EDIT:
+            self.ensure_linked("pautrave")
+            link = self.link_of("pautrave")
         if link is None or link.status is not LinkStatus.ACTIVE:
             self.figures.kinds[f"google_edit_without_link:{link.status.value if link else None}"] += 1
             return
@@ -439,10 +439,8 @@ class Soak:
             self.sync.services.repair.drift_check()
         elif job == "reconcile":
             self.sync.services.channels.reconcile(1e-6)
-        else:  # the upkeep, as renew_channels runs it
-            self.sync.services.channels.renew()
-            self.sync.services.linking.retry_activations()
-            self.sync.services.push.privacy_upkeep()
+        else:
+            self.sync.services.upkeep.run()
 
     def outage(self, starting: bool) -> None:
         """Google answers every Calendar call 500 (starting), or goes back to the run's usual faults."""
@@ -468,8 +466,7 @@ class Soak:
         while True:
             for user in USERS:
                 self.ensure_linked(user)
-            self.sync.services.channels.renew()
-            self.sync.services.linking.retry_activations()
+            self.sync.services.upkeep.run()
             self.sync.services.channels.reconcile(1e-6)
             self.sync.services.repair.drift_check()
             self.drain(deadline)
