@@ -406,7 +406,8 @@ class GoogleCalendarGateway:
                 maxResults=self.settings.list_page_size,
                 pageToken=page_token,
             )
-            answer = self._run(request)
+            # A 404 of a deleted calendar is CalendarDeleted (the link loses it), not a series gone.
+            answer = self._on_calendar(calendar_id, request)
             found.extend(answer.get("items", []))
             page_token = answer.get("nextPageToken")
             if not page_token:

@@ -174,7 +174,7 @@ class PullService:
             page = opened.gateway.list_events(
                 link.calendar_id, sync_token=None, time_min=time_min, time_max=time_max, page_token=page_token
             )
-            applied = self._applied(opened, page.items, baseline=True)
+            applied = self._applied(opened, page.items, baseline=True, last_page=not page.next_page_token)
             report += applied
             pages += 1
             if not page.next_page_token:
@@ -185,8 +185,11 @@ class PullService:
             self.status.save_full_sync(link, progress, applied.conflicts)
         return report, None, progress, began
 
-    def _applied(self, opened: Opened, items: list[dict[str, Any]], *, baseline: bool) -> PullReport:
-        """Apply listed events, and push back what the clinic must win."""
+    def _applied(
+        self, opened: Opened, items: list[dict[str, Any]], *, baseline: bool, last_page: bool = False
+    ) -> PullReport:
+        """Apply listed events, and push back what the clinic must win (`last_page`: a full sync's last,
+        after which every series brought in before is read again)."""
         link = opened.link
         # Events changed in Google since then are new even in a full sync (a calendar we created has
         # nothing older of the user's; a redo carries the previous link's last pull).
@@ -202,7 +205,7 @@ class PullService:
             fresh = {str(i.get("id")) for i in entered}
             items = [i for i in items if str(i.get("id")) not in fresh]
         report, push_back = self._apply(
-            opened, items, baseline=baseline, since=since, new_day=new_day, entered=entered
+            opened, items, baseline=baseline, since=since, every_series=new_day or last_page, entered=entered
         )
         if push_back:
             # The link, its clinic and its gateway are in hand: no need to read or open them again.
@@ -225,7 +228,7 @@ class PullService:
         *,
         baseline: bool,
         since: datetime | None,
-        new_day: bool = False,
+        every_series: bool = False,
         entered: list[dict[str, Any]] | None = None,
     ) -> tuple[PullReport, list[str]]:
         link = opened.link
@@ -245,11 +248,13 @@ class PullService:
         # A series that changed as a whole (made, retimed, cut by "this and following") may have lost
         # instances that no list names any more: its instances are read once, and what went is cancelled.
         to_check = set(tally.series_to_check())
-        if new_day or (tally.new_instances and not baseline):
+        if every_series or (tally.new_instances and not baseline):
             # A new series may be the second half of one cut by "this and following", whose first half no
             # list names when none of its remaining instances is a plain one (each deleted or changed
-            # alone): every series brought in before is read again, as on the first pull of a day. (A full
-            # sync's pages name every series with an instance left; their instances are read page by page.)
+            # alone), or when it was deleted since: every series brought in before is read again, as on
+            # the first pull of a day. A full sync lists no deleted event, so it reads them all once, after
+            # its last page (before it, its pages name every series with an instance left, read page by
+            # page).
             to_check |= self.records.series_of_instances(link)
         reshaped = [
             item
@@ -316,8 +321,9 @@ class PullService:
         try:
             instances = opened.gateway.list_instances(link.calendar_id, series_id, time_min, time_max)
         except RemoteMissing:
-            # The series is gone: its instances come as cancelled in the same list, one by one.
-            return []
+            # The series is gone. Its instances come as cancelled in the listing, but only those it still
+            # had: one cut off it before ("this and following", then the series deleted) comes in no list.
+            instances = []
         present = {str(i.get("id")) for i in instances}
         known = self.records.event_links_of_series(link, series_id)
         seen = listed | {recorded.event_id for recorded in known}

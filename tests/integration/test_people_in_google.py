@@ -210,9 +210,15 @@ def test_one_missing_event_is_not_a_deleted_calendar(sync: Sync) -> None:
     with pytest.raises(RemoteMissing) as missing:
         gateway.gateway.get_event(link.calendar_id, "nosuchevent00")
     assert not isinstance(missing.value, CalendarDeleted)
+    now = datetime.now(UTC)
+    with pytest.raises(RemoteMissing) as missing:  # a series gone is no deleted calendar either
+        gateway.gateway.list_instances(link.calendar_id, "nosuchseries00", now, now + timedelta(days=1))
+    assert not isinstance(missing.value, CalendarDeleted)
     delete_calendar(sync, link.calendar_id)
     with pytest.raises(CalendarDeleted):
         gateway.gateway.get_event(link.calendar_id, "nosuchevent00")
+    with pytest.raises(CalendarDeleted):
+        gateway.gateway.list_instances(link.calendar_id, "nosuchseries00", now, now + timedelta(days=1))
     assert link_doc(sync, link.id)["status"] == "active"  # the gateway tells; the judge decides
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import requests
 
 from shared.domain.event_link import appointment_id_for_event, event_id
@@ -225,6 +226,41 @@ def test_this_and_following_from_the_first_live_instance_cancels_the_rest(sync: 
     assert [after[i["id"]]["status"] for i in shown] == ["cancelled"] * 4
     new = {k: v for k, v in live(after).items() if k.startswith(following)}
     assert sorted(doc["start"] for doc in new.values()) == [morning(d) for d in (3, 4, 5)]
+
+
+def split(sync: Sync, calendar_id: str, instance_id: str) -> str:
+    """ "This and following" from the instance, in Google's UI: the new series' id."""
+    answer = requests.post(
+        f"{sync.google.url}/_fake/calendars/{calendar_id}/events/{instance_id}/split",
+        json={"changes": {"summary": "Yoga"}},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["following"]["id"])
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["incremental", "full sync"])
+def test_a_series_cut_and_then_deleted_cancels_the_instances_cut_off_too(sync: Sync, full: bool) -> None:
+    """ "This and following", then the first half deleted, both before the next pull: the deleted series'
+    instances come as cancelled, but the ones cut off it before come in no list. Their appointments are
+    cancelled all the same, whether the next pull is incremental or a full sync (which lists no deleted
+    event), and the new series' instances come in once."""
+    link = pushed_link(sync)
+    series = make_series(sync, link.calendar_id, "RRULE:FREQ=WEEKLY;COUNT=4", morning(2))
+    sync.services.pull.pull("demo", link.id)
+    shown = instances(sync, link.calendar_id, series["id"])
+    following = split(sync, link.calendar_id, shown[2]["id"])
+    sync.as_user(EMAIL).events().delete(calendarId=link.calendar_id, eventId=series["id"]).execute()
+    if full:
+        requests.post(
+            f"{sync.google.url}/_fake/sync-tokens/invalidate", json={}, timeout=10
+        ).raise_for_status()
+    sync.services.pull.pull("demo", link.id)
+    sync.run_tasks()  # a full sync goes on in tasks of its own
+    after = made_in_google(sync)
+    assert [after[i["id"]]["status"] for i in shown] == ["cancelled"] * 4
+    new = {k: v for k, v in live(after).items() if k.startswith(following)}
+    assert sorted(doc["start"] for doc in new.values()) == [morning(d) for d in (16, 23)]
 
 
 def test_a_change_to_the_whole_series_reaches_each_appointment(sync: Sync) -> None:
