@@ -652,7 +652,9 @@ class Soak:
                 doc = live.get(appointment_id)
                 if doc is None:
                     self.figures.diverged += 1
-                    self.figures.details.append(f"{user}: {appointment_id} shown but not live")
+                    self.figures.details.append(
+                        self.why_not_live(user, link, appointment_id, copies[0], appointments)
+                    )
                     continue
                 start, end = event_span(copies[0])
                 if (start, end) != (doc["start"], doc["end"]):
@@ -700,6 +702,30 @@ class Soak:
         return (
             f"{user}: live {appointment_id} not in the calendar {link.calendar_id}; {fields}; {recorded}; "
             f"Google: {event}; its series: {self.series_record(link.calendar_id, event_id)}"
+        )
+
+    def why_not_live(
+        self,
+        user: str,
+        link: Any,
+        appointment_id: str,
+        event: dict[str, Any],
+        appointments: dict[str, dict[str, Any]],
+    ) -> str:
+        """What an event whose appointment is not live shows, and what the clinic and we recorded of it."""
+        doc = appointments.get(appointment_id)
+        fields = (
+            {k: doc.get(k) for k in ("status", "start", "origin", "updatedAt", "syncSource", "allDay")}
+            if doc is not None
+            else None
+        )
+        keys = ("id", "status", "recurringEventId", "start", "created", "updated", "transparency")
+        shown = {k: event.get(k) for k in keys}
+        recorded = self.sync.services.records.event_link(link, appointment_id)
+        return (
+            f"{user}: {appointment_id} shown but not live; event {shown}; appointment {fields}; "
+            f"recorded {recorded}; link {link.id} last pull {link.last_pull_at}; its series: "
+            f"{self.series_record(link.calendar_id, str(event['id']))}"
         )
 
     def why_no_appointment(self, user: str, link: Any, event: dict[str, Any]) -> str:
