@@ -318,27 +318,50 @@ class PullService:
         now = self.clock.now()
         time_min = now - timedelta(days=self.settings.full_sync_days_back)
         time_max = now + timedelta(days=self.settings.backfill_days)
+        known = self.records.event_links_of_series(link, series_id)
         try:
             instances = opened.gateway.list_instances(link.calendar_id, series_id, time_min, time_max)
         except RemoteMissing:
-            # The series is gone. Its instances come as cancelled in the listing, but only those it still
-            # had: one cut off it before ("this and following", then the series deleted) comes in no list.
-            instances = []
+            # The series is gone. The instances it still had come as cancelled in a listing; one cut off it
+            # before ("this and following", then the series deleted) comes in none, and one that a clinic
+            # change brought back (our patch restores a cancelled instance) lives on: each is read alone.
+            return [
+                self._instance_now(opened, recorded, series_id)
+                for recorded in self._unlisted(link, known, listed, time_min, time_max)
+            ]
         present = {str(i.get("id")) for i in instances}
-        known = self.records.event_links_of_series(link, series_id)
         seen = listed | {recorded.event_id for recorded in known}
         changes = [i for i in instances if str(i.get("id")) not in seen]
+        # Gone from the series without a cancelled instance to say so (Google's "this and following" ends
+        # the series with UNTIL; a retimed series' instances have new ids).
+        changes += [
+            _cancelled(recorded, series_id)
+            for recorded in self._unlisted(link, known, listed, time_min, time_max)
+            if recorded.event_id not in present
+        ]
+        return changes
+
+    def _unlisted(
+        self, link: SyncLink, known: list[EventLink], listed: set[str], time_min: datetime, time_max: datetime
+    ) -> list[EventLink]:
+        """The instances of a series we brought in and did not see cancelled, that this pull did not list,
+        whose appointments are within the window read."""
+        unlisted = []
         for recorded in known:
-            if recorded.deleted or recorded.event_id in present or recorded.event_id in listed:
+            if recorded.deleted or recorded.event_id in listed:
                 continue
             appointment = self.directory.appointment(link.clinic_id, recorded.appointment_id)
             if appointment is not None and time_min <= appointment.start < time_max:
-                # Gone from the series without a cancelled instance to say so (Google's "this and following"
-                # ends the series with UNTIL; a retimed series' instances have new ids).
-                changes.append(
-                    {"id": recorded.event_id, "status": "cancelled", "recurringEventId": series_id}
-                )
-        return changes
+                unlisted.append(recorded)
+        return unlisted
+
+    def _instance_now(self, opened: Opened, recorded: EventLink, series_id: str) -> dict[str, Any]:
+        """An instance of a series gone, as Google holds it now (cancelled when it holds none)."""
+        assert opened.link.calendar_id
+        try:
+            return opened.gateway.get_event(opened.link.calendar_id, recorded.event_id)
+        except RemoteMissing:
+            return _cancelled(recorded, series_id)
 
     def _recorded(self, link: SyncLink, items: list[dict[str, Any]]) -> _Recorded:
         """The event links of a page's events, in two reads for the whole page instead of one per event."""
@@ -427,3 +450,8 @@ class _Tally:
         """Series with a live instance that changed as a whole (two or more instances listed, or one new or
         unchanged): a single instance's edit or deletion needs no further call."""
         return sorted(s for s in self.series_live if s in self.series_whole or self.series_seen[s] > 1)
+
+
+def _cancelled(recorded: EventLink, series_id: str) -> dict[str, Any]:
+    """An instance gone, as a listing would show it."""
+    return {"id": recorded.event_id, "status": "cancelled", "recurringEventId": series_id}

@@ -300,18 +300,22 @@ def test_deleting_the_series_cancels_every_appointment(sync: Sync) -> None:
     assert appointment(sync, "a1")["status"] == "scheduled"
 
 
+def clinic_moves(sync: Sync, appointment_id: str, start: datetime) -> None:
+    """The clinic app moves an appointment to an hour from `start`; its trigger and tasks run."""
+    ref = sync.db.document(f"clinics/demo/appointments/{appointment_id}")
+    old = ref.get().to_dict()
+    ref.update({"start": start, "end": start + timedelta(hours=1)})
+    new = ref.get()
+    sync.trigger(appointment_id, old, new.to_dict(), new.update_time)
+    sync.run_tasks()
+
+
 def test_a_clinic_change_to_one_instance_changes_only_that_instance(sync: Sync) -> None:
     link = pushed_link(sync)
     series = make_series(sync, link.calendar_id, "RRULE:FREQ=DAILY;COUNT=5", morning(2))
     sync.services.pull.pull("demo", link.id)
     shown = instances(sync, link.calendar_id, series["id"])
-    doc = made_in_google(sync)[shown[1]["id"]]
-    ref = sync.db.document(f"clinics/demo/appointments/{doc['id']}")
-    old = ref.get().to_dict()
-    ref.update({"start": morning(3, 16), "end": morning(3, 17)})
-    new = ref.get()
-    sync.trigger(doc["id"], old, new.to_dict(), new.update_time)
-    sync.run_tasks()
+    clinic_moves(sync, made_in_google(sync)[shown[1]["id"]]["id"], morning(3, 16))
     now_shown = instances(sync, link.calendar_id, series["id"])
     assert [i["id"] for i in now_shown] == [i["id"] for i in shown]
     assert datetime.fromisoformat(now_shown[1]["start"]["dateTime"]) == morning(3, 16)
@@ -322,6 +326,30 @@ def test_a_clinic_change_to_one_instance_changes_only_that_instance(sync: Sync) 
     # The pull that follows (the exception's own notification) changes nothing more in the clinic.
     report = sync.services.pull.pull("demo", link.id)
     assert report.applied == 0 and report.conflicts == 0
+
+
+def test_an_instance_the_clinic_moved_after_its_series_was_deleted_stays(sync: Sync) -> None:
+    """The series is deleted in Google, and before a pull says so the clinic moves one instance's appointment:
+    the clinic's change brings that instance back. A later pull that reads the series again (here, because
+    a new series comes in) finds the series gone but keeps the instance the clinic kept."""
+    link = pushed_link(sync)
+    series = make_series(sync, link.calendar_id, "RRULE:FREQ=DAILY;COUNT=3", morning(2))
+    sync.services.pull.pull("demo", link.id)
+    shown = instances(sync, link.calendar_id, series["id"])
+    doc = made_in_google(sync)[shown[0]["id"]]
+    sync.as_user(EMAIL).events().delete(calendarId=link.calendar_id, eventId=series["id"]).execute()
+    clinic_moves(sync, doc["id"], morning(2, 16))
+    sync.services.pull.pull("demo", link.id)
+    make_series(sync, link.calendar_id, "RRULE:FREQ=DAILY;COUNT=2", morning(5))
+    sync.services.pull.pull("demo", link.id)
+    after = made_in_google(sync)
+    assert after[shown[0]["id"]]["status"] == "scheduled"
+    assert [after[i["id"]]["status"] for i in shown[1:]] == ["cancelled"] * 2
+    listed = sync.as_user(EMAIL).events().list(calendarId=link.calendar_id, singleEvents=True).execute()
+    kept = [e for e in listed["items"] if e["id"] == shown[0]["id"]]
+    assert [(e["status"], datetime.fromisoformat(e["start"]["dateTime"])) for e in kept] == [
+        ("confirmed", morning(2, 16))
+    ]
 
 
 # --- all-day events ----------------------------------------------------------------------------------------
