@@ -331,7 +331,8 @@ class MemorySyncRecords:
         return [e for e in self._calendar(link) if _series_of(e) == series_id]
 
     def series_of_instances(self, link: SyncLink) -> set[str]:
-        return {series for series in map(_series_of, self._calendar(link)) if series}
+        # As the adapter: only the event links that name their series.
+        return {e.series_id for e in self._calendar(link) if e.series_id}
 
     def _calendar(self, link: SyncLink) -> list[EventLink]:
         clinic_id, calendar_id, _ = self._key(link, "")

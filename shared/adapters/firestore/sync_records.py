@@ -56,16 +56,19 @@ class FirestoreSyncRecords:
         return list(found.values())
 
     def series_of_instances(self, link: SyncLink) -> set[str]:
-        # Read once a day per link (see PullService): only the series and event ids, of every event link.
-        query = documents.event_links(self.db, link).select(["seriesId", "eventId"])
-        found: set[str] = set()
-        for snapshot in query.stream():
-            doc = snapshot.to_dict() or {}
-            # A record made before seriesId was kept names its series only in its id.
-            series = doc.get("seriesId") or series_of_instance_id(str(doc.get("eventId") or ""))
-            if series:
-                found.add(str(series))
-        return found
+        # Read on a link's first pull of a day and after a full sync. The inequality leaves out the event
+        # links of plain events (their seriesId is null), and a query is billed per document it returns:
+        # one read per instance recorded, not one per event of the calendar.
+        query = (
+            documents.event_links(self.db, link)
+            .where(filter=FieldFilter("seriesId", ">", ""))
+            .select(["seriesId"])
+        )
+        return {
+            str(series)
+            for snapshot in query.stream()
+            if (series := (snapshot.to_dict() or {}).get("seriesId"))
+        }
 
     def event_links_by_events(self, link: SyncLink, event_ids: Sequence[str]) -> dict[str, EventLink]:
         # `eventId in [...]`, 30 at a time: a query is billed per document it returns (one when none), so
