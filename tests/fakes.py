@@ -331,8 +331,8 @@ class MemorySyncRecords:
         return [e for e in self._calendar(link) if _series_of(e) == series_id]
 
     def series_of_instances(self, link: SyncLink) -> set[str]:
-        # As the adapter: only the event links that name their series.
-        return {e.series_id for e in self._calendar(link) if e.series_id}
+        # As the adapter: only the event links that name their series, of instances not seen gone.
+        return {e.series_id for e in self._calendar(link) if e.series_id and not e.deleted}
 
     def _calendar(self, link: SyncLink) -> list[EventLink]:
         clinic_id, calendar_id, _ = self._key(link, "")

@@ -30,9 +30,9 @@ class SyncRecords(Protocol):
         ...
 
     def series_of_instances(self, link: SyncLink) -> set[str]:
-        """The recurring series of which the calendar has instances recorded with their series. (A record made
-        before the series was kept is not read here: any listing or push of its instance records it again,
-        with its series.)"""
+        """The recurring series of which the calendar has instances recorded with their series and not seen
+        gone (a series whose instances all went is done with). A record made before the series was kept is
+        not read here: any listing or push of its instance records it again, with its series."""
 
     def event_links_by_events(self, link: SyncLink, event_ids: Sequence[str]) -> dict[str, EventLink]:
         """The event links of these events of the calendar (those recorded), by event id, read together: a

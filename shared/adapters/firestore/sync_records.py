@@ -58,17 +58,19 @@ class FirestoreSyncRecords:
     def series_of_instances(self, link: SyncLink) -> set[str]:
         # Read on a link's first pull of a day and after a full sync. The inequality leaves out the event
         # links of plain events (their seriesId is null), and a query is billed per document it returns:
-        # one read per instance recorded, not one per event of the calendar.
+        # one read per instance recorded, not one per event of the calendar. A series whose instances we
+        # all saw go is done with: it is not read again.
         query = (
             documents.event_links(self.db, link)
             .where(filter=FieldFilter("seriesId", ">", ""))
-            .select(["seriesId"])
+            .select(["seriesId", "deleted"])
         )
-        return {
-            str(series)
-            for snapshot in query.stream()
-            if (series := (snapshot.to_dict() or {}).get("seriesId"))
-        }
+        found: set[str] = set()
+        for snapshot in query.stream():
+            doc = snapshot.to_dict() or {}
+            if doc.get("seriesId") and not doc.get("deleted"):
+                found.add(str(doc["seriesId"]))
+        return found
 
     def event_links_by_events(self, link: SyncLink, event_ids: Sequence[str]) -> dict[str, EventLink]:
         # `eventId in [...]`, 30 at a time: a query is billed per document it returns (one when none), so

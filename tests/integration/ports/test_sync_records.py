@@ -103,7 +103,9 @@ def test_event_links_of_series_are_found_by_the_series_they_name_whatever_their_
     elsewhere = replace(event("a3", "s1_20261215T090000Z"), series_id="s2")  # its series is s2's, not s1's
     single = event("a4", "klmnopqrst67890")
     only_before = event("a5", "s3_20261208T090000Z")  # a series no record names: not read by the daily read
-    backend.records.record_event_links(link, [opaque, before, elsewhere, single, only_before], PUSHED)
+    gone = replace(event("a6", "abcdefghij67890"), series_id="s4", deleted=True)  # all its instances went
+    recorded = [opaque, before, elsewhere, single, only_before, gone]
+    backend.records.record_event_links(link, recorded, PUSHED)
     found = sorted(backend.records.event_links_of_series(link, "s1"), key=lambda e: e.appointment_id)
     assert found == [replace(opaque, synced_at=PUSHED), replace(before, synced_at=PUSHED)]
     assert backend.records.event_links_of_series(link, "s2") == [replace(elsewhere, synced_at=PUSHED)]
