@@ -13,7 +13,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from shared.config import Settings
 from shared.domain.clinic import Appointment, AppointmentChange, Center, Clinic
@@ -225,16 +224,7 @@ class PushService:
         """Record the events of ours that the calendar holds from `since` on; answer their appointments."""
         link = opened.link
         assert link.calendar_id
-        events: list[dict[str, Any]] = []
-        page_token: str | None = None
-        while True:
-            page = opened.gateway.list_events(
-                link.calendar_id, sync_token=None, time_min=since, page_token=page_token
-            )
-            events.extend(page.items)
-            if not page.next_page_token:
-                break
-            page_token = page.next_page_token
+        events, _token = opened.list_every_page(sync_token=None, time_min=since)
         found = listed(events, link.clinic_id, link.calendar_id)
         recorded = self.records.event_links_for(link, [item.appointment_id for item in found])
         adopted, fresh = plan_adoption(found, recorded)

@@ -1,4 +1,4 @@
-"""The scheduled upkeep (Cloud Scheduler calls renew_channels every few hours): the work that no trigger,
+"""The scheduled upkeep (Cloud Scheduler calls renew_channels, hourly by default): the work that no trigger,
 task or notification starts, in one place, so that every caller runs all of it."""
 
 from __future__ import annotations
