@@ -26,7 +26,7 @@ from shared.domain.clinic import Appointment, Center, Clinic
 from shared.domain.event import event_content
 from shared.domain.event_link import event_id
 from shared.domain.planner import Delete, Insert, Patch
-from shared.ports import AlreadyExists, PreconditionFailed, RemoteMissing, SyncTokenExpired
+from shared.ports import AlreadyExists, CalendarDeleted, PreconditionFailed, RemoteMissing, SyncTokenExpired
 
 APP_CREATED = "https://www.googleapis.com/auth/calendar.app.created"
 CENTER = Center("contract", "c", "C", "Europe/Madrid")
@@ -50,21 +50,20 @@ def _gateway(settings: Settings, client_secret: str, refresh_token: str) -> Goog
     return GoogleCalendarConnector(settings, client_secret).connect(refresh_token)
 
 
+def _fake_gateway(fake_google: RunningServer, email: str) -> GoogleCalendarGateway:
+    answer = requests.post(
+        f"{fake_google.url}/_fake/token",
+        json={"email": email, "clientId": LOCAL_CLIENT_ID, "scopes": [APP_CREATED], "offline": True},
+        timeout=5,
+    ).json()
+    settings = Settings(google=GoogleEndpoints.under(fake_google.url), oauth_client_id=LOCAL_CLIENT_ID)
+    return _gateway(settings, LOCAL_CLIENT_SECRET, answer["refresh_token"])
+
+
 @pytest.fixture(params=["fake", "google"])
 def target(request: pytest.FixtureRequest, fake_google: RunningServer) -> Iterator[Target]:
     if request.param == "fake":
-        answer = requests.post(
-            f"{fake_google.url}/_fake/token",
-            json={
-                "email": "contract@gmail.com",
-                "clientId": LOCAL_CLIENT_ID,
-                "scopes": [APP_CREATED],
-                "offline": True,
-            },
-            timeout=5,
-        ).json()
-        settings = Settings(google=GoogleEndpoints.under(fake_google.url), oauth_client_id=LOCAL_CLIENT_ID)
-        gateway = _gateway(settings, LOCAL_CLIENT_SECRET, answer["refresh_token"])
+        gateway = _fake_gateway(fake_google, "contract@gmail.com")
         fake: RunningServer | None = fake_google
     else:
         token = os.environ.get("GOOGLE_CONTRACT_REFRESH_TOKEN")
@@ -77,7 +76,7 @@ def target(request: pytest.FixtureRequest, fake_google: RunningServer) -> Iterat
     try:
         yield Target(gateway, calendar_id, fake)
     finally:
-        gateway.api.calendars().delete(calendarId=calendar_id).execute()
+        gateway.calendars.delete(calendarId=calendar_id).execute()
 
 
 def test_calendar_exists_until_deleted(target: Target) -> None:
@@ -181,7 +180,7 @@ def _timed(moment: datetime, minutes: int = 0) -> dict[str, str]:
 
 
 def test_a_series_expands_into_instances_whose_changes_are_exceptions(target: Target) -> None:
-    events = target.gateway.api.events()
+    events = target.gateway.events
     start = _madrid_morning(3)
     props = {"private": {"appointmentId": f"r-{uuid.uuid4().hex}"}}
     series = events.insert(
@@ -236,7 +235,7 @@ def test_a_series_expands_into_instances_whose_changes_are_exceptions(target: Ta
 
 
 def test_list_instances_reads_a_series_window_and_a_deleted_series_is_missing(target: Target) -> None:
-    events = target.gateway.api.events()
+    events = target.gateway.events
     start = _madrid_morning(3)
     body = {"summary": "Serie", "start": _timed(start), "end": _timed(start, 30)}
     series = events.insert(
@@ -258,7 +257,7 @@ def test_list_instances_reads_a_series_window_and_a_deleted_series_is_missing(ta
 def test_a_timed_series_without_a_time_zone_is_refused(target: Target) -> None:
     start = _madrid_morning(4)
     with pytest.raises(HttpError) as refused:
-        target.gateway.api.events().insert(
+        target.gateway.events.insert(
             calendarId=target.calendar_id,
             body={
                 "summary": "Serie",
@@ -271,7 +270,7 @@ def test_a_timed_series_without_a_time_zone_is_refused(target: Target) -> None:
 
 
 def test_an_all_day_event_ends_on_a_later_date_and_can_be_free(target: Target) -> None:
-    events = target.gateway.api.events()
+    events = target.gateway.events
     day = (datetime.now(UTC) + timedelta(days=5)).date()
     created = events.insert(
         calendarId=target.calendar_id,
@@ -292,10 +291,28 @@ def test_an_all_day_event_ends_on_a_later_date_and_can_be_free(target: Target) -
 
 
 def test_our_calendar_list_entry_can_be_read_and_shown_again(target: Target) -> None:
-    entries = target.gateway.api.calendarList()
+    entries = target.gateway.calendar_list
     entry = entries.get(calendarId=target.calendar_id).execute()
     assert entry["id"] == target.calendar_id and entry["accessRole"] == "owner"
     hidden = entries.patch(calendarId=target.calendar_id, body={"hidden": True}).execute()
     assert hidden["hidden"] is True
     shown = entries.patch(calendarId=target.calendar_id, body={"hidden": False, "selected": True}).execute()
     assert not shown.get("hidden") and shown["selected"] is True
+
+
+def test_the_gateways_of_two_accounts_each_call_as_their_own(fake_google: RunningServer) -> None:
+    """The Calendar resources are built once per process and shared: each gateway's calls, alone or in a
+    batch, still carry its own account."""
+    ana, bea = _fake_gateway(fake_google, "ana@gmail.com"), _fake_gateway(fake_google, "bea@gmail.com")
+    hers = ana.create_calendar("ana", "Europe/Madrid")
+    assert ana.calendar_exists(hers) and not bea.calendar_exists(hers)
+    theirs = Target(bea, bea.create_calendar("bea", "Europe/Madrid"), fake_google)
+    batch = [Insert(event_id("contract", f"b{i}"), theirs.content(f"b{i}", i)) for i in range(3)]
+    assert [o.error for o in bea.apply(theirs.calendar_id, batch)] == [None, None, None]
+    refused = ana.apply(
+        theirs.calendar_id,
+        [Insert(event_id("contract", f"a{i}"), theirs.content(f"a{i}", i)) for i in range(2)],
+    )
+    assert all(isinstance(o.error, CalendarDeleted) for o in refused), refused  # not one ana can see
+    listed = bea.list_events(theirs.calendar_id, sync_token=None, time_min=None, page_token=None)
+    assert sorted(e["id"] for e in listed.items) == sorted(a.event_id for a in batch)
