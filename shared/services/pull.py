@@ -336,16 +336,16 @@ class PullService:
         # the series with UNTIL; a retimed series' instances have new ids).
         changes += [
             _cancelled(recorded, series_id)
-            for recorded in self._unlisted(link, known, listed, time_min, time_max)
-            if recorded.event_id not in present
+            for recorded in self._unlisted(link, known, listed | present, time_min, time_max)
         ]
         return changes
 
     def _unlisted(
         self, link: SyncLink, known: list[EventLink], listed: set[str], time_min: datetime, time_max: datetime
     ) -> list[EventLink]:
-        """The instances of a series we brought in and did not see cancelled, that this pull did not list,
-        whose appointments are within the window read."""
+        """The instances of a series we brought in and did not see cancelled, that this pull did not list
+        (nor the series, when read), whose appointments are within the window read. Only those are read:
+        re-reading every series of a calendar reads no appointment of an instance still there."""
         unlisted = []
         for recorded in known:
             if recorded.deleted or recorded.event_id in listed:

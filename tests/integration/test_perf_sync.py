@@ -245,3 +245,42 @@ def test_a_full_sync_reads_a_pages_event_links_together(counted: tuple[Sync, Fir
     assert reads["clinics/{}/calendars/{}/eventLinks/{}"] == 2
     assert reads["query clinics/{}/calendars/{}/eventLinks"] == 2 + 1
     assert reads["clinics/{}/appointments/{}"] == 62  # what the pull planner reads, one per event
+
+
+def test_the_first_pull_of_a_day_reads_its_series_again_without_reading_their_appointments(
+    counted: tuple[Sync, FirestoreOps],
+) -> None:
+    """Every series brought in is read again on a link's first pull of a day: its instances, and what we
+    recorded of them. An instance the series still has needs no look at its appointment."""
+    sync, ops = counted
+    link = sync.active_link()
+    assert link.calendar_id
+    sync.services.pull.pull("demo", link.id)  # the baseline
+    body = {
+        "summary": "Pilates",
+        "start": {"dateTime": at(3).isoformat(), "timeZone": "UTC"},
+        "end": {"dateTime": at(4).isoformat(), "timeZone": "UTC"},
+        "recurrence": ["RRULE:FREQ=DAILY;COUNT=5"],
+    }
+    sync.as_user("pau@gmail.com").events().insert(calendarId=link.calendar_id, body=body).execute()
+    assert sync.services.pull.pull("demo", link.id).applied == 5
+    current = sync.services.links.get("demo", link.id)
+    assert current is not None and current.sync_token
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    sync.services.status.save_pull(current, current.sync_token, yesterday, 0)
+    before = sync.requests_count()
+    ops.reset()
+    report = sync.services.pull.pull("demo", link.id)
+    assert report.applied == 0
+    after = sync.requests_count()
+    calls = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+    reads = ops.snapshot()["reads"]
+    assert reads.get("clinics/{}/appointments/{}", 0) == 0
+    # Three queries, each billed per record it returns: the series of the calendar, then the series' records
+    # by seriesId and by the id range of records kept before seriesId was.
+    assert reads["query clinics/{}/calendars/{}/eventLinks"] == 3 * 5
+    # The listing since the sync token, what entered the horizon since yesterday, the series' instances.
+    assert {k: v for k, v in calls.items() if k.startswith("calendar.")} == {
+        "calendar.events.list": 2,
+        "calendar.events.instances": 1,
+    }
