@@ -330,9 +330,13 @@ class MemorySyncRecords:
         # id is one of its instances'.
         return [e for e in self._calendar(link) if _series_of(e) == series_id]
 
-    def series_of_instances(self, link: SyncLink) -> set[str]:
-        # As the adapter: only the event links that name their series, of instances not seen gone.
-        return {e.series_id for e in self._calendar(link) if e.series_id and not e.deleted}
+    def instances_by_series(self, link: SyncLink) -> dict[str, list[EventLink]]:
+        # As the adapter: only the event links that name their series, of series with one not seen gone.
+        by_series: dict[str, list[EventLink]] = {}
+        for event_link in self._calendar(link):
+            if event_link.series_id:
+                by_series.setdefault(event_link.series_id, []).append(event_link)
+        return {series: found for series, found in by_series.items() if not all(e.deleted for e in found)}
 
     def _calendar(self, link: SyncLink) -> list[EventLink]:
         clinic_id, calendar_id, _ = self._key(link, "")

@@ -29,10 +29,12 @@ class SyncRecords(Protocol):
         and those recorded before the series was kept whose id has the form `{series_id}_{start}`."""
         ...
 
-    def series_of_instances(self, link: SyncLink) -> set[str]:
-        """The recurring series of which the calendar has instances recorded with their series and not seen
-        gone (a series whose instances all went is done with). A record made before the series was kept is
-        not read here: any listing or push of its instance records it again, with its series."""
+    def instances_by_series(self, link: SyncLink) -> dict[str, list[EventLink]]:
+        """The event links of instances recorded with their series, by series, for each series with an
+        instance not seen gone (a series whose instances all went is done with): every series of the
+        calendar and its records, read together. A record made before the series was kept is not read here:
+        any listing or push of its instance records it again, with its series."""
+        ...
 
     def event_links_by_events(self, link: SyncLink, event_ids: Sequence[str]) -> dict[str, EventLink]:
         """The event links of these events of the calendar (those recorded), by event id, read together: a

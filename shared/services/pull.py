@@ -247,19 +247,21 @@ class PullService:
             items = items + entered
         # A series that changed as a whole (made, retimed, cut by "this and following") may have lost
         # instances that no list names any more: its instances are read once, and what went is cancelled.
-        to_check = set(tally.series_to_check())
+        # By series: what we recorded of its instances, when read already (None: read it with the series).
+        to_check: dict[str, list[EventLink] | None] = dict.fromkeys(tally.series_to_check())
         if every_series or (tally.new_instances and not baseline):
             # A new series may be the second half of one cut by "this and following", whose first half no
             # list names when none of its remaining instances is a plain one (each deleted or changed
             # alone), or when it was deleted since: every series brought in before is read again, as on
             # the first pull of a day. A full sync lists no deleted event, so it reads them all once, after
             # its last page (before it, its pages name every series with an instance left, read page by
-            # page).
-            to_check |= self.records.series_of_instances(link)
+            # page). One read brings every such series with its records.
+            to_check.update(self.records.instances_by_series(link))
+        listed = {str(i.get("id")) for i in items}
         reshaped = [
             item
             for series_id in sorted(to_check)
-            for item in self._series_changes(opened, series_id, {str(i.get("id")) for i in items})
+            for item in self._series_changes(opened, series_id, listed, to_check[series_id])
         ]
         if reshaped:
             self._decide_each(opened, reshaped, center_of, tally, baseline=False, since=since)
@@ -309,16 +311,20 @@ class PullService:
                 continue
             tally.add(event, appointment_id, decision)
 
-    def _series_changes(self, opened: Opened, series_id: str, listed: set[str]) -> list[dict[str, Any]]:
+    def _series_changes(
+        self, opened: Opened, series_id: str, listed: set[str], known: list[EventLink] | None
+    ) -> list[dict[str, Any]]:
         """What a series' instances now are, beside what the pull listed: instances it did not list and we
         never brought in, and a cancellation for each instance we brought in that the series no longer has
-        (within the window read: from the full sync's reach back to the horizon)."""
+        (within the window read: from the full sync's reach back to the horizon). `known`: what we recorded
+        of its instances, if read already."""
         link = opened.link
         assert link.calendar_id
         now = self.clock.now()
         time_min = now - timedelta(days=self.settings.full_sync_days_back)
         time_max = now + timedelta(days=self.settings.backfill_days)
-        known = self.records.event_links_of_series(link, series_id)
+        if known is None:
+            known = self.records.event_links_of_series(link, series_id)
         try:
             instances = opened.gateway.list_instances(link.calendar_id, series_id, time_min, time_max)
         except RemoteMissing:

@@ -55,22 +55,18 @@ class FirestoreSyncRecords:
                 found.setdefault(snapshot.id, event_link)
         return list(found.values())
 
-    def series_of_instances(self, link: SyncLink) -> set[str]:
+    def instances_by_series(self, link: SyncLink) -> dict[str, list[EventLink]]:
         # Read on a link's first pull of a day and after a full sync. The inequality leaves out the event
         # links of plain events (their seriesId is null), and a query is billed per document it returns:
-        # one read per instance recorded, not one per event of the calendar. A series whose instances we
-        # all saw go is done with: it is not read again.
-        query = (
-            documents.event_links(self.db, link)
-            .where(filter=FieldFilter("seriesId", ">", ""))
-            .select(["seriesId", "deleted"])
-        )
-        found: set[str] = set()
+        # one read per instance recorded, not one per event of the calendar, and one query for every
+        # series, not two per series. A series whose instances we all saw go is done with: not read again.
+        query = documents.event_links(self.db, link).where(filter=FieldFilter("seriesId", ">", ""))
+        by_series: dict[str, list[EventLink]] = {}
         for snapshot in query.stream():
-            doc = snapshot.to_dict() or {}
-            if doc.get("seriesId") and not doc.get("deleted"):
-                found.add(str(doc["seriesId"]))
-        return found
+            event_link = codec.event_link_from(snapshot.to_dict() or {})
+            if event_link.series_id:
+                by_series.setdefault(event_link.series_id, []).append(event_link)
+        return {series: found for series, found in by_series.items() if not all(e.deleted for e in found)}
 
     def event_links_by_events(self, link: SyncLink, event_ids: Sequence[str]) -> dict[str, EventLink]:
         # `eventId in [...]`, 30 at a time: a query is billed per document it returns (one when none), so

@@ -104,13 +104,20 @@ def test_event_links_of_series_are_found_by_the_series_they_name_whatever_their_
     single = event("a4", "klmnopqrst67890")
     only_before = event("a5", "s3_20261208T090000Z")  # a series no record names: not read by the daily read
     gone = replace(event("a6", "abcdefghij67890"), series_id="s4", deleted=True)  # all its instances went
-    recorded = [opaque, before, elsewhere, single, only_before, gone]
+    went = replace(event("a7", "abcdefghij99999"), series_id="s2", deleted=True)  # one of s2's went
+    recorded = [opaque, before, elsewhere, single, only_before, gone, went]
     backend.records.record_event_links(link, recorded, PUSHED)
     found = sorted(backend.records.event_links_of_series(link, "s1"), key=lambda e: e.appointment_id)
     assert found == [replace(opaque, synced_at=PUSHED), replace(before, synced_at=PUSHED)]
-    assert backend.records.event_links_of_series(link, "s2") == [replace(elsewhere, synced_at=PUSHED)]
+    found = sorted(backend.records.event_links_of_series(link, "s2"), key=lambda e: e.appointment_id)
+    assert found == [replace(elsewhere, synced_at=PUSHED), replace(went, synced_at=PUSHED)]
     assert backend.records.event_link(link, "a1") == replace(opaque, synced_at=PUSHED)
-    assert backend.records.series_of_instances(link) == {"s1", "s2"}
+    by_series = backend.records.instances_by_series(link)
+    assert {series: sorted(e.appointment_id for e in found) for series, found in by_series.items()} == {
+        "s1": ["a1"],  # the record made before the series was kept is not read here
+        "s2": ["a3", "a7"],
+    }
+    assert by_series["s1"] == [replace(opaque, synced_at=PUSHED)]
 
 
 def test_event_links_are_kept_per_calendar_not_per_link(backend: Backend) -> None:
