@@ -113,7 +113,16 @@ class MemoryDirectory:
     def appointment(self, clinic_id: str, appointment_id: str) -> Appointment | None:
         return self.appointments.get((clinic_id, appointment_id))
 
-    def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
+    def appointments_by_id(
+        self, clinic_id: str, appointment_ids: Sequence[str]
+    ) -> dict[str, Appointment | None]:
+        return {a: self.appointments.get((clinic_id, a)) for a in appointment_ids}
+
+    def write_appointments(self, appointments: Sequence[Appointment], source_link_id: str) -> None:
+        for appointment in appointments:
+            self._write(appointment, source_link_id)
+
+    def _write(self, appointment: Appointment, source_link_id: str) -> None:
         appointment = replace(appointment, updated_at=datetime.now(UTC))  # the server's time, as updatedAt
         key = (appointment.clinic_id, appointment.id)
         stored = self.appointments.get(key)
@@ -137,10 +146,6 @@ class MemoryDirectory:
             )
         self.appointments[key] = appointment
         self.pull_writes.append((appointment.id, source_link_id))
-
-    def write_appointments(self, appointments: Sequence[Appointment], source_link_id: str) -> None:
-        for appointment in appointments:
-            self.write_appointment(appointment, source_link_id)
 
     def upcoming_appointments(
         self, clinic_id: str, professional_id: str, since: datetime, until: datetime

@@ -24,7 +24,16 @@ class ClinicDirectory(Protocol):
         """The clinic's master users (none of another clinic's)."""
         ...
 
-    def appointment(self, clinic_id: str, appointment_id: str) -> Appointment | None: ...
+    def appointment(self, clinic_id: str, appointment_id: str) -> Appointment | None:
+        """The appointment (None when there is none); InvalidRequest when its document is malformed."""
+        ...
+
+    def appointments_by_id(
+        self, clinic_id: str, appointment_ids: Sequence[str]
+    ) -> dict[str, Appointment | None]:
+        """These appointments read together (None for one that does not exist): a pull's page reads its
+        appointments in one round trip. A malformed one is left out; `appointment` says what is wrong."""
+        ...
 
     def upcoming_appointments(
         self, clinic_id: str, professional_id: str, since: datetime, until: datetime
@@ -38,12 +47,9 @@ class ClinicDirectory(Protocol):
         and agenda; documents without `updatedAt` and malformed ones are left out."""
         ...
 
-    def write_appointment(self, appointment: Appointment, source_link_id: str) -> None:
-        """Write a change that came from a linked Google calendar, marked with that link (syncSource)."""
-        ...
-
     def write_appointments(self, appointments: Sequence[Appointment], source_link_id: str) -> None:
-        """`write_appointment` for each, in as few write batches as Firestore allows (500 writes each)."""
+        """Write changes that came from a linked Google calendar, each marked with that link (syncSource), in
+        as few write batches as Firestore allows (500 writes each)."""
         ...
 
 

@@ -185,7 +185,6 @@ class Soak:
             for appointment in appointments:
                 written(appointment, source_link_id)
 
-        directory.write_appointment = written  # type: ignore[method-assign]
         directory.write_appointments = written_all  # type: ignore[method-assign]
 
     # --- the world ----------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def test_appointments_a_pull_writes_fit_and_mark_only_declared_fields(
         title="Reunión",
         origin=EventOrigin("cal@group.calendar.google.com", "abc"),
     )
-    directory.write_appointment(made, "link-1")
+    directory.write_appointments([made], "link-1")
     document = read(firestore, "clinics/demo/appointments/gcal-abc")
     assert not schemas.errors("appointment", document)
     assert set(document) <= written_by_us
@@ -68,11 +68,13 @@ def test_appointments_a_pull_writes_fit_and_mark_only_declared_fields(
     moved = Appointment(
         "demo", "a1", "marina", "centro-b", START + timedelta(hours=2), START + timedelta(hours=3)
     )
-    directory.write_appointment(moved, "link-1")
-    directory.write_appointment(
-        Appointment(
-            "demo", "a1", "marina", "centro-b", moved.start, moved.end, status=AppointmentStatus.CANCELLED
-        ),
+    directory.write_appointments([moved], "link-1")
+    directory.write_appointments(
+        [
+            Appointment(
+                "demo", "a1", "marina", "centro-b", moved.start, moved.end, status=AppointmentStatus.CANCELLED
+            )
+        ],
         "link-1",
     )
     document = read(firestore, "clinics/demo/appointments/a1")

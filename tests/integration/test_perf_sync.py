@@ -244,7 +244,10 @@ def test_a_full_sync_reads_a_pages_event_links_together(counted: tuple[Sync, Fir
     # page, the series of the calendar are read from the event links of instances only: none here, one read.
     assert reads["clinics/{}/calendars/{}/eventLinks/{}"] == 2
     assert reads["query clinics/{}/calendars/{}/eventLinks"] == 2 + 1
-    assert reads["clinics/{}/appointments/{}"] == 62  # what the pull planner reads, one per event
+    assert reads["clinics/{}/appointments/{}"] == 62  # what the pull planner reads, one per event...
+    # ...in one batch get with the page's, not one round trip each: the link, the event links, the
+    # appointments, the centre.
+    assert ops.snapshot()["rpcs"]["BatchGetDocuments"] == 4
 
 
 def test_the_first_pull_of_a_day_reads_its_series_again_without_reading_their_appointments(

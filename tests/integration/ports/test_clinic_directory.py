@@ -20,6 +20,7 @@ from shared.domain.clinic import (
     Professional,
     User,
 )
+from shared.domain.errors import InvalidRequest
 from tests.integration.ports.conftest import T0, Backend, appointment_document
 
 ADMIN = User("demo", "admin", "admin@demo.test", "Admin", True, ())
@@ -86,6 +87,16 @@ def test_an_appointment_reads_back_whole(clinic: Backend) -> None:
     assert clinic.directory.appointment("demo", "a1") == written
 
 
+def test_appointments_are_read_together_by_id(clinic: Backend) -> None:
+    first, second = appointment("a1", 1), appointment("a2", 2, service="Revisión")
+    clinic.documents.appointment(first)
+    clinic.documents.appointment(second)
+    found = clinic.directory.appointments_by_id("demo", ["a1", "nope", "a2", "a1"])
+    assert found == {"a1": first, "nope": None, "a2": second}
+    assert clinic.directory.appointments_by_id("other", ["a1"]) == {"a1": None}  # one clinic's only
+    assert clinic.directory.appointments_by_id("demo", []) == {}
+
+
 def _agenda(backend: Backend) -> dict[str, Appointment]:
     """Marina's appointments around the window [T0, T0 + 1 day), and some of others."""
     agenda = {
@@ -129,7 +140,7 @@ def written_now(found: Appointment | None) -> Appointment:
 
 def test_write_appointment_creates_an_appointment_made_in_google(clinic: Backend) -> None:
     made = appointment("g1", 3, patient_name=None, title="Café", origin=EventOrigin("cal-1", "ev-1"))
-    clinic.directory.write_appointment(made, "l1")
+    clinic.directory.write_appointments([made], "l1")
     assert written_now(clinic.directory.appointment("demo", "g1")) == made
 
 
@@ -137,7 +148,7 @@ def test_write_appointment_keeps_what_a_pull_does_not_write(clinic: Backend) -> 
     booked = appointment("a1", 1, service="Fisioterapia", notes="rodilla", title="Revisión")
     clinic.documents.appointment(booked)
     moved = appointment("a1", 2, status=AppointmentStatus.CANCELLED, patient_name=None)
-    clinic.directory.write_appointment(moved, "l1")
+    clinic.directory.write_appointments([moved], "l1")
     assert written_now(clinic.directory.appointment("demo", "a1")) == replace(
         booked, start=moved.start, end=moved.end, status=AppointmentStatus.CANCELLED
     )
@@ -154,7 +165,7 @@ def test_write_appointment_brings_what_was_typed_in_google_and_clears_what_was_r
     clinic.directory.write_appointments([block, appointment("g2", 4, patient_name=None, origin=origin)], "l1")
     assert written_now(clinic.directory.appointment("demo", "g1")) == block
     cleared = replace(block, notes=None, location=None, all_day=False)
-    clinic.directory.write_appointment(cleared, "l1")
+    clinic.directory.write_appointments([cleared], "l1")
     assert written_now(clinic.directory.appointment("demo", "g1")) == cleared
 
 
@@ -175,14 +186,18 @@ def test_malformed_appointments_are_left_out_of_the_agenda(firestore: firestore_
     window = ("demo", "marina", T0, T0 + timedelta(days=1))
     assert [a.id for a in directory.upcoming_appointments(*window)] == ["good"]
     assert [a.id for a in directory.appointments_starting(*window)] == ["good"]
+    # Read by id, a malformed one is left out of those read together, and read alone says what is wrong.
+    assert list(directory.appointments_by_id("demo", ["good", "backwards", "no-center"])) == ["good"]
+    with pytest.raises(InvalidRequest):
+        directory.appointment("demo", "backwards")
 
 
 def test_a_pull_write_is_marked_with_its_link_every_time(firestore: firestore_lib.Client) -> None:
     directory = FirestoreDirectory(firestore)
     ref = firestore.document("clinics/demo/appointments/a1")
-    directory.write_appointment(appointment("a1", 1), "l1")
+    directory.write_appointments([appointment("a1", 1)], "l1")
     first = (ref.get().to_dict() or {})["syncSource"]
-    directory.write_appointment(appointment("a1", 2), "l1")
+    directory.write_appointments([appointment("a1", 2)], "l1")
     second = (ref.get().to_dict() or {})["syncSource"]
     assert first["linkId"] == second["linkId"] == "l1"
     # A new value on every write: the trigger tells the pull's own write from a later clinic edit by it.
