@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from shared.config import Settings
 from shared.domain.clinic import Appointment, Center
@@ -65,6 +65,10 @@ class PullReport:
             self.pushed_back + other.pushed_back,
             self.conflicts + other.conflicts,
         )
+
+
+# Which series a pull reads again: none, those it saw change as a whole, or every one brought in before.
+_Series = Literal["none", "changed", "every"]
 
 
 @dataclass(frozen=True)
@@ -190,8 +194,8 @@ class PullService:
     def _applied(
         self, opened: Opened, items: list[dict[str, Any]], *, baseline: bool, last_page: bool = False
     ) -> PullReport:
-        """Apply listed events, and push back what the clinic must win (`last_page`: a full sync's last,
-        after which every series brought in before is read again)."""
+        """Apply listed events, and push back what the clinic must win (`baseline`: a page of a full sync;
+        `last_page`: its last, after which every series brought in before is read again)."""
         link = opened.link
         # Events changed in Google since then are new even in a full sync (a calendar we created has
         # nothing older of the user's; a redo carries the previous link's last pull).
@@ -206,8 +210,9 @@ class PullService:
             entered = self._entered(opened, link.last_pull_at)
             fresh = {str(i.get("id")) for i in entered}
             items = [i for i in items if str(i.get("id")) not in fresh]
+        series = _series_to_read(baseline=baseline, last_page=last_page, new_day=new_day)
         report, push_back = self._apply(
-            opened, items, baseline=baseline, since=since, every_series=new_day or last_page, entered=entered
+            opened, items, baseline=baseline, since=since, series=series, entered=entered
         )
         if push_back:
             # The link, its clinic and its gateway are in hand: no need to read or open them again.
@@ -230,7 +235,7 @@ class PullService:
         *,
         baseline: bool,
         since: datetime | None,
-        every_series: bool = False,
+        series: _Series = "changed",
         entered: list[dict[str, Any]] | None = None,
     ) -> tuple[PullReport, list[str]]:
         link = opened.link
@@ -250,14 +255,15 @@ class PullService:
         # A series that changed as a whole (made, retimed, cut by "this and following") may have lost
         # instances that no list names any more: its instances are read once, and what went is cancelled.
         # By series: what we recorded of its instances, when read already (None: read it with the series).
-        to_check: dict[str, list[EventLink] | None] = dict.fromkeys(tally.series_to_check())
-        if every_series or (tally.new_instances and not baseline):
+        to_check: dict[str, list[EventLink] | None] = {}
+        if series != "none":
+            to_check = dict.fromkeys(tally.series_to_check())
+        if series == "every" or (series == "changed" and tally.new_instances):
             # A new series may be the second half of one cut by "this and following", whose first half no
             # list names when none of its remaining instances is a plain one (each deleted or changed
             # alone), or when it was deleted since: every series brought in before is read again, as on
             # the first pull of a day. A full sync lists no deleted event, so it reads them all once, after
-            # its last page (before it, its pages name every series with an instance left, read page by
-            # page). One read brings every such series with its records.
+            # its last page. One read brings every such series with its records.
             to_check.update(self.records.instances_by_series(link))
         listed = {str(i.get("id")) for i in items}
         reshaped = [
@@ -475,6 +481,15 @@ class _Tally:
         """Series with a live instance that changed as a whole (two or more instances listed, or one new or
         unchanged): a single instance's edit or deletion needs no further call."""
         return sorted(s for s in self.series_live if s in self.series_whole or self.series_seen[s] > 1)
+
+
+def _series_to_read(*, baseline: bool, last_page: bool, new_day: bool) -> _Series:
+    """Which series a pull reads again (see `PullService._apply`). A full sync reads them all once, after its
+    last page: its pages list every instance of the window, and a page's series read there would be read
+    again at the end (each series twice, or once per page it spans over a long calendar's pages)."""
+    if baseline:
+        return "every" if last_page else "none"
+    return "every" if new_day else "changed"
 
 
 def _cancelled(recorded: EventLink, series_id: str) -> dict[str, Any]:

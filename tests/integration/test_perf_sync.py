@@ -287,3 +287,29 @@ def test_the_first_pull_of_a_day_reads_its_series_again_without_reading_their_ap
         "calendar.events.list": 2,
         "calendar.events.instances": 1,
     }
+
+
+def test_a_full_sync_reads_each_series_once_after_its_last_page(sync: Sync) -> None:
+    """A full sync's pages list every instance of its window: the series are read again once, at the end,
+    not once per page they span and again at the end (pages of 50 events here)."""
+    link = sync.active_link()
+    assert link.calendar_id
+    google = sync.as_user("pau@gmail.com")
+    for index, name in enumerate(["Pilates", "Yoga", "Guardia"]):  # 60 instances: two pages of 50
+        body = {
+            "summary": name,
+            "start": {"dateTime": at(index).isoformat(), "timeZone": "UTC"},
+            "end": {"dateTime": at(index + 0.5).isoformat(), "timeZone": "UTC"},
+            "recurrence": ["RRULE:FREQ=DAILY;COUNT=20"],
+        }
+        google.events().insert(calendarId=link.calendar_id, body=body).execute()
+    sync.services.pull.pull("demo", link.id)  # the baseline: the 60 instances are brought in
+    current = sync.services.links.get("demo", link.id)
+    assert current is not None
+    sync.services.status.save_pull(current, None, datetime.now(UTC), 0)  # the token lost: a full sync
+    before = sync.requests_count()
+    report = sync.services.pull.pull("demo", link.id)
+    assert report.events >= 60 and not report.continued
+    after = sync.requests_count()
+    assert after["calendar.events.list"] - before["calendar.events.list"] == 2  # two pages
+    assert after["calendar.events.instances"] - before.get("calendar.events.instances", 0) == 3
