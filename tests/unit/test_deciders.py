@@ -286,6 +286,23 @@ def test_a_free_event_blocks_nothing_and_a_block_turned_free_is_cancelled() -> N
     assert busy.write.status is AppointmentStatus.SCHEDULED and busy.write.all_day
 
 
+def test_one_of_our_events_marked_free_in_google_still_shows_its_appointment() -> None:
+    """Only an event made in Google says by its transparency whether its block holds. On an event we write
+    (a clinic appointment, or a block whose own event is in another calendar, e.g. a calendar deleted and
+    linked again) transparency is no field of ours: the appointment stays as it is."""
+    booked = decide(event(transparency="transparent"), recorded_as_pushed(), appointment())
+    assert isinstance(booked.action, Remember) and booked.write is None and not booked.push_back
+    zone = ZoneInfo("Europe/Madrid")
+    midnight = datetime(2026, 12, 3, tzinfo=zone)
+    elsewhere = EventOrigin("c_old@group.calendar.google.com", "g1")
+    block = appointment(start=midnight, end=midnight + timedelta(days=1), all_day=True, origin=elsewhere)
+    content = event_content(block, CLINIC, CENTER)
+    shown = EventLink("a1", event_id("demo", "a1"), '"g1"', content.content_hash)
+    body = {**content.body(), "id": event_id("demo", "a1"), "etag": '"g2"', "transparency": "transparent"}
+    freed = decide(body, shown, block)
+    assert isinstance(freed.action, Remember) and freed.write is None and not freed.push_back
+
+
 def test_one_of_our_appointments_made_all_day_in_google_goes_back_as_a_conflict() -> None:
     whole_day = event(start={"date": "2026-12-01"}, end={"date": "2026-12-02"})
     decision = decide(whole_day, recorded_as_pushed(), appointment())
