@@ -1,7 +1,8 @@
 """Google Calendar through google-api-python-client, with Google's errors translated once, here.
 
 The discovery document is the one bundled with the library (no fetch at run time); the resources built
-from it are built once per process and shared by every account's gateway; access tokens are cached per grant so that a warm instance does not refresh on every call.
+from it are built once per process and shared by every account's gateway; access tokens are cached per
+grant so that a warm instance does not refresh on every call.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class _Unbound:
 @functools.cache
 def _resources(endpoint: str) -> dict[str, Any]:
     """The Calendar resources, built from the discovery document once per process and endpoint: building
-    `events` alone takes ~15 ms of CPU, and every task opens a gateway. Their requests are bound to a
+    them took ~4 ms of CPU, and every task opens a gateway. Their requests are bound to a
     gateway's account by `_Bound`."""
     from googleapiclient.discovery import build_from_document
 
